@@ -1,0 +1,57 @@
+"""Shared test helpers: run the CLI in a subprocess against this checkout, compose configs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Settings that make an end-to-end job take seconds on the offline digits.
+TINY = [
+    "source.epochs=2",
+    "target.epochs=2",
+    "trainer.enable_progress_bar=false",
+]
+
+
+def run_cli(args: list[str], cwd: Path, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`python -m transfer_lab ARGS` in `cwd`, importing this checkout, with its own cache."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["TRANSFER_LAB_CACHE"] = str(cwd / "cache")
+    done = subprocess.run(
+        [sys.executable, "-m", "transfer_lab", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(
+            f"exit {done.returncode}\nstdout:\n{done.stdout[-4000:]}\nstderr:\n{done.stderr[-4000:]}"
+        )
+    return done
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Run the CLI in a fresh folder: cli(args, check=True) -> CompletedProcess."""
+
+    def call(args: list[str], check: bool = True):
+        return run_cli(args, tmp_path, check=check)
+
+    call.cwd = tmp_path
+    return call
+
+
+def compose(overrides: list[str] | None = None):
+    """The job config as Hydra composes it for these overrides (hydra resolvers not resolved)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from transfer_lab.paths import config_dir
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
+        return hydra_compose(config_name="config", overrides=overrides or [], return_hydra_config=True)

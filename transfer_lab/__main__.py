@@ -1,0 +1,8 @@
+"""`python -m transfer_lab`: see transfer_lab.cli."""
+
+import sys
+
+from transfer_lab.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

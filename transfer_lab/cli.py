@@ -1,0 +1,163 @@
+"""The command line: `python -m transfer_lab [run|sweep|report|list] [hydra overrides]`.
+
+`run` (the default) runs one job, `sweep` runs the experiment's grid as a Hydra multirun and
+reports it, `report [DIR]` summarises a finished sweep, `list` shows what can be run. The
+command word may stand anywhere among the arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+import warnings
+from datetime import datetime
+from pathlib import Path
+
+COMMANDS = ("run", "sweep", "report", "list")
+# Hydra flags that print something and run no job.
+INFO_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--version",
+              "--resolve", "--shell-completion", "-sc"}
+
+log = logging.getLogger("transfer_lab")
+
+
+def split_command(argv: list[str]) -> tuple[str, list[str]]:
+    """The command word (default `run`) and the remaining arguments, in order."""
+    words = [a for a in argv if a in COMMANDS]
+    if len(words) > 1:
+        raise SystemExit(f"error: give one command, not {' and '.join(words)}.")
+    command = words[0] if words else "run"
+    rest = list(argv)
+    if words:
+        rest.remove(command)
+    return command, rest
+
+
+def unique_dir(root: Path, now: datetime | None = None) -> Path:
+    """root/<date>/<time>, made now; a second made in the same second gets a suffix."""
+    now = now or datetime.now()
+    base = root / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 10_000):
+        candidate = base if attempt == 1 else base.with_name(f"{base.name}-{attempt}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not make a new folder under {base.parent}")
+
+
+def quiet_libraries() -> None:
+    """Keep the console to what a researcher reads: our lines and the progress bars."""
+    for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in (".*does not have many workers.*", ".*smaller than the logging interval.*",
+                    ".*LeafSpec.*", ".*Checkpoint directory.*exists and is not empty.*",
+                    ".*GPU available but not used.*", ".*treespec.*"):
+        warnings.filterwarnings("ignore", message=pattern)
+
+
+def task(cfg) -> None:
+    """Hydra's task function: run one job in its folder, recording failures in results.json."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from transfer_lab.errors import UserError
+    from transfer_lab.job_count import JOB_COUNT_ENV
+    from transfer_lab.pipeline import JobContext, run_job, write_failure
+
+    quiet_libraries()
+    hc = HydraConfig.get()
+    job_dir = Path(hc.runtime.output_dir)
+    multirun = hc.mode == RunMode.MULTIRUN
+    if multirun:
+        total = os.environ.get(JOB_COUNT_ENV, "?")
+        banner = f"job {hc.job.num + 1}/{total}"
+        name, tensorboard_dir = str(hc.job.num), Path(hc.sweep.dir) / "tensorboard"
+    else:
+        banner, name, tensorboard_dir = "job", "run", job_dir / "tensorboard"
+    ctx = JobContext(
+        job_dir=job_dir,
+        tensorboard_dir=tensorboard_dir,
+        name=name,
+        banner=banner,
+        experiment=hc.runtime.choices.get("experiment"),
+        overrides=tuple(hc.overrides.task),
+    )
+    try:
+        run_job(cfg, ctx)
+    except UserError as error:
+        write_failure(job_dir, cfg, ctx, str(error))
+        log.error("error: %s", error)
+        if not multirun:
+            sys.exit(2)
+    except Exception as error:  # a sweep goes on; the report names the failure
+        reason = f"{type(error).__name__}: {error}"
+        write_failure(job_dir, cfg, ctx, reason)
+        (job_dir / "error.txt").write_text(traceback.format_exc())
+        if not multirun:
+            raise
+        log.error("%s failed: %s (traceback in %s)", banner, reason, job_dir / "error.txt")
+    else:
+        if not multirun:
+            log.info("results: %s", job_dir / "results.json")
+
+
+def run_hydra(args: list[str]) -> None:
+    import hydra
+
+    from transfer_lab.paths import config_dir
+
+    entry = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")(task)
+    saved = sys.argv
+    sys.argv = ["transfer_lab", *args]
+    try:
+        entry()
+    finally:
+        sys.argv = saved
+
+
+def has_override(args: list[str], key: str) -> bool:
+    return any(a.lstrip("+~").startswith(f"{key}=") for a in args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    command, rest = split_command(list(sys.argv[1:] if argv is None else argv))
+    if command == "list":
+        from transfer_lab.listing import main as list_main
+
+        return list_main(rest)
+    if command == "report":
+        from transfer_lab.report.cli import main as report_main
+
+        return report_main(rest)
+
+    quiet_libraries()
+    informational = any(a.split("=")[0] in INFO_FLAGS for a in rest)
+    if command == "run":
+        if not informational and not has_override(rest, "hydra.run.dir"):
+            rest.append(f"hydra.run.dir={unique_dir(Path('outputs'))}")
+        run_hydra(rest)
+        return 0
+
+    sweep_dir = None
+    if not informational:
+        if has_override(rest, "hydra.sweep.dir"):
+            sweep_dir = Path(next(a for a in rest if a.startswith("hydra.sweep.dir=")).split("=", 1)[1])
+        else:
+            sweep_dir = unique_dir(Path("multirun"))
+            rest.append(f"hydra.sweep.dir={sweep_dir}")
+    run_hydra(["--multirun", *rest])
+    if sweep_dir is None:
+        return 0
+    from transfer_lab.report.cli import report_sweep
+
+    failed = report_sweep(sweep_dir)
+    if failed:
+        print(f"error: {failed} job(s) failed; the report in {sweep_dir} names them and why.",
+              file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""Datasets, class splits and the LightningDataModule that serves one task."""

@@ -1,0 +1,57 @@
+"""Batches drawn by index from images that already sit on the training device.
+
+For datasets that fit in memory this replaces a DataLoader: no workers, no per-image Python,
+one uint8 tensor on the device, and the normalisation done per batch where the batch lives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import torch
+
+BatchTransform = Callable[[torch.Tensor], torch.Tensor]
+
+
+class DeviceBatches:
+    """An iterable of (images, labels) batches with a fixed-seed shuffle per pass."""
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        transform: BatchTransform,
+        shuffle: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.images = images
+        self.labels = labels
+        self.batch_size = int(batch_size)
+        self.transform = transform
+        self.shuffle = shuffle
+        self.generator = torch.Generator().manual_seed(int(seed))
+
+    def __len__(self) -> int:
+        return -(-len(self.labels) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.labels)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        order = order.to(self.images.device)
+        for start in range(0, n, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            yield self.transform(self.images[idx]), self.labels[idx]
+
+
+class Normalize:
+    """uint8 images -> float, scaled to [0, 1] and standardised per channel."""
+
+    def __init__(self, mean: list[float], std: list[float]) -> None:
+        self.mean = torch.tensor(mean).view(1, -1, 1, 1)
+        self.std = torch.tensor(std).view(1, -1, 1, 1)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        if self.mean.device != images.device:
+            self.mean, self.std = self.mean.to(images.device), self.std.to(images.device)
+        return (images.float().div_(255) - self.mean) / self.std

@@ -1,0 +1,72 @@
+"""The LightningDataModule that serves one task (A or B) of a split dataset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from transfer_lab.data.batches import DeviceBatches, Normalize
+from transfer_lab.data.images import ImageSet
+from transfer_lab.data.splits import Task, label_map
+
+
+class TaskDataModule(pl.LightningDataModule):
+    """Train/val/test batches of one task, labels remapped to 0..len(classes)-1."""
+
+    def __init__(
+        self,
+        images: ImageSet,
+        task: Task,
+        batch_size: int = 64,
+        eval_batch_size: int = 512,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.images = images
+        self.task = task
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.seed = seed
+        self.normalize = Normalize(*images.channel_stats())
+        to_task = torch.from_numpy(label_map(task.classes, images.num_classes))
+        self._parts = {
+            "train": (images.train_images, to_task[images.train_labels], task.train),
+            "val": (images.train_images, to_task[images.train_labels], task.val),
+            "test": (images.test_images, to_task[images.test_labels], task.test),
+        }
+        self._on_device: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.task.classes)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {part: len(idx) for part, (_, _, idx) in self._parts.items()}
+
+    def _device(self) -> torch.device:
+        trainer = getattr(self, "trainer", None)
+        return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+
+    def _tensors(self, part: str) -> tuple[torch.Tensor, torch.Tensor]:
+        device = self._device()
+        cached = self._on_device.get(part)
+        if cached is None or cached[0].device != device:
+            images, labels, idx = self._parts[part]
+            index = torch.from_numpy(np.asarray(idx, dtype=np.int64))
+            cached = (images[index].to(device), labels[index].to(device))
+            self._on_device[part] = cached
+        return cached
+
+    def train_dataloader(self) -> DeviceBatches:
+        x, y = self._tensors("train")
+        return DeviceBatches(x, y, self.batch_size, self.normalize, shuffle=True, seed=self.seed)
+
+    def val_dataloader(self) -> DeviceBatches:
+        x, y = self._tensors("val")
+        return DeviceBatches(x, y, self.eval_batch_size, self.normalize)
+
+    def test_dataloader(self) -> DeviceBatches:
+        x, y = self._tensors("test")
+        return DeviceBatches(x, y, self.eval_batch_size, self.normalize)

@@ -1,0 +1,29 @@
+"""A Hydra callback that tells each job of a sweep how many jobs the sweep has."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+JOB_COUNT_ENV = "TRANSFER_LAB_JOB_COUNT"
+
+
+def count_jobs(params: dict[str, str] | None, arguments: list[str]) -> int:
+    """The size of the grid Hydra's basic sweeper builds from its params and the command line."""
+    texts = [f"{k}={v}" for k, v in (params or {}).items()] + list(arguments)
+    overrides = OverridesParser.create().parse_overrides(texts)
+    return sum(len(batch) for batch in BasicSweeper.split_arguments(overrides, None))
+
+
+class JobCounter(Callback):
+    """Puts the sweep's job count in the environment, where each job's progress lines read it."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        params = config.hydra.sweeper.get("params")
+        total = count_jobs(dict(params) if params else None, list(config.hydra.overrides.task))
+        os.environ[JOB_COUNT_ENV] = str(total)

@@ -1,0 +1,366 @@
+"""One job: split → source stage (cached) → target stage → test once → results.json."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from pytorch_lightning.loggers import TensorBoardLogger
+
+import transfer_lab
+from transfer_lab.data.datamodule import TaskDataModule
+from transfer_lab.data.images import ImageSet
+from transfer_lab.data.splits import ClassSplit, Task, make_task, split_classes
+from transfer_lab.errors import UserError
+from transfer_lab.models.module import TransferModule
+from transfer_lab.models.registry import backbone_from_config
+from transfer_lab.transfer.cache import SourceCache, file_sha256, write_json_atomically
+from transfer_lab.transfer.surgery import copy_stages
+from transfer_lab.transfer.treatments import Plan, plan_treatment
+
+log = logging.getLogger(__name__)
+
+# Trainer keys that change only what is shown, never what is trained.
+DISPLAY_KEYS = {"enable_progress_bar", "enable_model_summary", "log_every_n_steps"}
+# Data keys that concern only the target task or where files live.
+TARGET_ONLY_DATA_KEYS = {"root", "download", "fraction", "per_class", "eval_batch_size"}
+
+
+class ProgressBar(RichProgressBar):
+    """Lightning's rich progress bar without the logger's version number, which means nothing here."""
+
+    def get_metrics(self, trainer, pl_module):  # noqa: D102
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
+
+
+@dataclass
+class JobContext:
+    """Where a job writes and how it introduces itself."""
+
+    job_dir: Path
+    tensorboard_dir: Path
+    name: str  # e.g. "3" in a sweep: the job's TensorBoard run name
+    banner: str  # e.g. "job 4/16"
+    experiment: str | None = None
+    overrides: tuple[str, ...] = ()
+
+
+def derived_seed(seed: int, stage: str) -> int:
+    """A training seed per stage, so the target's fresh layers never replay the source's init."""
+    return int(np.random.SeedSequence([int(seed), 1 if stage == "target" else 0]).generate_state(1)[0])
+
+
+def load_images(data: DictConfig) -> ImageSet:
+    return instantiate(data.reader, root=data.root, download=data.download)
+
+
+def precision_for(setting: Any) -> Any:
+    """"auto" means bf16 mixed precision where the GPU supports it, else full precision."""
+    if setting != "auto":
+        return setting
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16-mixed"
+    return "32-true"
+
+
+def validate(cfg: DictConfig) -> None:
+    """Refuse settings that cannot mean anything, before any work is done."""
+    beta, heads = float(cfg.model.beta), int(cfg.model.binary_heads)
+    if not 0 <= beta <= 1:
+        raise UserError(f"model.beta={beta} is outside [0, 1]; pick a weight such as 0.4.")
+    if heads < 0:
+        raise UserError(f"model.binary_heads={heads} is negative; use 0 or more heads.")
+    if beta > 0 and heads == 0:
+        raise UserError("model.beta > 0 needs binary heads; set model.binary_heads to 1 or more.")
+    if float(cfg.transfer.lr_scale) < 0:
+        raise UserError("transfer.lr_scale must be 0 or more (1 = same rate as the new layers).")
+
+
+def optimizer_parts(stage_cfg: DictConfig) -> tuple[Any, Any]:
+    """(optimizer factory, scheduler factory or None) from a stage's Hydra config."""
+    optimizer = instantiate(stage_cfg.optim)
+    scheduler_cfg = stage_cfg.get("scheduler")
+    scheduler = instantiate(scheduler_cfg) if scheduler_cfg else None
+    if not isinstance(optimizer, partial):
+        raise UserError("an optim config needs `_partial_: true` so parameter groups can be added.")
+    return optimizer, scheduler
+
+
+def fit_and_test(
+    module: TransferModule,
+    datamodule: TaskDataModule,
+    stage: str,
+    stage_cfg: DictConfig,
+    cfg: DictConfig,
+    ctx: JobContext,
+) -> dict[str, Any]:
+    """Train with validation-based selection, then test the selected weights once."""
+    checkpoint = ModelCheckpoint(
+        dirpath=ctx.job_dir / "checkpoints",
+        filename=stage,
+        monitor="val/acc",
+        mode="max",
+        save_top_k=1,
+        save_weights_only=True,
+        enable_version_counter=False,
+    )
+    callbacks: list[pl.Callback] = [checkpoint]
+    if cfg.trainer.get("enable_progress_bar", True):
+        callbacks.append(ProgressBar())
+    if stage_cfg.get("early_stopping"):
+        callbacks.append(
+            EarlyStopping(monitor="val/acc", mode="max", patience=int(stage_cfg.early_stopping))
+        )
+    logger = TensorBoardLogger(
+        save_dir=str(ctx.tensorboard_dir), name=ctx.name, version=stage, default_hp_metric=False
+    )
+    trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer_kwargs["precision"] = precision_for(trainer_kwargs.get("precision", "auto"))
+    trainer = pl.Trainer(
+        max_epochs=int(stage_cfg.epochs),
+        callbacks=callbacks,
+        logger=logger,
+        default_root_dir=str(ctx.job_dir),
+        **trainer_kwargs,
+    )
+    started = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule)
+    seconds = time.perf_counter() - started
+    best = checkpoint.best_model_path or None
+    tested = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+    return {
+        "val_acc": float(checkpoint.best_model_score) if best else None,
+        "test_acc": float(tested["test/acc"]),
+        "test_loss": float(tested["test/loss"]),
+        "epochs": int(trainer.current_epoch),
+        "seconds": round(seconds, 2),
+        "checkpoint": best,
+        "logger": logger,
+    }
+
+
+def build_module(
+    cfg: DictConfig,
+    stage_cfg: DictConfig,
+    images: ImageSet,
+    task: Task,
+    beta: float,
+    plan: Plan | None = None,
+    source_state: dict[str, torch.Tensor] | None = None,
+) -> TransferModule:
+    """A fresh network for a task; with a plan, stages 1..n copied and frozen as it says."""
+    channels, height, _ = images.shape
+    backbone = backbone_from_config(cfg.backbone, channels, height)
+    if plan is not None and plan.copied:
+        copy_stages(backbone, source_state, plan.copied)
+    optimizer, scheduler = optimizer_parts(stage_cfg)
+    return TransferModule(
+        backbone,
+        num_classes=len(task.classes),
+        optimizer=optimizer,
+        scheduler=scheduler,
+        beta=beta,
+        binary_partitions=task.binary,
+        copied=plan.copied if plan else (),
+        frozen=plan.frozen if plan else (),
+        lr_scale=float(cfg.transfer.lr_scale),
+        freeze_bn_stats=bool(cfg.transfer.freeze_bn_stats),
+    )
+
+
+def index_digest(task: Task) -> str:
+    """A short hash of a task's exact train/val/test images and partitions."""
+    digest = hashlib.sha256()
+    for array in (task.train, task.val, task.test, task.binary):
+        digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str, Any]:
+    """Everything that determines a source network: its cache key is a hash of this."""
+    data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
+            if k not in TARGET_ONLY_DATA_KEYS}
+    trainer = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
+               if k not in DISPLAY_KEYS}
+    return {
+        "code_version": transfer_lab.__version__,
+        "dataset": images.name,
+        "image_shape": list(images.shape),
+        "data": data,
+        "classes": list(task.classes),
+        "indices": index_digest(task),
+        "backbone": OmegaConf.to_container(cfg.backbone, resolve=True),
+        "beta": float(cfg.model.beta),
+        "binary_heads": int(cfg.model.binary_heads),
+        "schedule": OmegaConf.to_container(cfg.source, resolve=True),
+        "seed": int(cfg.seed),
+        "trainer": trainer,
+    }
+
+
+def datamodule_for(cfg: DictConfig, images: ImageSet, task: Task, stage: str) -> TaskDataModule:
+    return TaskDataModule(
+        images,
+        task,
+        batch_size=int(cfg.data.batch_size),
+        eval_batch_size=int(cfg.data.eval_batch_size),
+        seed=derived_seed(cfg.seed, stage),
+    )
+
+
+def run_source(
+    cfg: DictConfig, images: ImageSet, task: Task, ctx: JobContext, description: str
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Fetch the source network from the cache, training it first if no job has yet."""
+
+    def train() -> dict[str, Any]:
+        log.info("%s · source: train on %s", ctx.banner, description)
+        pl.seed_everything(derived_seed(cfg.seed, "source"), verbose=False)
+        module = build_module(cfg, cfg.source, images, task, beta=float(cfg.model.beta))
+        outcome = fit_and_test(module, datamodule_for(cfg, images, task, "source"), "source",
+                               cfg.source, cfg, ctx)
+        Path(outcome.pop("checkpoint")).unlink(missing_ok=True)  # the cache keeps it instead
+        outcome.pop("logger")
+        state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}
+        return {"state_dict": state, "metrics": outcome}
+
+    cache = SourceCache(cfg.paths.cache_dir)
+    stored, key, trained = cache.fetch_or_train(source_definition(cfg, images, task), train)
+    if not trained:
+        log.info("%s · source: reusing cached network %s (%s)", ctx.banner, key[:12], description)
+    summary = {"trained": trained, "cache_key": key, "checkpoint_sha256": stored["sha256"],
+               **stored["metrics"]}
+    return stored["state_dict"], summary
+
+
+def describe(task: Task, letter: str, images: ImageSet) -> str:
+    return f"{letter} ({len(task.classes)} classes, {len(task.train)} training images)"
+
+
+def job_tasks(cfg: DictConfig, images: ImageSet) -> tuple[ClassSplit, Task, Task]:
+    """A and B for this split seed: A with K binary partitions, B within its data budget."""
+    data = cfg.data
+    source = data.source_classes
+    target = data.target_classes
+    to_plain = lambda v: v if isinstance(v, int) or v is None else list(v)  # noqa: E731
+    split = split_classes(images.num_classes, to_plain(source), to_plain(target), int(data.split_seed))
+    common = dict(train_labels=images.train_labels.numpy(), test_labels=images.test_labels.numpy(),
+                  split_seed=int(data.split_seed), val_fraction=float(data.val_fraction))
+    heads = int(cfg.model.binary_heads)
+    task_a = make_task(classes=split.source, binary_heads=heads, **common)
+    budget = dict(fraction=float(data.fraction), per_class=data.per_class)
+    task_b = make_task(classes=split.target, **budget, **common)
+    return split, task_a, task_b
+
+
+def selffer_source_task(cfg: DictConfig, images: ImageSet, task_b: Task) -> Task:
+    """For BnB: B itself, within B's budget, with binary partitions of B's classes."""
+    data = cfg.data
+    return make_task(
+        train_labels=images.train_labels.numpy(), test_labels=images.test_labels.numpy(),
+        classes=task_b.classes, split_seed=int(data.split_seed),
+        val_fraction=float(data.val_fraction), fraction=float(data.fraction),
+        per_class=data.per_class, binary_heads=int(cfg.model.binary_heads),
+    )
+
+
+def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
+    """Run one job end to end and return its results (also written to results.json)."""
+    validate(cfg)
+    started = time.time()
+    images = load_images(cfg.data)
+    split, task_a, task_b = job_tasks(cfg, images)
+    channels, height, _ = images.shape
+    stages = backbone_from_config(cfg.backbone, channels, height).stage_names
+    plan = plan_treatment(str(cfg.transfer.treatment), cfg.transfer.depth,
+                          bool(cfg.transfer.freeze), stages)
+
+    results: dict[str, Any] = {
+        "status": "running",
+        "experiment": ctx.experiment,
+        "dataset": images.name,
+        "split_seed": int(cfg.data.split_seed),
+        "seed": int(cfg.seed),
+        "treatment": plan.treatment,
+        "label": plan.label,
+        "family": plan.family,
+        "depth": plan.depth,
+        "stages": stages,
+        "freeze": bool(plan.frozen),
+        "lr_scale": float(cfg.transfer.lr_scale),
+        "beta": float(cfg.model.beta),
+        "binary_heads": int(cfg.model.binary_heads),
+        "source_classes": list(split.source),
+        "target_classes": list(split.target),
+        "binary_partitions": task_a.binary.tolist(),
+        "sizes": {"source_train": len(task_a.train), "source_val": len(task_a.val),
+                  "target_train": len(task_b.train), "target_val": len(task_b.val),
+                  "target_test": len(task_b.test)},
+        "overrides": list(ctx.overrides),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "source": {"trained": False},
+    }
+
+    source_state = None
+    if plan.source_task is not None:
+        source_task = task_a if plan.source_task == "A" else selffer_source_task(cfg, images, task_b)
+        source_state, results["source"] = run_source(
+            cfg, images, source_task, ctx, describe(source_task, plan.source_task, images))
+
+    log.info("%s · target: %s on %s", ctx.banner, plan.label, describe(task_b, "B", images))
+    pl.seed_everything(derived_seed(cfg.seed, "target"), verbose=False)
+    module = build_module(cfg, cfg.target, images, task_b, beta=0.0, plan=plan,
+                          source_state=source_state)
+    outcome = fit_and_test(module, datamodule_for(cfg, images, task_b, "target"), "target",
+                           cfg.target, cfg, ctx)
+    checkpoint = outcome.pop("checkpoint")
+    logger = outcome.pop("logger")
+    results["target"] = {**outcome,
+                         "checkpoint_sha256": file_sha256(Path(checkpoint)) if checkpoint else None}
+    results["status"] = "ok"
+    results["seconds"] = round(time.time() - started, 2)
+    log_hparams(logger, results)
+    write_json_atomically(ctx.job_dir / "results.json", results)
+    log.info("%s · target test accuracy %.4f (validation %.4f), %s", ctx.banner,
+             results["target"]["test_acc"], results["target"]["val_acc"] or float("nan"), plan.label)
+    return results
+
+
+def log_hparams(logger: TensorBoardLogger, results: dict[str, Any]) -> None:
+    """Swept values and final metrics for TensorBoard's HPARAMS tab."""
+    params = {k: results[k] for k in ("split_seed", "seed", "treatment", "label", "depth",
+                                      "freeze", "lr_scale", "beta", "binary_heads")}
+    params["overrides"] = " ".join(results["overrides"])
+    metrics = {"hp/target_test_acc": results["target"]["test_acc"],
+               "hp/target_val_acc": results["target"]["val_acc"] or 0.0}
+    if results["source"].get("val_acc") is not None:
+        metrics["hp/source_val_acc"] = results["source"]["val_acc"]
+        metrics["hp/source_test_acc"] = results["source"]["test_acc"]
+    logger.log_hyperparams(params, metrics)
+    logger.finalize("success")
+
+
+def write_failure(job_dir: Path, cfg: DictConfig, ctx: JobContext, reason: str) -> None:
+    """A failed job still leaves a complete results.json that names the reason."""
+    write_json_atomically(job_dir / "results.json", {
+        "status": "failed",
+        "reason": reason,
+        "experiment": ctx.experiment,
+        "overrides": list(ctx.overrides),
+        "split_seed": cfg.data.get("split_seed"),
+        "seed": cfg.get("seed"),
+        "config": OmegaConf.to_container(cfg, resolve=False),
+    })

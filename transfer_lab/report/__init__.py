@@ -1,0 +1,1 @@
+"""Turn a sweep's job folders into tables, paired statistics and figures."""

@@ -1,0 +1,1 @@
+"""Cut, copy, freeze and re-initialise; the treatments; the source-network cache."""

@@ -1,0 +1,113 @@
+"""A content-addressed store of trained source networks, shared by every job of every sweep.
+
+The key is a hash of everything that determines the source network, so a job that needs a
+source some earlier job trained reuses it. A per-key file lock makes two processes that need
+the same missing source train it once; checkpoints are written to a temporary file and renamed,
+and carry their SHA-256, so a half-written or damaged one is noticed on load and retrained.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+log = logging.getLogger(__name__)
+
+Trained = dict[str, Any]  # {"state_dict": ..., "metrics": {...}}
+
+
+def cache_key(definition: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a source network's definition."""
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(tmp)` on a temporary file beside `path`, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json_atomically(path: Path, data: Any) -> None:
+    write_atomically(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, default=str) + "\n"))
+
+
+class SourceCache:
+    """Source checkpoints under `root/<key[:2]>/<key>.pt`, each with its definition and hash."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def _paths(self, key: str) -> tuple[Path, Path, Path]:
+        folder = self.root / key[:2]
+        return folder / f"{key}.pt", folder / f"{key}.json", folder / f"{key}.lock"
+
+    @contextmanager
+    def _locked(self, key: str) -> Iterator[None]:
+        lock_path = self._paths(key)[2]
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def load(self, key: str) -> Trained | None:
+        """The stored source, or None if absent or if its bytes no longer match its hash."""
+        checkpoint, meta_path, _ = self._paths(key)
+        if not (checkpoint.exists() and meta_path.exists()):
+            return None
+        meta = json.loads(meta_path.read_text())
+        if file_sha256(checkpoint) != meta.get("sha256"):
+            log.warning("cached source %s does not match its hash; training it again", key[:12])
+            return None
+        trained = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        trained["sha256"] = meta["sha256"]
+        return trained
+
+    def store(self, key: str, trained: Trained, definition: Mapping[str, Any]) -> str:
+        """Write a source atomically; returns the checkpoint's SHA-256."""
+        checkpoint, meta_path, _ = self._paths(key)
+        write_atomically(checkpoint, lambda tmp: torch.save(trained, tmp))
+        sha = file_sha256(checkpoint)
+        write_json_atomically(meta_path, {"key": key, "sha256": sha, "definition": definition})
+        return sha
+
+    def fetch_or_train(
+        self, definition: Mapping[str, Any], train: Callable[[], Trained]
+    ) -> tuple[Trained, str, bool]:
+        """(source, key, trained_now): reuse the stored source or train and store it, once."""
+        key = cache_key(definition)
+        with self._locked(key):
+            found = self.load(key)
+            if found is not None:
+                return found, key, False
+            trained = train()
+            trained["sha256"] = self.store(key, trained, definition)
+            return trained, key, True

@@ -1,0 +1,74 @@
+"""What each treatment copies, freezes and trains, decided from names alone."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from transfer_lab.errors import UserError
+
+TREATMENTS = ("scratch", "selffer", "transfer", "random_frozen")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The recipe for a target network.
+
+    source_task: which task the source network trains on ("A", "B") or None for no source.
+    copied: stages copied from the source; frozen: stages that get no gradient.
+    """
+
+    treatment: str
+    depth: int
+    source_task: str | None
+    copied: tuple[str, ...]
+    frozen: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """The papers' name: baseB, BnB, BnB+, AnB, AnB+, or random-frozen."""
+        if self.treatment == "scratch":
+            return "baseB"
+        if self.treatment == "random_frozen":
+            return f"random{self.depth}B"
+        letter = "A" if self.treatment == "transfer" else "B"
+        return f"{letter}{self.depth}B" + ("" if self.frozen else "+")
+
+    @property
+    def family(self) -> str:
+        """The label without the depth: baseB, BnB, BnB+, AnB, AnB+, randomnB."""
+        return self.label.replace(str(self.depth), "n", 1) if self.treatment != "scratch" else "baseB"
+
+
+def resolve_depth(depth: int | str | None, num_stages: int) -> int:
+    """Cut depth n as a number of stages; "all" (or None) means every stage."""
+    if depth in (None, "all"):
+        return num_stages
+    try:
+        n = int(depth)
+    except (TypeError, ValueError):
+        raise UserError(f"transfer.depth={depth!r} is not a number; use 0..{num_stages} or all.") from None
+    if not 0 <= n <= num_stages:
+        raise UserError(
+            f"transfer.depth={n} is outside 0..{num_stages} for a backbone with {num_stages} stages; "
+            f"pick a depth in that range (python -m transfer_lab list shows the stages)."
+        )
+    return n
+
+
+def plan_treatment(
+    treatment: str, depth: int | str | None, freeze: bool, stages: Sequence[str]
+) -> Plan:
+    """Which stages a treatment copies and freezes at cut depth n (stages 1..n)."""
+    if treatment not in TREATMENTS:
+        raise UserError(
+            f"transfer.treatment={treatment!r} is unknown; use one of {', '.join(TREATMENTS)}."
+        )
+    n = resolve_depth(depth, len(stages))
+    cut = tuple(stages[:n])
+    if treatment == "scratch":
+        return Plan(treatment, 0, None, (), ())
+    if treatment == "random_frozen":
+        return Plan(treatment, n, None, (), cut)
+    source = "A" if treatment == "transfer" else "B"
+    return Plan(treatment, n, source, cut, cut if freeze else ())
