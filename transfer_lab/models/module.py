@@ -82,6 +82,7 @@ class TransferModule(pl.LightningModule):
                 for split in SPLITS
             }
         )
+        self.train()  # Lightning keeps each submodule's mode, so frozen BN must start in eval
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.backbone(images))

@@ -1,0 +1,71 @@
+"""The source cache: one training per key across processes, atomic writes, verified loads."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import torch
+
+from transfer_lab.transfer.cache import SourceCache, cache_key
+
+DEFINITION = {"dataset": "digits", "classes": [1, 2, 3], "beta": 0.4, "seed": 0}
+
+
+def slow_training(root: str, log: str) -> bool:
+    def train():
+        with open(log, "a") as f:
+            f.write("trained\n")
+        time.sleep(1.0)
+        return {"state_dict": {"w": torch.arange(4.0)}, "metrics": {"val_acc": 0.5}}
+
+    _, _, trained = SourceCache(root).fetch_or_train(DEFINITION, train)
+    return trained
+
+
+def test_key_is_stable_and_sensitive():
+    assert cache_key(DEFINITION) == cache_key(dict(reversed(list(DEFINITION.items()))))
+    assert cache_key(DEFINITION) != cache_key({**DEFINITION, "beta": 0.2})
+
+
+def test_two_processes_needing_the_same_source_train_it_once(tmp_path):
+    log = tmp_path / "log.txt"
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        trained = pool.starmap(slow_training, [(str(tmp_path / "c"), str(log))] * 2)
+    assert sorted(trained) == [False, True]
+    assert log.read_text().count("trained") == 1
+
+
+def test_reuse_returns_the_stored_weights_and_metrics(tmp_path):
+    cache = SourceCache(tmp_path)
+    first, key, trained = cache.fetch_or_train(
+        DEFINITION, lambda: {"state_dict": {"w": torch.ones(3)}, "metrics": {"val_acc": 0.9}})
+    again, key2, trained2 = cache.fetch_or_train(DEFINITION, lambda: 1 / 0)
+    assert (trained, trained2, key) == (True, False, key2)
+    assert torch.equal(again["state_dict"]["w"], torch.ones(3))
+    assert again["metrics"] == {"val_acc": 0.9} and again["sha256"] == first["sha256"]
+
+
+def test_a_damaged_checkpoint_is_noticed_and_retrained(tmp_path):
+    cache = SourceCache(tmp_path)
+    cache.fetch_or_train(DEFINITION, lambda: {"state_dict": {"w": torch.ones(3)}, "metrics": {}})
+    (checkpoint,) = Path(tmp_path).glob("*/*.pt")
+    checkpoint.write_bytes(checkpoint.read_bytes()[:-10])  # half-written
+    fresh, _, trained = cache.fetch_or_train(
+        DEFINITION, lambda: {"state_dict": {"w": torch.zeros(3)}, "metrics": {}})
+    assert trained and torch.equal(fresh["state_dict"]["w"], torch.zeros(3))
+    assert cache.load(cache_key(DEFINITION)) is not None
+
+
+def test_a_failed_training_leaves_nothing_behind(tmp_path):
+    cache = SourceCache(tmp_path)
+
+    def broken():
+        raise RuntimeError("out of memory")
+
+    with contextlib.suppress(RuntimeError):
+        cache.fetch_or_train(DEFINITION, broken)
+    assert not list(Path(tmp_path).glob("*/*.pt")) and not list(Path(tmp_path).glob("*/*.tmp"))
