@@ -27,7 +27,7 @@ from transfer_lab.models.module import TransferModule
 from transfer_lab.models.registry import backbone_from_config
 from transfer_lab.transfer.cache import SourceCache, file_sha256, write_json_atomically
 from transfer_lab.transfer.surgery import copy_stages
-from transfer_lab.transfer.treatments import Plan, plan_treatment
+from transfer_lab.transfer.treatments import Plan, plan_from_config
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +277,14 @@ def selffer_source_task(cfg: DictConfig, images: ImageSet, task_b: Task) -> Task
     )
 
 
+def target_schedule(cfg: DictConfig, plan: Plan) -> DictConfig:
+    """The target stage's schedule; networks without a source may have their own (target.scratch)."""
+    scratch = cfg.target.get("scratch")
+    if plan.source_task is None and scratch:
+        return OmegaConf.merge(cfg.target, scratch)
+    return cfg.target
+
+
 def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     """Run one job end to end and return its results (also written to results.json)."""
     validate(cfg)
@@ -285,8 +293,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     split, task_a, task_b = job_tasks(cfg, images)
     channels, height, _ = images.shape
     stages = backbone_from_config(cfg.backbone, channels, height).stage_names
-    plan = plan_treatment(str(cfg.transfer.treatment), cfg.transfer.depth,
-                          bool(cfg.transfer.freeze), stages)
+    plan = plan_from_config(cfg.transfer, stages)
 
     results: dict[str, Any] = {
         "status": "running",
@@ -322,10 +329,11 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
 
     log.info("%s · target: %s on %s", ctx.banner, plan.label, describe(task_b, "B", images))
     pl.seed_everything(derived_seed(cfg.seed, "target"), verbose=False)
-    module = build_module(cfg, cfg.target, images, task_b, beta=0.0, plan=plan,
+    target_cfg = target_schedule(cfg, plan)
+    module = build_module(cfg, target_cfg, images, task_b, beta=0.0, plan=plan,
                           source_state=source_state)
     outcome = fit_and_test(module, datamodule_for(cfg, images, task_b, "target"), "target",
-                           cfg.target, cfg, ctx)
+                           target_cfg, cfg, ctx)
     checkpoint = outcome.pop("checkpoint")
     logger = outcome.pop("logger")
     results["target"] = {**outcome,

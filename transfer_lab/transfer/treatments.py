@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from transfer_lab.errors import UserError
 
 TREATMENTS = ("scratch", "selffer", "transfer", "random_frozen")
+ARM = re.compile(r"^(?:(?P<base>baseB)|(?P<letter>[AB])(?P<n>\d+)B(?P<plus>\+?)|random(?P<rn>\d+)B)$")
 
 
 @dataclass(frozen=True)
@@ -72,3 +75,32 @@ def plan_treatment(
         return Plan(treatment, n, None, (), cut)
     source = "A" if treatment == "transfer" else "B"
     return Plan(treatment, n, source, cut, cut if freeze else ())
+
+
+def parse_arm(arm: str) -> tuple[str, int, bool]:
+    """(treatment, depth, freeze) from the papers' name: baseB, B3B, B3B+, A3B, A3B+, random3B.
+
+    Lets one sweep axis list exactly the arms of a study, e.g. Yosinski's Figure 2.
+    """
+    match = ARM.match(str(arm).strip())
+    if match is None:
+        raise UserError(
+            f"transfer.arm={arm!r} is not an arm name; use baseB, BnB, BnB+, AnB, AnB+ or randomnB "
+            f"with n a cut depth, e.g. A3B+."
+        )
+    if match["base"]:
+        return "scratch", 0, False
+    if match["rn"] is not None:
+        return "random_frozen", int(match["rn"]), True
+    treatment = "transfer" if match["letter"] == "A" else "selffer"
+    return treatment, int(match["n"]), not match["plus"]
+
+
+def plan_from_config(transfer: Mapping[str, Any], stages: Sequence[str]) -> Plan:
+    """The plan a `transfer` config asks for: by `arm` name when given, else by its keys."""
+    arm = transfer.get("arm")
+    if arm:
+        treatment, depth, freeze = parse_arm(arm)
+    else:
+        treatment, depth, freeze = transfer["treatment"], transfer["depth"], transfer["freeze"]
+    return plan_treatment(str(treatment), depth, bool(freeze), stages)

@@ -1,0 +1,120 @@
+"""For every treatment and cut depth: what is copied, frozen, re-initialised, and at which rate."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from tests.conftest import compose
+from transfer_lab.data.digits import load_digits
+from transfer_lab.errors import UserError
+from transfer_lab.pipeline import build_module, derived_seed, job_tasks, target_schedule
+from transfer_lab.transfer.treatments import parse_arm, plan_from_config, plan_treatment
+
+STAGES = ["conv1", "conv2", "fc1", "fc2"]
+IMAGES = load_digits()
+
+
+@pytest.mark.parametrize("arm,expected", [
+    ("baseB", ("scratch", 0, False)), ("B3B", ("selffer", 3, True)), ("B3B+", ("selffer", 3, False)),
+    ("A1B", ("transfer", 1, True)), ("A12B+", ("transfer", 12, False)),
+    ("random2B", ("random_frozen", 2, True)),
+])
+def test_arm_names_parse(arm, expected):
+    assert parse_arm(arm) == expected
+    treatment, depth, freeze = expected
+    assert plan_treatment(treatment, depth, freeze, [f"s{i}" for i in range(12)]).label == arm
+
+
+@pytest.mark.parametrize("bad", ["AnB", "C3B", "A3B++", "base"])
+def test_bad_arm_names_are_user_errors(bad):
+    with pytest.raises(UserError, match="arm"):
+        parse_arm(bad)
+
+
+@pytest.mark.parametrize("treatment", ["scratch", "selffer", "transfer", "random_frozen"])
+@pytest.mark.parametrize("n", range(0, 5))
+@pytest.mark.parametrize("freeze", [True, False])
+def test_plan_for_every_treatment_and_depth(treatment, n, freeze):
+    plan = plan_treatment(treatment, n, freeze, STAGES)
+    cut = tuple(STAGES[:n])
+    expected = {
+        "scratch": (None, (), ()),
+        "random_frozen": (None, (), cut),
+        "transfer": ("A", cut, cut if freeze else ()),
+        "selffer": ("B", cut, cut if freeze else ()),
+    }[treatment]
+    assert (plan.source_task, plan.copied, plan.frozen) == expected
+
+
+def test_depth_all_and_out_of_range():
+    assert plan_treatment("transfer", "all", False, STAGES).copied == tuple(STAGES)
+    with pytest.raises(UserError, match="outside 0..4"):
+        plan_treatment("transfer", 5, False, STAGES)
+    with pytest.raises(UserError, match="unknown"):
+        plan_treatment("finetune", 1, False, STAGES)
+    assert plan_from_config({"arm": "A2B", "treatment": "scratch"}, STAGES).label == "A2B"
+
+
+def built(arm: str, lr_scale: float = 0.1, freeze_bn_stats: bool = True):
+    """The target module a job would build for `arm`, from a source network with known weights."""
+    cfg = compose([f"transfer.arm={arm}", f"transfer.lr_scale={lr_scale}",
+                   f"transfer.freeze_bn_stats={freeze_bn_stats}"])
+    OmegaConf.resolve(cfg.target)
+    _, _, task_b = job_tasks(cfg, IMAGES)
+    plan = plan_from_config(cfg.transfer, STAGES)
+    torch.manual_seed(123)
+    source = build_module(cfg, cfg.source, IMAGES, task_b, beta=0.0).backbone.state_dict()
+    torch.manual_seed(derived_seed(0, "target"))
+    fresh = build_module(cfg, cfg.target, IMAGES, task_b, beta=0.0).backbone.state_dict()
+    torch.manual_seed(derived_seed(0, "target"))
+    module = build_module(cfg, target_schedule(cfg, plan), IMAGES, task_b, beta=0.0, plan=plan,
+                          source_state=source if plan.source_task else None)
+    return module, plan, source, fresh, cfg
+
+
+@pytest.mark.parametrize("arm", ["baseB", "B2B", "B2B+", "A3B", "A3B+", "A4B+", "random2B"])
+def test_target_network_copies_freezes_and_reinitialises_as_planned(arm):
+    module, plan, source, fresh, cfg = built(arm)
+    state = module.backbone.state_dict()
+    for key, value in state.items():
+        stage = key.split(".")[1]
+        if stage in plan.copied:
+            assert torch.equal(value, source[key]), key
+        else:  # re-initialised: exactly what a fresh network with the target seed starts from
+            assert torch.equal(value, fresh[key]), key
+            assert not key.endswith("weight") or value.dim() < 2 or not torch.equal(value, source[key])
+    for name in STAGES:
+        trainable = {p.requires_grad for p in module.backbone.stages[name].parameters()}
+        assert trainable == {name not in plan.frozen}, name
+    groups = {g["name"]: g for g in module.configure_optimizers().param_groups}
+    base_lr = cfg.target.optim.lr
+    assert groups["new"]["lr"] == pytest.approx(base_lr)
+    trainable_copied = [s for s in plan.copied if s not in plan.frozen]
+    if trainable_copied:
+        assert groups["copied"]["lr"] == pytest.approx(base_lr * 0.1)
+        assert {id(p) for p in groups["copied"]["params"]} == {
+            id(p) for s in trainable_copied for p in module.backbone.stages[s].parameters()}
+    else:
+        assert "copied" not in groups
+    in_groups = {id(p) for g in groups.values() for p in g["params"]}
+    assert in_groups == {id(p) for p in module.parameters() if p.requires_grad}
+
+
+def test_frozen_batchnorm_statistics_follow_the_switch():
+    for keep, expect_training in ((True, False), (False, True)):
+        module, *_ = built("A2B", freeze_bn_stats=keep)
+        module.train()
+        bn = module.backbone.stages.conv1[1]
+        assert isinstance(bn, torch.nn.BatchNorm2d) and bn.training is expect_training
+        assert module.backbone.stages.fc1.training  # stages above the cut always train
+
+
+def test_scratch_networks_may_have_their_own_schedule():
+    cfg = compose(["schedule=cs6784_densenet"])
+    scratch = plan_treatment("scratch", 0, False, STAGES)
+    transfer = plan_treatment("transfer", "all", False, STAGES)
+    assert target_schedule(cfg, scratch).epochs == 275
+    assert target_schedule(cfg, transfer).epochs == 100
+    assert target_schedule(cfg, scratch).scheduler.milestones == [51, 76]
