@@ -246,7 +246,7 @@ def run_source(
     return stored["state_dict"], summary
 
 
-def describe(task: Task, letter: str, images: ImageSet) -> str:
+def describe(task: Task, letter: str) -> str:
     return f"{letter} ({len(task.classes)} classes, {len(task.train)} training images)"
 
 
@@ -325,9 +325,9 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     if plan.source_task is not None:
         source_task = task_a if plan.source_task == "A" else selffer_source_task(cfg, images, task_b)
         source_state, results["source"] = run_source(
-            cfg, images, source_task, ctx, describe(source_task, plan.source_task, images))
+            cfg, images, source_task, ctx, describe(source_task, plan.source_task))
 
-    log.info("%s · target: %s on %s", ctx.banner, plan.label, describe(task_b, "B", images))
+    log.info("%s · target: %s on %s", ctx.banner, plan.label, describe(task_b, "B"))
     pl.seed_everything(derived_seed(cfg.seed, "target"), verbose=False)
     target_cfg = target_schedule(cfg, plan)
     module = build_module(cfg, target_cfg, images, task_b, beta=0.0, plan=plan,
