@@ -45,13 +45,18 @@ class DeviceBatches:
 
 
 class Normalize:
-    """uint8 images -> float, scaled to [0, 1] and standardised per channel."""
+    """uint8 images -> float, scaled to [0, 1] and standardised per channel.
+
+    (x / 255 − mean) / std is computed as x · a + b in place, two passes over the batch.
+    """
 
     def __init__(self, mean: list[float], std: list[float]) -> None:
-        self.mean = torch.tensor(mean).view(1, -1, 1, 1)
-        self.std = torch.tensor(std).view(1, -1, 1, 1)
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+        self.scale = 1 / (255 * self.std)
+        self.shift = -self.mean / self.std
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        if self.mean.device != images.device:
-            self.mean, self.std = self.mean.to(images.device), self.std.to(images.device)
-        return (images.float().div_(255) - self.mean) / self.std
+        if self.scale.device != images.device:
+            self.scale, self.shift = self.scale.to(images.device), self.shift.to(images.device)
+        return images.float().mul_(self.scale).add_(self.shift)
