@@ -7,10 +7,30 @@ one uint8 tensor on the device, and the normalisation done per batch where the b
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 
 BatchTransform = Callable[[torch.Tensor], torch.Tensor]
+
+
+@contextmanager
+def one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """Run a batch's gather/augment/normalise on one CPU thread.
+
+    These are memory-bound passes over a few hundred kilobytes; splitting them across intra-op
+    threads costs more than it saves, and on a busy machine it thrashes (measured 3k vs 39k
+    CIFAR images/s on 2 loaded cores, benchmarks/loader_speed.py). GPUs are unaffected.
+    """
+    threads = torch.get_num_threads()
+    if device.type != "cpu" or threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 class DeviceBatches:
@@ -41,7 +61,9 @@ class DeviceBatches:
         order = order.to(self.images.device)
         for start in range(0, n, self.batch_size):
             idx = order[start : start + self.batch_size]
-            yield self.transform(self.images[idx]), self.labels[idx]
+            with one_cpu_thread(self.images.device):
+                batch = self.transform(self.images[idx]), self.labels[idx]
+            yield batch
 
 
 class Normalize:
