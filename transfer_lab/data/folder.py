@@ -72,8 +72,12 @@ def load_image_folder(
     mean: list[float] | None = None,
     std: list[float] | None = None,
     name: str = "imagefolder",
+    check_md5: bool = True,
 ) -> FolderSet:
-    """An ImageFolder tree with the same class folders under `train_dir` and `test_dir`."""
+    """An ImageFolder tree with the same class folders under `train_dir` and `test_dir`.
+
+    (`check_md5` is accepted like every reader's, but an ImageFolder has no checksums.)
+    """
     path = Path(root).expanduser().resolve()
     missing = [f"{d}/<class>/" for d in (train_dir, test_dir)
                if not (path / d).is_dir() or not any(p.is_dir() for p in (path / d).iterdir())]

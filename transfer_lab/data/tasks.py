@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from hydra.utils import instantiate
+from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
 from transfer_lab.data.augment import recipe
@@ -59,8 +59,10 @@ def load_images(data: DictConfig, key: str = "data", parent: DictConfig | None =
     check_md5 = data.get("check_md5", parent.get("check_md5") if parent is not None else None)
     if check_md5 is not None:
         kwargs["check_md5"] = bool(check_md5)
+    reader = dict(_plain(data.reader))
+    read = get_method(reader.pop("_target_"))  # called directly: Hydra would wrap our errors
     try:
-        images = instantiate(data.reader, **kwargs)
+        images = read(**reader, **kwargs)
     except MissingFiles as missing:
         raise UserError(missing.sentence(key)) from None
     base = parent if parent is not None else data
