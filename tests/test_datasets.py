@@ -342,7 +342,7 @@ def test_without_augmentation_both_paths_normalise_identically(data_root):
 def test_every_data_config_trains_a_job_end_to_end(cli, data_root):
     names = [*IN_MEMORY, "cifar100_to_cifar10", "cifar100_to_svhn"]
     cli(["sweep", f"data={','.join(names)}", f"paths.data_dir={data_root}",
-         "++data.check_md5=false", "backbone=lenet", *TINY])
+         "++data.check_md5=false", "backbone=lenet", *TINY, "source.epochs=1", "target.epochs=1"])
     (sweep,) = list((cli.cwd / "multirun").glob("*/*"))
     results = {json.loads((job / "results.json").read_text())["config"]["data"]["name"]:
                json.loads((job / "results.json").read_text())
@@ -359,7 +359,8 @@ def test_every_data_config_trains_a_job_end_to_end(cli, data_root):
 @pytest.mark.slow
 def test_imagenet_style_folder_trains_through_dataloader_workers(cli, data_root):
     cli(["data=imagenet100", f"paths.data_dir={data_root}", *folder_overrides(),
-         "data.num_workers=1", "backbone=lenet", "transfer.treatment=selffer", *TINY])
+         "data.num_workers=1", "backbone=lenet", "transfer.treatment=selffer", *TINY,
+         "source.epochs=1", "target.epochs=1"])
     (job,) = list((cli.cwd / "outputs").glob("*/*"))
     result = json.loads((job / "results.json").read_text())
     assert result["status"] == "ok" and result["dataset"] == "imagefolder"

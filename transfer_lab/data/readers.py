@@ -43,7 +43,7 @@ def _download(dataset: str, root: Path, fetch) -> None:
     except Exception as error:  # URLError, HTTPError, checksum mismatch, disk full, ...
         raise UserError(
             f"downloading {dataset} into {root} failed ({type(error).__name__}: {error}); "
-            f"check the network or copy the files there yourself and set data.download=false."
+            f"check the network, or copy the files there yourself and turn download off."
         ) from error
 
 
