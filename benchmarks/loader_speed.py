@@ -6,7 +6,9 @@ apply the same recipe: random crop 32 with 4-pixel zero padding, horizontal flip
   regular:   torchvision CIFAR10 + RandomCrop(32, padding=4) + RandomHorizontalFlip + ToTensor
              + Normalize in a DataLoader
 Run from the repository root:  python benchmarks/loader_speed.py [--images 10000] [--workers 0]
-This is a measurement, not a test.
+This is a measurement, not a test. `--threads` sets torch's intra-op threads around the fast
+path; its per-batch work itself always runs on one CPU thread (see batches.one_cpu_thread), so
+differences between those rows are machine noise.
 """
 
 from __future__ import annotations
