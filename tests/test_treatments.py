@@ -9,7 +9,8 @@ from omegaconf import OmegaConf
 from tests.conftest import compose
 from transfer_lab.data.digits import load_digits
 from transfer_lab.errors import UserError
-from transfer_lab.pipeline import build_module, derived_seed, job_tasks, target_schedule
+from transfer_lab.data.tasks import build_job_data
+from transfer_lab.pipeline import build_module, derived_seed, target_schedule
 from transfer_lab.transfer.treatments import parse_arm, plan_from_config, plan_treatment
 
 STAGES = ["conv1", "conv2", "fc1", "fc2"]
@@ -60,9 +61,9 @@ def test_depth_all_and_out_of_range():
 def built(arm: str, lr_scale: float = 0.1, freeze_bn_stats: bool = True):
     """The target module a job would build for `arm`, from a source network with known weights."""
     cfg = compose([f"transfer.arm={arm}", f"transfer.lr_scale={lr_scale}",
-                   f"transfer.freeze_bn_stats={freeze_bn_stats}"])
+                   f"transfer.freeze_bn_stats={freeze_bn_stats}", "paths.root_dir=."])
     OmegaConf.resolve(cfg.target)
-    _, _, task_b = job_tasks(cfg, IMAGES)
+    task_b = build_job_data(cfg).task_b
     plan = plan_from_config(cfg.transfer, STAGES)
     torch.manual_seed(123)
     source = build_module(cfg, cfg.source, IMAGES, task_b, beta=0.0).backbone.state_dict()

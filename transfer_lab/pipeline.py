@@ -19,9 +19,10 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, RichProg
 from pytorch_lightning.loggers import TensorBoardLogger
 
 import transfer_lab
+from transfer_lab.data import tasks as data_tasks
 from transfer_lab.data.datamodule import TaskDataModule
 from transfer_lab.data.images import ImageSet
-from transfer_lab.data.splits import ClassSplit, Task, make_task, split_classes
+from transfer_lab.data.splits import Task
 from transfer_lab.errors import UserError
 from transfer_lab.models.module import TransferModule
 from transfer_lab.models.registry import backbone_from_config
@@ -61,10 +62,6 @@ class JobContext:
 def derived_seed(seed: int, stage: str) -> int:
     """A training seed per stage, so the target's fresh layers never replay the source's init."""
     return int(np.random.SeedSequence([int(seed), 1 if stage == "target" else 0]).generate_state(1)[0])
-
-
-def load_images(data: DictConfig) -> ImageSet:
-    return instantiate(data.reader, root=data.root, download=data.download)
 
 
 def precision_for(setting: Any) -> Any:
@@ -212,13 +209,8 @@ def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str
 
 
 def datamodule_for(cfg: DictConfig, images: ImageSet, task: Task, stage: str) -> TaskDataModule:
-    return TaskDataModule(
-        images,
-        task,
-        batch_size=int(cfg.data.batch_size),
-        eval_batch_size=int(cfg.data.eval_batch_size),
-        seed=derived_seed(cfg.seed, stage),
-    )
+    """The task's batches, served as the images' dataset says (transfer_lab.data.tasks)."""
+    return data_tasks.datamodule_for(images, task, seed=derived_seed(cfg.seed, stage))
 
 
 def run_source(
@@ -250,33 +242,6 @@ def describe(task: Task, letter: str) -> str:
     return f"{letter} ({len(task.classes)} classes, {len(task.train)} training images)"
 
 
-def job_tasks(cfg: DictConfig, images: ImageSet) -> tuple[ClassSplit, Task, Task]:
-    """A and B for this split seed: A with K binary partitions, B within its data budget."""
-    data = cfg.data
-    source = data.source_classes
-    target = data.target_classes
-    to_plain = lambda v: v if isinstance(v, int) or v is None else list(v)  # noqa: E731
-    split = split_classes(images.num_classes, to_plain(source), to_plain(target), int(data.split_seed))
-    common = dict(train_labels=images.train_labels.numpy(), test_labels=images.test_labels.numpy(),
-                  split_seed=int(data.split_seed), val_fraction=float(data.val_fraction))
-    heads = int(cfg.model.binary_heads)
-    task_a = make_task(classes=split.source, binary_heads=heads, **common)
-    budget = dict(fraction=float(data.fraction), per_class=data.per_class)
-    task_b = make_task(classes=split.target, **budget, **common)
-    return split, task_a, task_b
-
-
-def selffer_source_task(cfg: DictConfig, images: ImageSet, task_b: Task) -> Task:
-    """For BnB: B itself, within B's budget, with binary partitions of B's classes."""
-    data = cfg.data
-    return make_task(
-        train_labels=images.train_labels.numpy(), test_labels=images.test_labels.numpy(),
-        classes=task_b.classes, split_seed=int(data.split_seed),
-        val_fraction=float(data.val_fraction), fraction=float(data.fraction),
-        per_class=data.per_class, binary_heads=int(cfg.model.binary_heads),
-    )
-
-
 def target_schedule(cfg: DictConfig, plan: Plan) -> DictConfig:
     """The target stage's schedule; networks without a source may have their own (target.scratch)."""
     scratch = cfg.target.get("scratch")
@@ -289,8 +254,8 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     """Run one job end to end and return its results (also written to results.json)."""
     validate(cfg)
     started = time.time()
-    images = load_images(cfg.data)
-    split, task_a, task_b = job_tasks(cfg, images)
+    job = data_tasks.build_job_data(cfg)  # the split step: both datasets, A, B, budgets
+    images, split, task_a, task_b = job.source_images, job.split, job.task_a, job.task_b
     channels, height, _ = images.shape
     stages = backbone_from_config(cfg.backbone, channels, height).stage_names
     plan = plan_from_config(cfg.transfer, stages)
@@ -298,7 +263,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     results: dict[str, Any] = {
         "status": "running",
         "experiment": ctx.experiment,
-        "dataset": images.name,
+        "dataset": job.name,
         "split_seed": int(cfg.data.split_seed),
         "seed": int(cfg.seed),
         "treatment": plan.treatment,
@@ -323,17 +288,18 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
 
     source_state = None
     if plan.source_task is not None:
-        source_task = task_a if plan.source_task == "A" else selffer_source_task(cfg, images, task_b)
+        source_task = task_a if plan.source_task == "A" else job.selffer_task()
+        source_images = images if plan.source_task == "A" else job.target_images
         source_state, results["source"] = run_source(
-            cfg, images, source_task, ctx, describe(source_task, plan.source_task))
+            cfg, source_images, source_task, ctx, describe(source_task, plan.source_task))
 
     log.info("%s · target: %s on %s", ctx.banner, plan.label, describe(task_b, "B"))
     pl.seed_everything(derived_seed(cfg.seed, "target"), verbose=False)
     target_cfg = target_schedule(cfg, plan)
-    module = build_module(cfg, target_cfg, images, task_b, beta=0.0, plan=plan,
+    module = build_module(cfg, target_cfg, job.target_images, task_b, beta=0.0, plan=plan,
                           source_state=source_state)
-    outcome = fit_and_test(module, datamodule_for(cfg, images, task_b, "target"), "target",
-                           target_cfg, cfg, ctx)
+    outcome = fit_and_test(module, datamodule_for(cfg, job.target_images, task_b, "target"),
+                           "target", target_cfg, cfg, ctx)
     checkpoint = outcome.pop("checkpoint")
     logger = outcome.pop("logger")
     results["target"] = {**outcome,

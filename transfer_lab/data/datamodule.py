@@ -6,13 +6,19 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from transfer_lab.data.augment import DeviceAugment
 from transfer_lab.data.batches import DeviceBatches, Normalize
 from transfer_lab.data.images import ImageSet
 from transfer_lab.data.splits import Task, label_map
 
 
 class TaskDataModule(pl.LightningDataModule):
-    """Train/val/test batches of one task, labels remapped to 0..len(classes)-1."""
+    """Train/val/test batches of one task, labels remapped to 0..len(classes)-1.
+
+    The fast path: the task's images sit on the training device as uint8; training batches are
+    cropped/flipped there (`augment`: none | cifar | svhn | flip) and every batch is normalised
+    with `mean`/`std` (default: the dataset's training-set channel statistics).
+    """
 
     def __init__(
         self,
@@ -21,6 +27,9 @@ class TaskDataModule(pl.LightningDataModule):
         batch_size: int = 64,
         eval_batch_size: int = 512,
         seed: int = 0,
+        augment: str = "none",
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
     ) -> None:
         super().__init__()
         self.images = images
@@ -28,7 +37,11 @@ class TaskDataModule(pl.LightningDataModule):
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.seed = seed
-        self.normalize = Normalize(*images.channel_stats())
+        if mean is None or std is None:
+            stats = images.channel_stats()
+            mean, std = mean or stats[0], std or stats[1]
+        self.normalize = Normalize(mean, std)
+        self.augment = DeviceAugment(mean, std, augment, seed=seed + 1)
         to_task = torch.from_numpy(label_map(task.classes, images.num_classes))
         self._parts = {
             "train": (images.train_images, to_task[images.train_labels], task.train),
@@ -61,7 +74,7 @@ class TaskDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DeviceBatches:
         x, y = self._tensors("train")
-        return DeviceBatches(x, y, self.batch_size, self.normalize, shuffle=True, seed=self.seed)
+        return DeviceBatches(x, y, self.batch_size, self.augment, shuffle=True, seed=self.seed)
 
     def val_dataloader(self) -> DeviceBatches:
         x, y = self._tensors("val")

@@ -108,6 +108,30 @@ def binary_partitions(num_classes: int, count: int, split_seed: int) -> np.ndarr
     return np.asarray(rows, dtype=np.int64)
 
 
+def grouped_partitions(groups: Sequence[int], count: int, split_seed: int) -> np.ndarray:
+    """`count` binary partitions of task classes that keep each group (superclass) whole.
+
+    `groups[i]` is task class i's group; each partition is a balanced half of the groups present
+    (drawn as `binary_partitions` draws halves of classes), spread to their classes.
+    """
+    present = sorted({int(g) for g in groups})
+    if count > 0 and len(present) < 2:
+        raise UserError(
+            f"the source classes all belong to {len(present)} superclass, so they cannot be "
+            f"split by superclass; set data.binary=random or choose classes from several superclasses."
+        )
+    where = {g: i for i, g in enumerate(present)}
+    try:
+        halves = binary_partitions(len(present), count, split_seed)
+    except UserError:
+        raise UserError(
+            f"the source classes span {len(present)} superclasses, too few for "
+            f"model.binary_heads={count} distinct superclass partitions; use fewer heads or "
+            f"data.binary=random."
+        ) from None
+    return halves[:, [where[int(g)] for g in groups]]
+
+
 def stratified_carve(
     labels: np.ndarray, fraction: float, split_seed: int, purpose: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -166,8 +190,12 @@ def make_task(
     fraction: float = 1.0,
     per_class: int | None = None,
     binary_heads: int = 0,
+    groups: Sequence[int] | None = None,
 ) -> Task:
-    """Restrict a dataset to `classes`, carve validation, apply the budget, draw partitions."""
+    """Restrict a dataset to `classes`, carve validation, apply the budget, draw partitions.
+
+    With `groups` (each class's superclass) the binary partitions keep superclasses whole.
+    """
     classes = tuple(int(c) for c in classes)
     in_train = np.flatnonzero(np.isin(train_labels, classes))
     kept, carved = stratified_carve(train_labels[in_train], val_fraction, split_seed, "val")
@@ -178,7 +206,8 @@ def make_task(
         train=kept_idx[budget],
         val=in_train[carved],
         test=np.flatnonzero(np.isin(test_labels, classes)),
-        binary=binary_partitions(len(classes), binary_heads, split_seed),
+        binary=(binary_partitions(len(classes), binary_heads, split_seed) if groups is None
+                else grouped_partitions(groups, binary_heads, split_seed)),
     )
 
 

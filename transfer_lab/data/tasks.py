@@ -1,0 +1,240 @@
+"""The split step of a job: config → the images of A and B, task A, task B, the selffer task.
+
+In domain, A and B are disjoint class subsets of one dataset: random from the split seed
+(`data.split=random`, any sizes or explicit lists) or CIFAR-100's superclasses
+(`data.split=superclasses`, e.g. natural → man-made). Out of domain (`data.target` names a
+second dataset) A comes from `data` and B is the whole of the other dataset. Binary partitions of
+A are random balanced halves (`data.binary=random`) or whole superclasses (`superclasses`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hydra.utils import get_method
+from omegaconf import DictConfig, OmegaConf
+
+from transfer_lab.data.augment import recipe
+from transfer_lab.data.datamodule import TaskDataModule
+from transfer_lab.data.readers import MissingFiles
+from transfer_lab.data.splits import ClassSplit, Task, make_task, rng_for, split_classes
+from transfer_lab.errors import UserError
+
+SPLITS = ("random", "superclasses")
+BINARY = ("random", "superclasses")
+# Superclass groups `data.source_superclasses` / `data.target_superclasses` may name (CIFAR-100).
+SUPERCLASS_GROUPS = {
+    "man_made": ["food_containers", "household_electrical_devices", "household_furniture",
+                 "large_man-made_outdoor_things", "vehicles_1", "vehicles_2"],
+}
+SUPERCLASS_GROUPS["natural"] = [  # every other CIFAR-100 superclass
+    "aquatic_mammals", "fish", "flowers", "fruit_and_vegetables", "insects", "large_carnivores",
+    "large_natural_outdoor_scenes", "large_omnivores_and_herbivores", "medium_mammals",
+    "non-insect_invertebrates", "people", "reptiles", "small_mammals", "trees",
+]
+
+
+@dataclass
+class DataSettings:
+    """How one dataset of a job is served: augmentation, normalisation, batches, workers."""
+
+    augment: str
+    mean: list[float] | None
+    std: list[float] | None
+    batch_size: int
+    eval_batch_size: int
+    num_workers: int
+
+
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def load_images(data: DictConfig, key: str = "data", parent: DictConfig | None = None):
+    """Read one dataset as its config says; missing files become one sentence naming `key`."""
+    kwargs: dict[str, Any] = {"root": data.root, "download": bool(data.download)}
+    check_md5 = data.get("check_md5", parent.get("check_md5") if parent is not None else None)
+    if check_md5 is not None:
+        kwargs["check_md5"] = bool(check_md5)
+    reader = dict(_plain(data.reader))
+    read = get_method(reader.pop("_target_"))  # called directly: Hydra would wrap our errors
+    try:
+        images = read(**reader, **kwargs)
+    except MissingFiles as missing:
+        raise UserError(missing.sentence(key)) from None
+    base = parent if parent is not None else data
+    augment = str(data.get("augment", "none"))
+    recipe(augment)  # an unknown name stops the job here, before any training
+    images.settings = DataSettings(
+        augment=augment,
+        mean=_plain(data.get("mean")),
+        std=_plain(data.get("std")),
+        batch_size=int(base.batch_size),
+        eval_batch_size=int(base.eval_batch_size),
+        num_workers=int(data.get("num_workers", base.get("num_workers", 0))),
+    )
+    return images
+
+
+def datamodule_for(images, task: Task, seed: int):
+    """The fast device-resident path for in-memory sets, DataLoaders for ImageFolder trees."""
+    from transfer_lab.data.folder import FolderDataModule, FolderSet
+
+    s: DataSettings = images.settings
+    if isinstance(images, FolderSet):
+        return FolderDataModule(images, task, s.batch_size, s.eval_batch_size, seed,
+                                num_workers=s.num_workers, mean=s.mean, std=s.std)
+    return TaskDataModule(images, task, batch_size=s.batch_size, eval_batch_size=s.eval_batch_size,
+                          seed=seed, augment=s.augment, mean=s.mean, std=s.std)
+
+
+def pick_classes(num_classes: int, given: Any, split_seed: int, purpose: str, key: str) -> tuple[int, ...]:
+    """null: every class; a number: that many drawn from the split seed; a list: those classes."""
+    given = _plain(given)
+    if given is None:
+        return tuple(range(num_classes))
+    if isinstance(given, int):
+        if not 2 <= given <= num_classes:
+            raise UserError(f"{key}={given} must be between 2 and {num_classes}, the classes there are.")
+        return tuple(sorted(int(c) for c in rng_for(split_seed, purpose).permutation(num_classes)[:given]))
+    bad = [c for c in given if not 0 <= int(c) < num_classes]
+    if bad or len(set(given)) < 2:
+        raise UserError(f"{key}={given} must list at least 2 class ids in 0..{num_classes - 1}.")
+    return tuple(sorted({int(c) for c in given}))
+
+
+def superclass_ids(images, names: Any, key: str) -> list[int]:
+    """Superclass ids from names, ids, or a group name such as `natural` or `man_made`."""
+    known = list(images.superclass_names)
+    names = _plain(names)
+    if isinstance(names, str):
+        if names not in SUPERCLASS_GROUPS:
+            raise UserError(
+                f"{key}={names!r} is not a superclass group; use one of "
+                f"{', '.join(SUPERCLASS_GROUPS)} or a list of superclass names."
+            )
+        names = SUPERCLASS_GROUPS[names]
+    ids = []
+    for name in names:
+        if isinstance(name, int) and 0 <= name < len(known):
+            ids.append(name)
+        elif name in known:
+            ids.append(known.index(name))
+        else:
+            raise UserError(
+                f"{key} names {name!r}, which is not a superclass of {images.name}; "
+                f"use ids 0..{len(known) - 1} or names such as {known[0]!r}."
+            )
+    return sorted(set(ids))
+
+
+def superclass_split(images, data: DictConfig) -> ClassSplit:
+    """A = the fine classes of `data.source_superclasses`, B = those of the target ones (or the rest)."""
+    if images.superclass_of is None:
+        raise UserError(
+            f"data.split=superclasses needs a dataset with superclasses (cifar100), but "
+            f"{images.name} has none; use data.split=random."
+        )
+    source = superclass_ids(images, data.source_superclasses, "data.source_superclasses")
+    target_given = data.get("target_superclasses")
+    target = (sorted(set(range(len(images.superclass_names))) - set(source)) if target_given is None
+              else superclass_ids(images, target_given, "data.target_superclasses"))
+    if set(source) & set(target):
+        raise UserError("data.source_superclasses and data.target_superclasses overlap; make them disjoint.")
+    of = np.asarray(images.superclass_of)
+    a = tuple(int(c) for c in np.flatnonzero(np.isin(of, source)))
+    b = tuple(int(c) for c in np.flatnonzero(np.isin(of, target)))
+    return ClassSplit(source=a, target=b)
+
+
+def _groups(images, classes: Sequence[int], data: DictConfig) -> list[int] | None:
+    if str(data.get("binary", "random")) != "superclasses":
+        return None
+    if images.superclass_of is None:
+        raise UserError(
+            f"data.binary=superclasses needs a dataset with superclasses (cifar100), but "
+            f"{images.name} has none; use data.binary=random."
+        )
+    return [int(images.superclass_of[c]) for c in classes]
+
+
+@dataclass
+class JobData:
+    """Everything the split step decides for one job."""
+
+    source_images: Any  # ImageSet or FolderSet that A (and baseA) comes from
+    target_images: Any  # the one B comes from: the same object unless out of domain
+    split: ClassSplit  # class ids of A in source_images, of B in target_images
+    task_a: Task
+    task_b: Task
+    data: DictConfig
+    binary_heads: int
+
+    @property
+    def out_of_domain(self) -> bool:
+        return self.source_images is not self.target_images
+
+    @property
+    def name(self) -> str:
+        a, b = self.source_images.name, self.target_images.name
+        return f"{a}→{b}" if self.out_of_domain else a
+
+    def selffer_task(self) -> Task:
+        """For BnB: B itself, within B's budget, with binary partitions of B's classes."""
+        return _task(self.target_images, self.task_b.classes, self.data, self.binary_heads,
+                     budget=True)
+
+
+def _task(images, classes: Sequence[int], data: DictConfig, heads: int, budget: bool) -> Task:
+    return make_task(
+        train_labels=images.train_labels.numpy(),
+        test_labels=images.test_labels.numpy(),
+        classes=classes,
+        split_seed=int(data.split_seed),
+        val_fraction=float(data.val_fraction),
+        fraction=float(data.fraction) if budget else 1.0,
+        per_class=data.per_class if budget else None,
+        binary_heads=heads,
+        groups=_groups(images, classes, data) if heads else None,
+    )
+
+
+def build_job_data(cfg: DictConfig) -> JobData:
+    """Load the data of a job (both datasets before any training) and split it."""
+    data = cfg.data
+    heads = int(cfg.model.binary_heads)
+    how = str(data.get("split", "random"))
+    if how not in SPLITS:
+        raise UserError(f"data.split={how!r} is not a split; use one of {', '.join(SPLITS)}.")
+    if str(data.get("binary", "random")) not in BINARY:
+        raise UserError(f"data.binary={data.binary!r} is not known; use one of {', '.join(BINARY)}.")
+    source_images = load_images(data)
+    target_cfg = data.get("target")
+    seed = int(data.split_seed)
+    if target_cfg is not None:
+        target_images = load_images(target_cfg, key="data.target", parent=data)
+        if tuple(source_images.shape) != tuple(target_images.shape):
+            raise UserError(
+                f"{source_images.name} images are {source_images.shape} but {target_images.name} "
+                f"images are {target_images.shape} (channels, height, width); pick a target "
+                f"dataset of the same shape."
+            )
+        source = (superclass_split(source_images, data).source if how == "superclasses" else
+                  pick_classes(source_images.num_classes, data.source_classes, seed, "classes",
+                               "data.source_classes"))
+        target = pick_classes(target_images.num_classes, target_cfg.get("classes"), seed,
+                              "target-classes", "data.target.classes")
+        split = ClassSplit(source=source, target=target)
+    else:
+        target_images = source_images
+        if how == "superclasses":
+            split = superclass_split(source_images, data)
+        else:
+            split = split_classes(source_images.num_classes, _plain(data.source_classes),
+                                  _plain(data.target_classes), seed)
+    task_a = _task(source_images, split.source, data, heads, budget=False)
+    task_b = _task(target_images, split.target, data, 0, budget=True)
+    return JobData(source_images, target_images, split, task_a, task_b, data, heads)
