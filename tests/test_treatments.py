@@ -8,8 +8,8 @@ from omegaconf import OmegaConf
 
 from tests.conftest import compose
 from transfer_lab.data.digits import load_digits
-from transfer_lab.errors import UserError
 from transfer_lab.data.tasks import build_job_data
+from transfer_lab.errors import UserError
 from transfer_lab.pipeline import build_module, derived_seed, target_schedule
 from transfer_lab.transfer.treatments import parse_arm, plan_from_config, plan_treatment
 
@@ -119,3 +119,10 @@ def test_scratch_networks_may_have_their_own_schedule():
     assert target_schedule(cfg, scratch).epochs == 275
     assert target_schedule(cfg, transfer).epochs == 100
     assert target_schedule(cfg, scratch).scheduler.milestones == [51, 76]
+
+
+def test_direction_ba_swaps_the_halves():
+    ab = build_job_data(compose(["paths.root_dir=.", "data.split_seed=3"]))
+    ba = build_job_data(compose(["paths.root_dir=.", "data.split_seed=3", "data.direction=BA"]))
+    assert (ba.split.source, ba.split.target) == (ab.split.target, ab.split.source)
+    assert ba.task_a.classes == ab.split.target and len(ba.task_a.binary) == 1

@@ -235,6 +235,11 @@ def build_job_data(cfg: DictConfig) -> JobData:
         else:
             split = split_classes(source_images.num_classes, _plain(data.source_classes),
                                   _plain(data.target_classes), seed)
+        direction = str(data.get("direction", "AB"))
+        if direction not in ("AB", "BA"):
+            raise UserError(f"data.direction={direction!r} is not AB or BA; BA swaps the two halves.")
+        if direction == "BA":
+            split = ClassSplit(source=split.target, target=split.source)
     task_a = _task(source_images, split.source, data, heads, budget=False)
     task_b = _task(target_images, split.target, data, 0, budget=True)
     return JobData(source_images, target_images, split, task_a, task_b, data, heads)
