@@ -227,6 +227,26 @@ def test_yosinski_uses_caffes_gaussians_and_constant_biases():
     assert torch.all(backbone.stages["conv1"].conv.bias == 0)
 
 
+def test_heads_follow_the_backbones_paper():
+    from functools import partial
+
+    from transfer_lab.models.module import TransferModule
+
+    def module_for(name: str) -> TransferModule:
+        backbone = fresh(name, 0)
+        return TransferModule(backbone, 5, partial(torch.optim.SGD, lr=0.1),
+                              binary_partitions=torch.zeros(2, 5, dtype=torch.long).numpy())
+
+    caffe = module_for("alexnet_yosinski32")  # fc8: N(0, 0.01²), zero bias
+    for head in (caffe.classifier, *caffe.binary_heads):
+        assert torch.all(head.bias == 0)
+    assert caffe.classifier.weight.std().item() == pytest.approx(0.01, rel=0.1)
+    dense = module_for("densenet_bc")  # the authors' code: zero bias
+    assert torch.all(dense.classifier.bias == 0)
+    default = module_for("resnet20")  # PyTorch's default, as built
+    assert not torch.all(default.classifier.bias == 0)
+
+
 def test_reinit_of_an_unknown_stage_names_the_stages():
     with pytest.raises(KeyError, match="stem"):
         built("resnet20").reinit(["layer9"])

@@ -109,6 +109,11 @@ class YosinskiNet(Backbone):
         }
         super().__init__(stages, feature_dim=hidden)
 
+    def init_head(self, head: nn.Linear) -> None:
+        """fc8 in Caffe's reference model: N(0, 0.01²) weights, zero bias."""
+        nn.init.normal_(head.weight, 0.0, 0.01)
+        nn.init.zeros_(head.bias)
+
     def init_stage(self, name: str, stage: nn.Module) -> None:
         """Caffe's reference recipe: N(0, std²) weights and a constant bias, set per layer."""
         std, bias = CAFFE_INIT[name]

@@ -44,6 +44,13 @@ class Backbone(nn.Module):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
 
+    def init_head(self, head: nn.Linear) -> None:
+        """Initialise a new head that sits on these features (classifier, binary heads).
+
+        By default the head keeps PyTorch's init, drawn when it was built; backbones whose paper
+        says otherwise (e.g. Caffe's fc8, zero biases) override this.
+        """
+
     def init_stage(self, name: str, stage: nn.Module) -> None:
         """Initialise one stage; by default `init_module` on every layer inside it."""
         stage.apply(self.init_module)

@@ -106,3 +106,7 @@ class DenseNetBC(Backbone):
     def init_module(self, module: nn.Module) -> None:
         """The authors' Torch code: conv std sqrt(2 / (k·k·out)), unit BN, zero linear biases."""
         he_init(module, mode="fan_out")
+
+    def init_head(self, head: nn.Linear) -> None:
+        """The authors' code: PyTorch/Torch's default weights with a zero bias."""
+        he_init(head)

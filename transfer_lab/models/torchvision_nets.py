@@ -71,6 +71,10 @@ class TorchvisionDenseNet(Backbone):
         """torchvision's DenseNet recipe: conv std sqrt(2 / (k·k·in)), unit BN, zero biases."""
         he_init(module, mode="fan_in")
 
+    def init_head(self, head: nn.Linear) -> None:
+        """torchvision's DenseNet classifier: default weights, zero bias."""
+        he_init(head)
+
 
 @register_backbone("resnet18", default_input=(3, 224))
 def resnet18(in_channels: int = 3, image_size: int = 224) -> TorchvisionResNet:
