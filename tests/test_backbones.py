@@ -314,3 +314,17 @@ def test_long_stage_lists_are_folded_readably():
     assert abbreviate(layers) == ("stem block1_layer01…16 trans1 block2_layer01…16 trans2 "
                                   "block3_layer01…16 (51 stages)")
     assert abbreviate(STAGES["densenet121"]) == " ".join(STAGES["densenet121"])
+
+
+def test_digits_resized_for_bigger_backbones_stay_uint8_with_the_same_split():
+    from transfer_lab.data.digits import load_digits
+
+    small, big = load_digits(), load_digits(image_size=32)
+    assert small.shape == (1, 8, 8) and big.shape == (1, 32, 32)
+    assert big.train_images.dtype == torch.uint8
+    assert torch.equal(small.train_labels, big.train_labels)
+    assert torch.equal(small.test_labels, big.test_labels)
+    mean_small = small.train_images.float().mean()
+    assert big.train_images.float().mean() == pytest.approx(mean_small, rel=0.05)
+    with pytest.raises(UserError, match="data.image_size"):
+        load_digits(image_size=0)
