@@ -324,7 +324,7 @@ def test_digits_resized_for_bigger_backbones_stay_uint8_with_the_same_split():
     assert big.train_images.dtype == torch.uint8
     assert torch.equal(small.train_labels, big.train_labels)
     assert torch.equal(small.test_labels, big.test_labels)
-    mean_small = small.train_images.float().mean()
-    assert big.train_images.float().mean() == pytest.approx(mean_small, rel=0.05)
+    mean_small = small.train_images.float().mean().item()
+    assert big.train_images.float().mean().item() == pytest.approx(mean_small, rel=0.05)
     with pytest.raises(UserError, match="data.image_size"):
         load_digits(image_size=0)
