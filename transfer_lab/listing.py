@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import yaml
@@ -32,24 +33,59 @@ def config_table(group: str, title: str) -> Table:
     return table
 
 
-def backbone_table(pattern: str) -> Table:
+def backbone_configs() -> dict[str, dict]:
+    """conf/backbone/*.yaml by file name: each names a registered backbone (or a `_target_`)."""
+    return {p.stem: yaml.safe_load(p.read_text()) or {}
+            for p in sorted((config_dir() / "backbone").glob("*.yaml"))}
+
+
+def abbreviate(stages: list[str], limit: int = 12) -> str:
+    """Every stage when there are few; else runs such as block1_layer01 … block1_layer16 are
+    written block1_layer01…16, followed by the number of stages."""
+    if len(stages) <= limit:
+        return " ".join(stages)
+    runs: list[list[tuple[str, str]]] = []  # [(prefix, digits), ...] of consecutive numbers
+    for name in stages:
+        match = re.fullmatch(r"(.*?)(\d+)", name)
+        prefix, digits = (match.group(1), match.group(2)) if match else (name, "")
+        last = runs[-1][-1] if runs else None
+        if (digits and last and last[0] == prefix and last[1]
+                and int(last[1]) + 1 == int(digits)):
+            runs[-1].append((prefix, digits))
+        else:
+            runs.append([(prefix, digits)])
+    words = [" ".join("".join(part) for part in run) if len(run) < 3
+             else f"{''.join(run[0])}…{run[-1][1]}" for run in runs]
+    return " ".join(words) + f" ({len(stages)} stages)"
+
+
+def backbone_rows(pattern: str) -> list[tuple[str, int, int, list[str]]]:
+    """(backbone=CHOICE, parameters, feature width, stages) for each registered backbone and
+    each config file that selects one with other settings (e.g. densenet_bc_layers)."""
     from transfer_lab.models import create_backbone
     from transfer_lab.models.registry import default_input, list_backbones
 
-    table = Table(title="backbones (backbone=NAME; cut depth n counts the stages)",
-                  title_justify="left")
-    for column in ("name", "params", "stages"):
-        table.add_column(column, style="bold" if column == "name" else None)
-    configs = {p.stem: yaml.safe_load(p.read_text()) for p in (config_dir() / "backbone").glob("*.yaml")}
+    configs = backbone_configs()
+    rows = []
     for name in list_backbones(pattern):
-        kwargs = {k: v for k, v in (configs.get(name) or {}).items() if k != "name"}
-        channels, size = default_input(name)
-        backbone = create_backbone(name, channels, size, **kwargs)
-        params = sum(p.numel() for p in backbone.parameters())
-        stages = backbone.stage_names
-        shown = " ".join(stages) if len(stages) <= 12 else (
-            " ".join(stages[:5]) + f" … ({len(stages)} stages) … " + " ".join(stages[-3:]))
-        table.add_row(name, f"{params:,}", shown)
+        choices = [stem for stem, cfg in configs.items() if cfg.get("name") == name] or [name]
+        for choice in sorted(choices, key=lambda c: (c != name, c)):
+            kwargs = {k: v for k, v in configs.get(choice, {}).items() if k != "name"}
+            channels, size = default_input(name)
+            backbone = create_backbone(name, channels, size, **kwargs)
+            params = sum(p.numel() for p in backbone.parameters())
+            rows.append((choice, params, backbone.feature_dim, backbone.stage_names))
+    return rows
+
+
+def backbone_table(pattern: str) -> Table:
+    table = Table(title="backbones (backbone=NAME; cut depth n counts the stages; params without "
+                        "the classifier head)", title_justify="left")
+    for column in ("name", "params", "features", "stages"):
+        table.add_column(column, style="bold" if column == "name" else None,
+                         justify="right" if column in ("params", "features") else "left")
+    for choice, params, width, stages in backbone_rows(pattern):
+        table.add_row(choice, f"{params:,}", str(width), abbreviate(stages))
     return table
 
 

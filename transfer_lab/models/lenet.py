@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from transfer_lab.errors import UserError
 from transfer_lab.models.backbone import Backbone
 from transfer_lab.models.registry import register_backbone
 
@@ -41,7 +42,7 @@ class LeNet(Backbone):
     ) -> None:
         side = image_size // 4
         if side < 1:
-            raise ValueError(f"LeNet needs images of at least 4×4 pixels, got {image_size}")
+            raise UserError(f"LeNet needs images of at least 4×4 pixels, got {image_size}×{image_size}; resize them with data.image_size.")
         c1, c2 = channels
         h1, h2 = hidden
         stages = {

@@ -59,6 +59,8 @@ class TransferModule(pl.LightningModule):
         self.binary_heads = nn.ModuleList(
             nn.Linear(backbone.feature_dim, 2) for _ in range(len(partitions))
         )
+        for head in (self.classifier, *self.binary_heads):
+            backbone.init_head(head)  # the backbone's paper decides (e.g. Caffe's fc8)
         self.register_buffer(
             "binary_partitions", torch.as_tensor(partitions, dtype=torch.long), persistent=False
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -49,7 +50,26 @@ def create_backbone(name: str, in_channels: int, image_size: int, **kwargs: Any)
             f"there is no backbone named {name!r}; choose one of {', '.join(list_backbones())} "
             f"(python -m transfer_lab list)."
         )
-    return _REGISTRY[name](in_channels=in_channels, image_size=image_size, **kwargs)
+    factory = _REGISTRY[name]
+    unknown = sorted(set(kwargs) - set(options(name)))
+    if unknown and not _takes_any_keyword(factory):
+        raise UserError(
+            f"backbone {name!r} has no option {unknown[0]!r}; its options are "
+            f"{', '.join(options(name)) or 'none'} (conf/backbone/{name}.yaml)."
+        )
+    return factory(in_channels=in_channels, image_size=image_size, **kwargs)
+
+
+def _takes_any_keyword(factory: BackboneFactory) -> bool:
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(factory).parameters.values())
+
+
+def options(name: str) -> list[str]:
+    """The keyword arguments a registered backbone takes besides in_channels and image_size."""
+    parameters = inspect.signature(_REGISTRY[name]).parameters
+    return [p for p, spec in parameters.items()
+            if p not in ("self", "in_channels", "image_size")
+            and spec.kind in (spec.POSITIONAL_OR_KEYWORD, spec.KEYWORD_ONLY)]
 
 
 def backbone_from_config(cfg: Mapping[str, Any], in_channels: int, image_size: int) -> Backbone:

@@ -1,0 +1,94 @@
+"""torchvision's ImageNet networks (random weights, never downloaded) with stage maps.
+
+torchvision builds the layers; here they are regrouped into named stages, the first conv is
+rebuilt for inputs that are not 3-channel, and torchvision's classifier is dropped (the heads
+live in the LightningModule). Stages:
+- resnet18 / resnet50: stem (conv1-bn1-relu-maxpool), layer1, layer2, layer3, layer4 (+pool);
+- densenet121 (k = 32): stem (conv0-norm0-relu0-pool0), denseblock1, transition1, denseblock2,
+  transition2, denseblock3, transition3, denseblock4 (+norm5-ReLU-pool).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from torch import nn
+from torchvision import models
+
+from transfer_lab.models.backbone import Backbone, global_pool, he_init
+from transfer_lab.models.registry import register_backbone
+
+
+def _first_conv(conv: nn.Conv2d, in_channels: int) -> nn.Conv2d:
+    """torchvision's stem conv, rebuilt for `in_channels` when that is not 3."""
+    if in_channels == conv.in_channels:
+        return conv
+    return nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                     bias=conv.bias is not None)
+
+
+class TorchvisionResNet(Backbone):
+    """torchvision's ResNet-18/50 as stem, layer1..layer4."""
+
+    def __init__(self, arch: str, in_channels: int = 3, image_size: int = 224) -> None:
+        net = getattr(models, arch)(weights=None)
+        stages = {
+            "stem": nn.Sequential(OrderedDict([
+                ("conv1", _first_conv(net.conv1, in_channels)), ("bn1", net.bn1),
+                ("relu", net.relu), ("maxpool", net.maxpool)])),
+            "layer1": net.layer1,
+            "layer2": net.layer2,
+            "layer3": net.layer3,
+            "layer4": nn.Sequential(OrderedDict([("blocks", net.layer4), ("pool", global_pool())])),
+        }
+        super().__init__(stages, feature_dim=net.fc.in_features)
+
+    def init_module(self, module: nn.Module) -> None:
+        """torchvision's ResNet recipe: conv std sqrt(2 / (k·k·out)), unit BN."""
+        he_init(module, mode="fan_out")
+
+
+class TorchvisionDenseNet(Backbone):
+    """torchvision's DenseNet-121 as stem, denseblock1, transition1, …, denseblock4."""
+
+    def __init__(self, arch: str, in_channels: int = 3, image_size: int = 224) -> None:
+        features = getattr(models, arch)(weights=None).features
+        stages: dict[str, nn.Module] = {"stem": nn.Sequential(OrderedDict([
+            ("conv0", _first_conv(features.conv0, in_channels)), ("norm0", features.norm0),
+            ("relu0", features.relu0), ("pool0", features.pool0)]))}
+        names = [n for n, _ in features.named_children() if n.startswith(("denseblock", "transition"))]
+        for name in names:
+            stages[name] = getattr(features, name)
+            if name.startswith("transition"):  # round up, so maps of 1 pixel survive small inputs
+                stages[name].pool = nn.AvgPool2d(2, ceil_mode=True)
+        last = names[-1]
+        stages[last] = nn.Sequential(OrderedDict([
+            ("blocks", stages[last]), ("norm5", features.norm5), ("relu", nn.ReLU(inplace=True)),
+            ("pool", global_pool())]))
+        super().__init__(stages, feature_dim=features.norm5.num_features)
+
+    def init_module(self, module: nn.Module) -> None:
+        """torchvision's DenseNet recipe: conv std sqrt(2 / (k·k·in)), unit BN, zero biases."""
+        he_init(module, mode="fan_in")
+
+    def init_head(self, head: nn.Linear) -> None:
+        """torchvision's DenseNet classifier: default weights, zero bias."""
+        he_init(head)
+
+
+@register_backbone("resnet18", default_input=(3, 224))
+def resnet18(in_channels: int = 3, image_size: int = 224) -> TorchvisionResNet:
+    """torchvision's ResNet-18 (11.2 M parameters without its classifier)."""
+    return TorchvisionResNet("resnet18", in_channels, image_size)
+
+
+@register_backbone("resnet50", default_input=(3, 224))
+def resnet50(in_channels: int = 3, image_size: int = 224) -> TorchvisionResNet:
+    """torchvision's ResNet-50 (23.5 M parameters without its classifier)."""
+    return TorchvisionResNet("resnet50", in_channels, image_size)
+
+
+@register_backbone("densenet121", default_input=(3, 224))
+def densenet121(in_channels: int = 3, image_size: int = 224) -> TorchvisionDenseNet:
+    """torchvision's DenseNet-121, growth rate 32 (7.0 M parameters without its classifier)."""
+    return TorchvisionDenseNet("densenet121", in_channels, image_size)
