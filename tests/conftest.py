@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -35,12 +36,38 @@ def run_cli(args: list[str], cwd: Path, check: bool = True, timeout: int = 600) 
     return done
 
 
-@pytest.fixture
-def cli(tmp_path):
-    """Run the CLI in a fresh folder: cli(args, check=True) -> CompletedProcess."""
+@dataclass
+class Done:
+    """What a CLI call returned and printed, shaped like subprocess.CompletedProcess."""
 
-    def call(args: list[str], check: bool = True):
-        return run_cli(args, tmp_path, check=check)
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capfd):
+    """Run `python -m transfer_lab ARGS` in this process, in a fresh folder with its own cache.
+
+    In-process calls skip the seconds of importing Lightning per call; `run_cli` runs a real
+    subprocess where the process boundary itself is under test.
+    """
+    from transfer_lab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TRANSFER_LAB_CACHE", str(tmp_path / "cache"))
+
+    def call(args: list[str], check: bool = True) -> Done:
+        capfd.readouterr()
+        try:
+            code = main(list(args)) or 0
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        out, err = capfd.readouterr()
+        done = Done(code, out, err)
+        if check and code != 0:
+            raise AssertionError(f"exit {code}\nstdout:\n{out[-4000:]}\nstderr:\n{err[-4000:]}")
+        return done
 
     call.cwd = tmp_path
     return call

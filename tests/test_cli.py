@@ -35,7 +35,8 @@ def test_list_shows_experiments_datasets_and_backbones(cli):
 def test_help_names_the_commands(cli):
     out = cli(["--help"]).stdout
     assert "usage: python -m transfer_lab [run|sweep|report|list]" in out
-    assert "experiment: digits_beta" in out  # the config groups, with their options
+    groups = {line.split(":")[0]: line for line in out.splitlines() if ": " in line}
+    assert "digits_beta" in groups["experiment"] and "lenet" in groups["backbone"]
 
 
 def test_report_without_sweeps_says_what_to_do(cli):

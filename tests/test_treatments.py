@@ -56,6 +56,10 @@ def test_depth_all_and_out_of_range():
     with pytest.raises(UserError, match="unknown"):
         plan_treatment("finetune", 1, False, STAGES)
     assert plan_from_config({"arm": "A2B", "treatment": "scratch"}, STAGES).label == "A2B"
+    by_name = plan_treatment("transfer", "conv2", True, STAGES)
+    assert by_name.depth == 2 and by_name.frozen == ("conv1", "conv2")
+    with pytest.raises(UserError, match="neither a number"):
+        plan_treatment("transfer", "conv3", True, STAGES)
 
 
 def built(arm: str, lr_scale: float = 0.1, freeze_bn_stats: bool = True):

@@ -34,8 +34,14 @@ log = logging.getLogger(__name__)
 
 # Trainer keys that change only what is shown, never what is trained.
 DISPLAY_KEYS = {"enable_progress_bar", "enable_model_summary", "log_every_n_steps"}
-# Data keys that concern only the target task or where files live.
-TARGET_ONLY_DATA_KEYS = {"root", "download", "fraction", "per_class", "eval_batch_size"}
+# Data keys that act on a source network only through its classes and image indices (hashed
+# separately in its cache key), or that say where files live: leaving them out of the key lets
+# jobs that differ only there (budgets, directions, out-of-domain targets) share a source.
+SPLIT_ONLY_DATA_KEYS = {
+    "root", "download", "check_md5", "num_workers", "eval_batch_size", "split_seed", "split",
+    "source_classes", "target_classes", "source_superclasses", "target_superclasses",
+    "direction", "binary", "val_fraction", "fraction", "per_class", "target", "name",
+}
 
 
 class ProgressBar(RichProgressBar):
@@ -189,7 +195,7 @@ def index_digest(task: Task) -> str:
 def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str, Any]:
     """Everything that determines a source network: its cache key is a hash of this."""
     data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
-            if k not in TARGET_ONLY_DATA_KEYS}
+            if k not in SPLIT_ONLY_DATA_KEYS}
     trainer = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
                if k not in DISPLAY_KEYS}
     return {
@@ -309,7 +315,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     log_hparams(logger, results)
     write_json_atomically(ctx.job_dir / "results.json", results)
     log.info("%s · target test accuracy %.4f (validation %.4f), %s", ctx.banner,
-             results["target"]["test_acc"], results["target"]["val_acc"] or float("nan"), plan.label)
+             results["target"]["test_acc"], results["target"]["val_acc"] if results["target"]["val_acc"] is not None else float("nan"), plan.label)
     return results
 
 

@@ -43,14 +43,20 @@ class Plan:
         return self.label.replace(str(self.depth), "n", 1) if self.treatment != "scratch" else "baseB"
 
 
-def resolve_depth(depth: int | str | None, num_stages: int) -> int:
-    """Cut depth n as a number of stages; "all" (or None) means every stage."""
+def resolve_depth(depth: int | str | None, stages: Sequence[str]) -> int:
+    """Cut depth n as a number of stages: a number, a stage name (up to and including it), or "all"."""
+    num_stages = len(stages)
     if depth in (None, "all"):
         return num_stages
+    if isinstance(depth, str) and depth in stages:
+        return list(stages).index(depth) + 1
     try:
         n = int(depth)
     except (TypeError, ValueError):
-        raise UserError(f"transfer.depth={depth!r} is not a number; use 0..{num_stages} or all.") from None
+        raise UserError(
+            f"transfer.depth={depth!r} is neither a number, a stage name nor all; use 0..{num_stages}, "
+            f"all, or a stage such as {stages[-1]!r} (python -m transfer_lab list shows the stages)."
+        ) from None
     if not 0 <= n <= num_stages:
         raise UserError(
             f"transfer.depth={n} is outside 0..{num_stages} for a backbone with {num_stages} stages; "
@@ -67,7 +73,7 @@ def plan_treatment(
         raise UserError(
             f"transfer.treatment={treatment!r} is unknown; use one of {', '.join(TREATMENTS)}."
         )
-    n = resolve_depth(depth, len(stages))
+    n = resolve_depth(depth, stages)
     cut = tuple(stages[:n])
     if treatment == "scratch":
         return Plan(treatment, 0, None, (), ())
