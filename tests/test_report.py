@@ -104,7 +104,7 @@ def test_beta_is_paired_with_beta_zero_on_shared_split_seeds_only(beta_sweep):
     assert row["p_wilcoxon"] == pytest.approx(0.25)
     source = paired[(paired["metric"] == "source_test_acc")].iloc[0]
     assert source["diff_mean"] == pytest.approx(0.04)
-    assert "paired against the baseline" in console and "+2.33" in console
+    assert "paired, β vs β=0" in console and "+2.33" in console
 
 
 def test_failed_and_unfinished_jobs_are_named_not_dropped(beta_sweep):

@@ -15,6 +15,7 @@ import logging
 from pathlib import Path
 
 import pandas as pd
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -59,14 +60,15 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary_rows(summary: pd.DataFrame, display: list[str]) -> tuple[list[str], list[list[str]]]:
-    metrics = [m for m in METRICS if summary[f"{m}_mean"].notna().any()] or list(METRICS[:1])
-    header = [*(COLUMN_TITLES.get(c, c) for c in display), "n", "split seeds",
-              *(METRIC_TITLES[m] for m in metrics)]
+def summary_rows(summary: pd.DataFrame, display: list[str], metrics=METRICS,
+                 seeds: bool = True) -> tuple[list[str], list[list[str]]]:
+    metrics = [m for m in metrics if summary[f"{m}_mean"].notna().any()] or list(metrics[:1])
+    header = [*(COLUMN_TITLES.get(c, c) for c in display), "n",
+              *(["split seeds"] if seeds else []), *(METRIC_TITLES[m] for m in metrics)]
     rows = []
     for _, row in summary.iterrows():
         cells = ["–" if missing(row[c]) else format_value(row[c]) for c in display]
-        cells += [str(int(row["n"])), str(row["split_seeds"])]
+        cells += [str(int(row["n"]))] + ([str(row["split_seeds"])] if seeds else [])
         cells += [mean_std(row[f"{m}_mean"], row[f"{m}_std"]) for m in metrics]
         rows.append(cells)
     return header, rows
@@ -182,19 +184,28 @@ KIND_WORDS = {
 
 
 def console_tables(console: Console, sweep_dir: Path, header, rows, paired: pd.DataFrame) -> None:
-    table = Table(title=f"{sweep_dir} — accuracy %, mean ± std over split seeds")
+    table = Table(title=f"{sweep_dir}: test accuracy %, mean ± std over split seeds",
+                  box=box.SIMPLE_HEAD)
     for column in header:
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=column.endswith("%"))
     for row in rows:
         table.add_row(*row)
     console.print(table)
     chosen = paired_rows(paired, "target_test_acc")
-    if chosen:
-        table = Table(title="paired against the baseline on the same split seeds — target test "
-                            "accuracy, difference in points")
-        for column in PAIRED_HEADER:
-            table.add_column(column, justify="right" if column not in PAIRED_HEADER[:3] else "left")
-        for row in chosen:
+    for kind in KINDS:  # one table per kind keeps the columns narrow enough for 80 characters
+        rows = [row[1:] for row in chosen if row[0] == kind]
+        if not rows:
+            continue
+        table = Table(title=f"paired, {kind}: target test accuracy, same split seeds",
+                      caption="Δ = config − baseline (accuracy points) · n pairs · p (t): paired "
+                              "t-test · p (W): Wilcoxon signed-rank",
+                      box=box.SIMPLE_HEAD, pad_edge=False)
+        for index, column in enumerate(["config", "baseline", "n", "Δ", "95% CI", "p (t)",
+                                        "p (W)"]):
+            widest = max(len(column), *(len(row[index]) for row in rows))
+            table.add_column(column, justify="left" if index < 2 else "right",
+                             min_width=min(widest, 28), overflow="fold")
+        for row in rows:
             table.add_row(*row)
         console.print(table)
 
@@ -230,7 +241,8 @@ def report_sweep(sweep_dir: Path, console: Console | None = None, anchors: bool 
     write_markdown(sweep_dir, frame, configs, columns, display, summary, paired, drawn,
                    figure_errors)
 
-    header, rows = summary_rows(summary, display)
+    # the console gets test accuracies only; validation accuracies are in summary.md and .csv
+    header, rows = summary_rows(summary, display, ("target_test_acc", "source_test_acc"), False)
     console_tables(console, sweep_dir, header, rows, paired)
     problems = frame[frame["status"] != "ok"]
     for r in problems.itertuples():

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
 from transfer_lab.report import anchors as published
@@ -44,7 +45,7 @@ FAMILY_WORDS = {"baseB": "baseB (scratch)", "BnB": "BnB (selffer, frozen)",
                 "AnB+": "AnB+ (transfer, fine-tuned)", "randomnB": "random frozen"}
 CYCLE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
-LEGEND_NOTE = "dots: single split seeds · line: mean · band: 95% CI (t)"
+LEGEND_NOTE = "dots: single split seeds · line: mean · band: 95% CI (t, from 3 seeds)"
 
 
 def percent(values) -> np.ndarray:
@@ -109,20 +110,35 @@ def draw_series(ax: Axes, xs: list[float], samples: list[list[float]], style: di
                        marker=style["marker"], facecolors=face, edgecolors=style["color"],
                        linewidths=0.8, zorder=3)
         means.append(float(np.mean(values)) if values else math.nan)
-        low, high = t_interval(np.asarray(values, dtype=float))
+        # with two seeds t(0.975, 1) = 12.7 makes a band that hides everything: draw from 3
+        low, high = t_interval(np.asarray(values, dtype=float)) if len(values) >= 3 else (
+            math.nan, math.nan)
         lows.append(low)
         highs.append(high)
     ax.plot(xs, scale(means), color=style["color"], marker=style["marker"], markersize=6,
             markerfacecolor=face, linewidth=1.8, label=label, zorder=4)
     if band and any(not math.isnan(v) for v in lows):
-        low_line, high_line = scale(lows), scale(highs)
+        low_line, high_line = np.clip(scale(lows), 0, 100), np.clip(scale(highs), 0, 100)
         if error:
             low_line, high_line = high_line, low_line
-        ax.fill_between(xs, low_line, high_line, color=style["color"], alpha=0.15, linewidth=0)
+        ax.fill_between(xs, low_line, high_line, color=style["color"], alpha=0.12, linewidth=0)
+
+
+def fit_to_points(ax: Axes, error: bool = False) -> None:
+    """y-limits from the plotted points and means, so wide bands from few seeds do not squash them."""
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)]  # not the bands
+    values = [v for collection in scatters for v in np.asarray(
+        collection.get_offsets())[:, 1:].ravel() if np.isfinite(v)]
+    values += [v for line in ax.lines for v in np.asarray(line.get_ydata(), dtype=float).ravel()
+               if np.isfinite(v)]
+    if values:
+        low, high = min(values), max(values)
+        pad = max(1.0, 0.08 * (high - low))
+        ax.set_ylim(max(0.0, low - pad), min(100.0, high + pad))
 
 
 def draw_paired(ax: Axes, rows: pd.DataFrame, x_of, style: dict[str, Any], label: str,
-                offset: float = 0.0, negate: bool = False) -> None:
+                offset: float = 0.0, negate: bool = False, annotate: bool = True) -> None:
     """Mean paired difference (points) with its 95% CI, p-values written above."""
     sign = -1 if negate else 1
     xs = np.array([x_of(r) for r in rows.itertuples()], dtype=float) + offset
@@ -136,10 +152,13 @@ def draw_paired(ax: Axes, rows: pd.DataFrame, x_of, style: dict[str, Any], label
                 markerfacecolor=style.get("facecolor", style["color"]), label=label, zorder=4)
     for x, hi, p, n in zip(xs, np.where(np.isnan(high), mean, high), rows["p_t"], rows["pairs"],
                            strict=True):
+        if not annotate:
+            break
         text = f"n={n}" if missing(p) else f"p={p:.2g}\nn={n}"
         ax.annotate(text, (x, hi), textcoords="offset points", xytext=(0, 4), ha="center",
                     fontsize=7, color=style["color"])
     ax.axhline(0, color="black", linewidth=0.8)
+    ax.margins(y=0.18)  # room for the p-values above the bars
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +191,7 @@ def layers_figure(configs, display, paired_rows, out_dir, sweep_name, anchors=Tr
         ax.set_xlabel("n: stages copied from the source network (0 = none)")
         ax.set_ylabel("target task B: test accuracy (%)")
         ax.set_title("Layer transferability on B" + (f" ({words})" if words else ""))
-        ax.legend(fontsize=8, loc="best", title=LEGEND_NOTE.replace(" · band: 95% CI (t)", ""),
+        ax.legend(fontsize=8, loc="best", title=LEGEND_NOTE.split(" · band")[0],
                   title_fontsize=7)
         if anchors:
             yosinski_panel(axes[1])
@@ -232,8 +251,9 @@ def beta_figure(configs, display, paired_rows, out_dir, sweep_name, anchors=True
             if not rows.empty:
                 by_name = {c.name(display): float(c.values["beta"]) for c in members}
                 draw_paired(axes[2], rows, lambda r, by_name=by_name: by_name[r.config], style, label,
-                            offset=0.01 * index, negate=True)
+                            offset=0.01 * index, negate=True, annotate=len(groups) <= 2)
     for ax, task in zip(axes[:2], ("source task A", "target task B"), strict=True):
+        fit_to_points(ax)
         ax.set_xlabel("β: weight of the binary-head loss on A")
         ax.set_ylabel(f"{task}: test error (%)")
         ax.set_title(f"Test error on {task} against β")
@@ -318,13 +338,15 @@ def budget_figure(configs, display, paired_rows, out_dir, sweep_name, anchors=Tr
             names = {c.name(display): to_x(c.values[column]) for c in members}
             rows = gain_rows[gain_rows["config"].isin(names)]
             if not rows.empty:
-                draw_paired(axes[1], rows, lambda r, names=names: names[r.config], style, label)
+                draw_paired(axes[1], rows, lambda r, names=names: names[r.config], style, label,
+                            annotate=len(groups) <= 3)
     what = "fraction of B's training set (%)" if column == "fraction" else "B training images per class"
     for ax in axes:
         ax.set_xscale("log")
         ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
         ax.minorticks_off()
         ax.set_xlabel(what)
+    fit_to_points(axes[0])
     axes[0].set_ylabel("target task B: test accuracy (%)")
     axes[0].set_title("Accuracy on B against its data budget")
     axes[0].legend(fontsize=8, title=LEGEND_NOTE, title_fontsize=7)
@@ -366,26 +388,29 @@ def depth_figure(configs, display, paired_rows, out_dir, sweep_name, anchors=Tru
                 rows = gain_rows[gain_rows["config"].isin(names)]
                 if not rows.empty:
                     draw_paired(axes[1], rows, lambda r, names=names: names[r.config], style,
-                                FAMILY_WORDS[family], offset=(index - 2) * 0.08)
+                                FAMILY_WORDS[family], offset=(index - 2) * 0.08, annotate=False)
         for base in (c for c in members if c.values.get("family") == "baseB"):
             values = values_of(base, "target_test_acc")
             level = 100 * float(np.mean(values))
             axes[0].axhline(level, color="black", linestyle="--", linewidth=1.2,
                             label="baseB (scratch), mean")
             low, high = t_interval(np.asarray(values))
-            if not math.isnan(low):
-                axes[0].axhspan(100 * low, 100 * high, color="black", alpha=0.07, linewidth=0)
+            if len(values) >= 3 and not math.isnan(low):
+                axes[0].axhspan(max(0, 100 * low), min(100, 100 * high), color="black",
+                                alpha=0.07, linewidth=0)
+        fit_to_points(axes[0])
         depths = sorted({int(c.values["depth"]) for c in members if c.values.get("family") != "baseB"})
         for ax in axes:
             ax.set_xticks(depths)
             ax.set_xlabel("n: stages copied (frozen, or fine-tuned for +)")
+        if not gain_rows.empty:
+            axes[1].set_title("Paired: treatment − baseB (n pairs in paired.csv)\nsame split "
+                              "seeds; bars: 95% CI", fontsize=10)
         axes[0].set_ylabel("target task B: test accuracy (%)")
         axes[0].set_title("Accuracy on B against copied depth" + (f" ({words})" if words else ""))
         axes[0].legend(fontsize=8, title=LEGEND_NOTE, title_fontsize=7)
         if not gain_rows.empty:
             axes[1].set_ylabel("difference from baseB (accuracy points)")
-            axes[1].set_title("Paired: treatment − baseB\nsame split seeds; bars: 95% CI",
-                              fontsize=10)
             axes[1].legend(fontsize=8)
         figure.suptitle(f"Freeze depth · sweep {sweep_name}", fontsize=9)
         written += save(figure, out_dir, f"depth{suffix}")
