@@ -202,9 +202,11 @@ def console_tables(console: Console, sweep_dir: Path, header, rows, paired: pd.D
                       box=box.SIMPLE_HEAD, pad_edge=False)
         for index, column in enumerate(["config", "baseline", "n", "Δ", "95% CI", "p (t)",
                                         "p (W)"]):
-            widest = max(len(column), *(len(row[index]) for row in rows))
-            table.add_column(column, justify="left" if index < 2 else "right",
-                             min_width=min(widest, 28), overflow="fold")
+            if index < 2:  # names may wrap, numbers never
+                widest = max(len(column), *(len(row[index]) for row in rows))
+                table.add_column(column, min_width=min(widest, 12), overflow="fold")
+            else:
+                table.add_column(column, justify="right", no_wrap=True)
         for row in rows:
             table.add_row(*row)
         console.print(table)

@@ -329,8 +329,8 @@ def budget_figure(configs, display, paired_rows, out_dir, sweep_name, anchors=Tr
         members = sorted(members, key=lambda c: float(c.values[column]))
         family = members[0].values.get("family") if "label" in series_columns else None
         label = members[0].name(series_columns) if series_columns else "target"
-        if family in FAMILY_WORDS and members[0].values.get("label") == "baseB":
-            label = FAMILY_WORDS["baseB"]
+        if family in FAMILY_WORDS and series_columns == ["label"]:  # A4B+ (transfer, fine-tuned)
+            label = f"{members[0].values['label']} {FAMILY_WORDS[family].split(' ', 1)[1]}"
         style = style_for(index, family)
         xs = [to_x(c.values[column]) for c in members]
         draw_series(axes[0], xs, [values_of(c, "target_test_acc") for c in members], style, label)
