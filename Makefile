@@ -36,8 +36,11 @@ format: $(STAMP)  ## ruff format and autofix
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-tensorboard: $(STAMP)  ## serve TensorBoard over every sweep and run
-	$(VENV)/bin/tensorboard --logdir_spec sweeps:multirun,runs:outputs --host 127.0.0.1 --port 6006
+# Every sweep's log tree is multirun/<date>/<time>/tensorboard/<job>/{source,target}; a single
+# run's is outputs/<date>/<time>/tensorboard/run/{source,target}.
+TENSORBOARD_ALL := --logdir_spec sweeps:multirun,runs:outputs
+tensorboard: $(STAMP)  ## serve TensorBoard over every sweep and run (LOGDIR=multirun/<date>/<time> for one)
+	$(VENV)/bin/tensorboard $(if $(LOGDIR),--logdir $(LOGDIR),$(TENSORBOARD_ALL)) --host 127.0.0.1 --port 6006
 
 clean:  ## remove sweeps, runs, the source cache and build leftovers (keeps .venv)
 	rm -rf multirun/2* outputs .cache build dist .pytest_cache .ruff_cache

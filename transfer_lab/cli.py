@@ -155,9 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from transfer_lab.report.cli import report_sweep
 
-    failed = report_sweep(sweep_dir)
-    if failed:
-        print(f"error: {failed} job(s) failed; the report in {sweep_dir} names them and why.",
-              file=sys.stderr)
+    not_ok = report_sweep(sweep_dir)
+    if not_ok:
+        print(f"error: {not_ok} job(s) failed or did not finish; {sweep_dir / 'summary.md'} "
+              f"names them and why.", file=sys.stderr)
         return 1
     return 0

@@ -319,18 +319,79 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     return results
 
 
+def hparams_of(results: dict[str, Any]) -> dict[str, Any]:
+    """The job's settings as TensorBoard hparams: the design values, then every other override.
+
+    Settings that do not apply (β for scratch, say) are left out rather than given a dummy
+    value, so each column keeps one type across the sweep.
+    """
+    params: dict[str, Any] = {k: results.get(k) for k in (
+        "experiment", "dataset", "treatment", "label", "family", "depth", "freeze", "split_seed",
+        "seed")}
+    if results["source"].get("cache_key"):
+        params.update({k: results[k] for k in ("beta", "binary_heads", "lr_scale")})
+    data = (results.get("config") or {}).get("data") or {}
+    params["data.fraction"] = data.get("fraction")
+    params["data.per_class"] = data.get("per_class")
+    covered = {"model.beta", "model.binary_heads", "transfer.treatment", "transfer.depth",
+               "transfer.freeze", "transfer.lr_scale", "data.split_seed", "seed", "experiment"}
+    for text in results.get("overrides") or []:
+        key, _, value = str(text).partition("=")
+        key = key.lstrip("+~")
+        if key in covered or key in params or key.startswith("hydra") or "enable_" in key:
+            continue
+        try:
+            params[key] = float(value)
+        except ValueError:
+            params[key] = value
+    return {k: v for k, v in params.items() if v is not None}
+
+
 def log_hparams(logger: TensorBoardLogger, results: dict[str, Any]) -> None:
-    """Swept values and final metrics for TensorBoard's HPARAMS tab."""
-    params = {k: results[k] for k in ("split_seed", "seed", "treatment", "label", "depth",
-                                      "freeze", "lr_scale", "beta", "binary_heads")}
-    params["overrides"] = " ".join(results["overrides"])
-    metrics = {"hp/target_test_acc": results["target"]["test_acc"],
-               "hp/target_val_acc": results["target"]["val_acc"] or 0.0}
-    if results["source"].get("val_acc") is not None:
-        metrics["hp/source_val_acc"] = results["source"]["val_acc"]
-        metrics["hp/source_test_acc"] = results["source"]["test_acc"]
-    logger.log_hyperparams(params, metrics)
+    """Swept values and final metrics for TensorBoard's HPARAMS tab.
+
+    The job's target run gets a session (start with the hparams, end with its status) and the
+    final metrics as hp/* scalars. No job writes an experiment summary of its own: TensorBoard
+    then builds the HPARAMS table from every session under the log directory, so all jobs (and
+    sweeps with different swept keys) show side by side instead of one job's columns winning.
+    """
+    source, target = results["source"], results["target"]
+    metrics = {"hp/target_test_acc": target["test_acc"], "hp/target_test_loss": target["test_loss"],
+               "hp/target_val_acc": target.get("val_acc"), "hp/source_val_acc": source.get("val_acc"),
+               "hp/source_test_acc": source.get("test_acc")}
+    logger.log_metrics({k: v for k, v in metrics.items() if v is not None}, step=0)
+    writer = logger.experiment._get_file_writer()  # as Lightning's own log_hyperparams does
+    for summary in hparams_session(hparams_of(results)):
+        writer.add_summary(summary)
     logger.finalize("success")
+
+
+def hparams_session(params: dict[str, Any]) -> list[Any]:
+    """SessionStartInfo and SessionEndInfo summaries of TensorBoard's hparams plugin.
+
+    Built from the plugin's protos directly: tensorboard's own summary helpers need TensorFlow.
+    """
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+
+    start = plugin_data_pb2.SessionStartInfo(start_time_secs=time.time())
+    for name, value in params.items():
+        if isinstance(value, bool):
+            start.hparams[name].bool_value = value
+        elif isinstance(value, int | float):
+            start.hparams[name].number_value = float(value)
+        else:
+            start.hparams[name].string_value = str(value)
+    end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS, end_time_secs=time.time())
+    summaries = []
+    for tag, data in ((metadata.SESSION_START_INFO_TAG, {"session_start_info": start}),
+                      (metadata.SESSION_END_INFO_TAG, {"session_end_info": end})):
+        content = plugin_data_pb2.HParamsPluginData(version=metadata.PLUGIN_DATA_VERSION, **data)
+        plugin = SummaryMetadata.PluginData(plugin_name=metadata.PLUGIN_NAME,
+                                            content=content.SerializeToString())
+        summaries.append(Summary(value=[Summary.Value(tag=tag, metadata=SummaryMetadata(
+            plugin_data=plugin))]))
+    return summaries
 
 
 def write_failure(job_dir: Path, cfg: DictConfig, ctx: JobContext, reason: str) -> None:

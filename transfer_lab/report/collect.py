@@ -1,4 +1,11 @@
-"""Join every job's overrides and results.json into one table, one row per job."""
+"""Join every job's overrides and results.json into one table, one row per job.
+
+Each job gets the same *design columns* whatever its overrides were: the values the job really
+ran with, read from results.json (so `transfer.depth=all` becomes the number of stages, and
+`transfer.treatment=scratch` becomes label baseB at depth 0). Settings a treatment does not use
+are blanked (None): scratch trains no source, so its β, K, learning-rate scale and `source.*`
+overrides mean nothing, and scratch jobs that differ only there are the same configuration.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +16,39 @@ from typing import Any
 import pandas as pd
 import yaml
 
-REPLICATE_KEYS = ("data.split_seed", "seed")  # what a configuration is averaged over
-METRICS = ("source_val_acc", "source_test_acc", "target_val_acc", "target_test_acc")
+REPLICATE_KEYS = ("split_seed", "seed")  # what a configuration is averaged over
+METRICS = ("target_test_acc", "target_val_acc", "source_test_acc", "source_val_acc")
+
+# Override keys with a design column of their own (read back from results.json).
+OVERRIDE_COLUMNS = {
+    "transfer.treatment": "treatment",
+    "transfer.depth": "depth",
+    "transfer.freeze": "freeze",
+    "transfer.lr_scale": "lr_scale",
+    "model.beta": "beta",
+    "model.binary_heads": "binary_heads",
+    "data.fraction": "fraction",
+    "data.per_class": "per_class",
+    "data.split_seed": "split_seed",
+    "seed": "seed",
+}
+TREATMENT_COLUMNS = ("label", "treatment", "family", "depth", "freeze")
+BASE_COLUMNS = (*TREATMENT_COLUMNS, "beta", "binary_heads", "lr_scale", "fraction", "per_class")
+# Overrides that say where or how a sweep ran, never what it measured.
+IGNORED_PREFIXES = ("hydra.", "hydra/", "trainer.enable_progress_bar", "trainer.enable_model_summary",
+                    "trainer.log_every_n_steps", "paths.", "launcher")
+IGNORED_KEYS = {"experiment"}
+# Settings that only matter when a network is copied from a trained source.
+SOURCE_ONLY = ("beta", "binary_heads", "lr_scale")
 
 
 def parse_override(text: str) -> tuple[str, str]:
-    key, _, value = text.partition("=")
+    key, _, value = str(text).partition("=")
     return key.lstrip("+~"), value
+
+
+def is_design_override(key: str) -> bool:
+    return key not in IGNORED_KEYS and not key.startswith(IGNORED_PREFIXES)
 
 
 def job_dirs(sweep_dir: Path) -> list[Path]:
@@ -24,46 +57,90 @@ def job_dirs(sweep_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: (len(p.name), p.name))
 
 
+def plain_value(text: str) -> Any:
+    """An override's text as Python: 0.4 → 0.4, 3 → 3, true → True, null → None."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, str | int | float | bool) or value is None else text
+
+
 def job_row(job_dir: Path) -> dict[str, Any]:
     overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
-    row: dict[str, Any] = {"job": job_dir.name}
-    row.update(dict(parse_override(o) for o in overrides))
+    pairs = [parse_override(o) for o in overrides]
+    row: dict[str, Any] = {"job": job_dir.name, "overrides": " ".join(map(str, overrides))}
+    extra = {k: plain_value(v) for k, v in pairs if is_design_override(k) and k not in OVERRIDE_COLUMNS}
+    for key, value in pairs:  # what was asked for, kept for jobs that never wrote results
+        if key in OVERRIDE_COLUMNS:
+            row[OVERRIDE_COLUMNS[key]] = plain_value(value)
     results_path = job_dir / "results.json"
     if not results_path.exists():
         row.update(status="unfinished", reason="no results.json: the job did not finish")
-        return row
-    results = json.loads(results_path.read_text())
+        return {**row, **extra}
+    try:
+        results = json.loads(results_path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        row.update(status="unreadable", reason=f"results.json cannot be read: {error}")
+        return {**row, **extra}
     row["status"] = results.get("status", "unknown")
     row["reason"] = results.get("reason")
-    for key in ("experiment", "split_seed", "seed", "treatment", "label", "family", "depth",
-                "freeze", "lr_scale", "beta", "binary_heads", "seconds"):
-        if key in results:
-            row[f"result.{key}"] = results[key]
+    row["experiment"] = results.get("experiment")
+    for key in ("split_seed", "seed"):
+        if results.get(key) is not None:
+            row[key] = results[key]
+    if row["status"] != "ok":
+        return {**row, **extra}
+    for key in ("treatment", "label", "family", "depth", "freeze", "lr_scale", "beta",
+                "binary_heads", "dataset", "seconds"):
+        row[key] = results.get(key)
+    data = (results.get("config") or {}).get("data") or {}
+    row["fraction"] = data.get("fraction", row.get("fraction"))
+    row["per_class"] = data.get("per_class", row.get("per_class"))
     for stage in ("source", "target"):
         for field, value in (results.get(stage) or {}).items():
             if not isinstance(value, dict | list):
                 row[f"{stage}_{field}"] = value
-    return row
+    if not (results.get("source") or {}).get("cache_key"):  # no source network: blank its settings
+        for key in SOURCE_ONLY:
+            row[key] = None
+        extra = {k: (None if k.startswith(("source.", "transfer.")) else v) for k, v in extra.items()}
+    return {**row, **extra}
 
 
 def collect(sweep_dir: str | Path) -> pd.DataFrame:
-    """One row per job: its overrides as columns, status, and source/target metrics."""
+    """One row per job: design columns, status, reason, and source/target metrics."""
     sweep_dir = Path(sweep_dir)
     rows = [job_row(d) for d in job_dirs(sweep_dir)]
     frame = pd.DataFrame(rows)
+    for column in ("status", "reason", "split_seed", "seed", *BASE_COLUMNS, *METRICS):
+        if column not in frame:
+            frame[column] = None
     for metric in METRICS:
-        if metric not in frame:
-            frame[metric] = float("nan")
+        frame[metric] = pd.to_numeric(frame[metric], errors="coerce")
     return frame
 
 
-def config_keys(frame: pd.DataFrame) -> list[str]:
-    """Override keys whose values differ between jobs, replicate keys excepted."""
-    ignore = {"job", "status", "reason", *REPLICATE_KEYS}
-    keys = []
-    for column in frame.columns:
-        if column in ignore or column.startswith(("result.", "source_", "target_")):
+def design_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns that define a configuration: the base ones, then any other swept override."""
+    fixed = {"job", "overrides", "status", "reason", "experiment", "dataset", "seconds",
+             *REPLICATE_KEYS}
+    extra = [c for c in frame.columns
+             if c not in fixed and c not in BASE_COLUMNS and not c.startswith(("source_", "target_"))]
+    return [*BASE_COLUMNS, *extra]
+
+
+def distinct(values) -> list[Any]:
+    """Distinct non-missing values, in first-seen order."""
+    seen: list[Any] = []
+    for value in values:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
             continue
-        if frame[column].astype(str).nunique() > 1:
-            keys.append(column)
-    return keys
+        if value not in seen:
+            seen.append(value)
+    return seen
+
+
+def varying_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Design columns with more than one value among the given rows."""
+    return [c for c in columns if c in frame and len(distinct(frame[c].tolist())) > 1]

@@ -1,46 +1,154 @@
-"""Mean, standard deviation and count over replicates for each configuration."""
+"""Configurations and their replicates: mean, std and count over split seeds.
+
+A *configuration* is one combination of design-column values. Its *replicates* are the
+(split seed, training seed) pairs it ran with; jobs that repeat a replicate exactly (a grid
+that sweeps a setting scratch ignores, say) are averaged into one replicate, so n never
+counts the same split twice.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 import pandas as pd
 
-from transfer_lab.report.collect import METRICS
+from transfer_lab.report.collect import METRICS, REPLICATE_KEYS, TREATMENT_COLUMNS, distinct
+from transfer_lab.report.statistics import t_interval
+
+FAMILY_ORDER = ("baseB", "BnB", "BnB+", "AnB", "AnB+", "randomnB")
+SHORT_NAMES = {"beta": "β", "binary_heads": "K", "depth": "n", "lr_scale": "lr scale",
+               "per_class": "per class", "fraction": "fraction"}
 
 
-def numeric_or_text(value: str):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return value
+def missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
-def summarise(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """One row per configuration of the finished jobs: n, and mean/std of every metric."""
-    done = frame[frame["status"] == "ok"].copy()
-    if done.empty:
-        return pd.DataFrame(columns=[*keys, "n"])
-    for metric in METRICS:
-        done[metric] = pd.to_numeric(done[metric], errors="coerce")
-    grouped = done.groupby(keys, dropna=False, sort=False) if keys else [((), done)]
-    rows = []
-    for values, group in grouped:
-        values = values if isinstance(values, tuple) else (values,)
-        row = dict(zip(keys, values, strict=True))
-        row["n"] = len(group)
+def clean(value: Any) -> Any:
+    """numpy scalars → Python, NaN → None, whole floats stay floats."""
+    if missing(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@dataclass
+class Configuration:
+    """One configuration: its design values and its replicates' metric values."""
+
+    values: dict[str, Any]
+    jobs: list[str] = field(default_factory=list)
+    # (split_seed, seed) -> metric -> value (mean over jobs that repeat that replicate)
+    replicates: dict[tuple, dict[str, float]] = field(default_factory=dict)
+
+    def metric(self, name: str) -> dict[tuple, float]:
+        return {k: v[name] for k, v in self.replicates.items() if not math.isnan(v[name])}
+
+    def name(self, columns: list[str]) -> str:
+        """Short readable name from the given columns, e.g. "A3B+ · β=0.4"."""
+        parts = []
+        for column in columns:
+            value = self.values.get(column)
+            if missing(value):
+                continue
+            if column == "label":
+                parts.insert(0, str(value))
+            else:
+                parts.append(f"{SHORT_NAMES.get(column, column)}={format_value(value)}")
+        return " · ".join(parts) or "all jobs"
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def sort_key(values: dict[str, Any], columns: list[str]) -> tuple:
+    """baseB first, then BnB, BnB+, AnB, AnB+ by depth; numbers numerically."""
+    key: list[tuple] = []
+    for column in columns:
+        value = values.get(column)
+        if column == "family":
+            key.append((FAMILY_ORDER.index(value) if value in FAMILY_ORDER else 99, str(value)))
+        elif missing(value):
+            key.append((0, 0.0, ""))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            key.append((1, float(value), ""))
+        else:
+            key.append((2, 0.0, str(value)))
+    return tuple(key)
+
+
+def configurations(frame: pd.DataFrame, columns: list[str]) -> list[Configuration]:
+    """Group the finished jobs into configurations, in reading order."""
+    done = frame[frame["status"] == "ok"]
+    found: dict[tuple, Configuration] = {}
+    for _, row in done.iterrows():
+        values = {c: clean(row.get(c)) for c in columns}
+        key = tuple(values[c] for c in columns)
+        config = found.setdefault(key, Configuration(values))
+        config.jobs.append(str(row["job"]))
+        replicate = tuple(clean(row.get(k)) for k in REPLICATE_KEYS)
+        config.replicates.setdefault(replicate, {m: [] for m in METRICS})
         for metric in METRICS:
-            row[f"{metric}_mean"] = group[metric].mean()
-            row[f"{metric}_std"] = group[metric].std(ddof=1) if len(group) > 1 else float("nan")
+            config.replicates[replicate][metric].append(row[metric])
+    order = ["family", "depth", *[c for c in columns if c not in ("family", "depth")]]
+    result = sorted(found.values(), key=lambda c: sort_key(c.values, order))
+    for config in result:
+        for replicate, metrics in config.replicates.items():
+            config.replicates[replicate] = {
+                m: float(np.nanmean(v)) if not all(pd.isna(v)) else math.nan
+                for m, v in metrics.items()
+            }
+    return result
+
+
+def display_columns(configs: list[Configuration], columns: list[str]) -> list[str]:
+    """The design columns worth showing: those that vary, label standing for treatment/n/freeze."""
+    varying = [c for c in columns if len(distinct([cfg.values.get(c) for cfg in configs])) > 1]
+    if any(c in varying for c in TREATMENT_COLUMNS):
+        varying = ["label", *[c for c in varying if c not in TREATMENT_COLUMNS]]
+    return varying
+
+
+def summarise(configs: list[Configuration], columns: list[str]) -> pd.DataFrame:
+    """One row per configuration: design values, n, split seeds, mean/std/95% CI per metric."""
+    rows = []
+    for config in configs:
+        row: dict[str, Any] = dict(config.values)
+        row["n"] = len(config.replicates)
+        row["jobs"] = len(config.jobs)
+        row["split_seeds"] = " ".join(str(s) for s in sorted({r[0] for r in config.replicates}))
+        for metric in METRICS:
+            values = np.array(list(config.metric(metric).values()), dtype=float)
+            row[f"{metric}_mean"] = float(values.mean()) if len(values) else math.nan
+            row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+            low, high = t_interval(values)
+            row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = low, high
         rows.append(row)
-    table = pd.DataFrame(rows)
-    if keys:
-        order = table[keys].map(numeric_or_text) if hasattr(table, "map") else table[keys]
-        table = table.iloc[sorted(range(len(table)), key=lambda i: tuple(
-            (0, v) if isinstance(v, float) else (1, str(v)) for v in order.iloc[i]))]
-    return table.reset_index(drop=True)
+    return pd.DataFrame(rows, columns=[*columns, "n", "jobs", "split_seeds",
+                                       *[f"{m}_{s}" for m in METRICS
+                                         for s in ("mean", "std", "ci_low", "ci_high")]])
 
 
-def mean_std(mean: float, std: float) -> str:
-    if pd.isna(mean):
+def replicate_table(configs: list[Configuration], columns: list[str]) -> pd.DataFrame:
+    """One row per configuration and replicate: what the figures plot as points."""
+    rows = []
+    for config in configs:
+        for (split_seed, seed), metrics in config.replicates.items():
+            rows.append({**config.values, "split_seed": split_seed, "seed": seed, **metrics})
+    return pd.DataFrame(rows, columns=[*columns, *REPLICATE_KEYS, *METRICS])
+
+
+def mean_std(mean: float, std: float, scale: float = 100.0) -> str:
+    if missing(mean):
         return "–"
-    text = f"{100 * mean:.2f}"
-    return text if pd.isna(std) else f"{text} ± {100 * std:.2f}"
+    text = f"{scale * mean:.2f}"
+    return text if missing(std) else f"{text} ± {scale * std:.2f}"

@@ -1,0 +1,262 @@
+"""The report on hand-built sweep folders: tables, pairing, failures, figures.
+
+The job folders here are fixtures with made-up accuracies, built only to check the report's
+arithmetic and choices; they are never presented as measurements.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from rich.console import Console
+
+from transfer_lab.report.cli import report_sweep
+from transfer_lab.report.collect import collect, design_columns
+from transfer_lab.report.pairing import comparisons
+from transfer_lab.report.summary import configurations
+
+FAMILIES = {("scratch", False): "baseB", ("transfer", True): "AnB", ("transfer", False): "AnB+",
+            ("selffer", True): "BnB", ("selffer", False): "BnB+"}
+
+
+def make_job(sweep: Path, number: int, overrides: list[str], results: dict | None) -> Path:
+    """A job folder as Hydra and pipeline.run_job leave it (results None: never finished)."""
+    job = sweep / str(number)
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    if results is not None:
+        (job / "results.json").write_text(json.dumps(results))
+    return job
+
+
+def ok_results(target: float, *, split_seed: int, treatment: str = "transfer", depth: int = 4,
+               freeze: bool = False, beta: float = 0.0, heads: int = 1, fraction: float = 0.05,
+               source: float | None = 0.95, seed: int = 0) -> dict:
+    has_source = treatment in ("transfer", "selffer")
+    family = FAMILIES[(treatment, freeze if treatment != "scratch" else False)]
+    label = "baseB" if family == "baseB" else family.replace("n", str(depth))
+    return {
+        "status": "ok", "experiment": "fixture", "dataset": "digits", "split_seed": split_seed,
+        "seed": seed, "treatment": treatment, "label": label, "family": family,
+        "depth": depth if treatment != "scratch" else 0, "freeze": freeze and has_source,
+        "lr_scale": 1.0, "beta": beta, "binary_heads": heads,
+        "config": {"data": {"fraction": fraction, "per_class": None}},
+        "source": ({"trained": True, "cache_key": f"k{split_seed}{beta}{depth}", "val_acc": source,
+                    "test_acc": source - 0.01} if has_source else {"trained": False}),
+        "target": {"val_acc": target + 0.01, "test_acc": target, "test_loss": 0.3},
+    }
+
+
+@pytest.fixture
+def beta_sweep(tmp_path) -> Path:
+    """β = 0 and 0.4 on split seeds 0–2; β = 0.4 alone on seed 3; one failed, one unfinished."""
+    sweep = tmp_path / "beta"
+    number = 0
+    values = {0.0: [0.80, 0.90, 0.70], 0.4: [0.82, 0.91, 0.74, 0.99]}
+    for beta, targets in values.items():
+        for split_seed, target in enumerate(targets):
+            make_job(sweep, number, [f"model.beta={beta:g}", f"data.split_seed={split_seed}",
+                                     "+experiment=fixture"],
+                     ok_results(target, split_seed=split_seed, beta=beta, source=0.9 + beta / 10))
+            number += 1
+    make_job(sweep, number, ["model.beta=0", "data.split_seed=3", "+experiment=fixture"],
+             {"status": "failed", "reason": "RuntimeError: out of memory on the fixture",
+              "split_seed": 3, "seed": 0, "overrides": []})
+    make_job(sweep, number + 1, ["model.beta=0.4", "data.split_seed=4", "+experiment=fixture"], None)
+    return sweep
+
+
+def report(sweep: Path, **kwargs) -> tuple[int, str]:
+    console = Console(record=True, width=200)
+    problems = report_sweep(sweep, console=console, **kwargs)
+    return problems, console.export_text()
+
+
+def test_summary_has_one_row_per_configuration_with_readable_columns(beta_sweep):
+    problems, _ = report(beta_sweep, draw=False)
+    summary = pd.read_csv(beta_sweep / "summary.csv")
+    assert list(summary["beta"]) == [0.0, 0.4]
+    assert list(summary["n"]) == [3, 4]
+    assert list(summary["split_seeds"]) == ["0 1 2", "0 1 2 3"]
+    assert summary["target_test_acc_mean"].tolist() == pytest.approx([0.8, 0.865])
+    assert summary["target_test_acc_std"].iloc[0] == pytest.approx(0.1)
+    assert "model.beta" not in summary.columns
+    assert problems == 2
+
+
+def test_beta_is_paired_with_beta_zero_on_shared_split_seeds_only(beta_sweep):
+    _, console = report(beta_sweep, draw=False)
+    paired = pd.read_csv(beta_sweep / "paired.csv")
+    row = paired[(paired["metric"] == "target_test_acc")].iloc[0]
+    assert row["comparison"] == "β vs β=0"
+    assert (row["config"], row["baseline"]) == ("β=0.4", "β=0")
+    assert row["pairs"] == 3 and row["split_seeds"] == "0 1 2"
+    assert str(row["unpaired_split_seeds"]) == "3"
+    # differences 0.02, 0.01, 0.04 on seeds 0, 1, 2 (seed 3 has no β = 0 partner)
+    assert row["diff_mean"] == pytest.approx(0.07 / 3)
+    assert row["diff_std"] == pytest.approx(((0.02 - 0.07 / 3) ** 2 + (0.01 - 0.07 / 3) ** 2
+                                             + (0.04 - 0.07 / 3) ** 2) ** 0.5 / 2 ** 0.5)
+    assert row["baseline_mean"] == pytest.approx(0.8) and row["treatment_mean"] == pytest.approx(2.47 / 3)
+    assert row["p_wilcoxon"] == pytest.approx(0.25)
+    source = paired[(paired["metric"] == "source_test_acc")].iloc[0]
+    assert source["diff_mean"] == pytest.approx(0.04)
+    assert "paired, β vs β=0" in console and "+2.33" in console
+
+
+def test_failed_and_unfinished_jobs_are_named_not_dropped(beta_sweep):
+    _, console = report(beta_sweep, draw=False)
+    markdown = (beta_sweep / "summary.md").read_text()
+    assert "## Jobs that did not finish" in markdown
+    assert "RuntimeError: out of memory on the fixture" in markdown
+    assert "no results.json" in markdown and "data.split_seed=4" in markdown
+    assert "out of memory" in console and "job 8 unfinished" in console
+    jobs = pd.read_csv(beta_sweep / "jobs.csv")
+    assert sorted(jobs["status"]) == ["failed"] + ["ok"] * 7 + ["unfinished"]
+    # the others are still reported
+    assert "| 0.4 | 4 | 0 1 2 3 | 86.50 ± " in markdown
+
+
+def test_markdown_holds_the_paired_beta_table(beta_sweep):
+    report(beta_sweep, draw=False)
+    markdown = (beta_sweep / "summary.md").read_text()
+    assert "### Target task B, test accuracy" in markdown
+    assert "| β vs β=0 | β=0.4 | β=0 | 3 | +2.33 |" in markdown
+    assert "Fixed in every configuration" in markdown and "network=A4B+" in markdown
+
+
+def treatments_sweep(root: Path) -> Path:
+    """baseB (scratch ignores depth: two identical grids), AnB/AnB+/BnB at n = 1, 2; seeds 0–2."""
+    sweep = root / "layers"
+    number = 0
+    for split_seed in range(3):
+        for treatment, freeze, depth in [("scratch", False, 1), ("scratch", False, 2),
+                                         ("transfer", True, 1), ("transfer", True, 2),
+                                         ("transfer", False, 1), ("transfer", False, 2),
+                                         ("selffer", True, 1), ("selffer", True, 2)]:
+            bonus = {"scratch": 0.0, "transfer": 0.02 if not freeze else -0.01 * depth,
+                     "selffer": 0.005}[treatment]
+            target = 0.8 + 0.05 * split_seed + bonus
+            overrides = [f"transfer.treatment={treatment}", f"transfer.depth={depth}",
+                         f"transfer.freeze={str(freeze).lower()}", f"data.split_seed={split_seed}"]
+            make_job(sweep, number, overrides,
+                     ok_results(target, split_seed=split_seed, treatment=treatment, depth=depth,
+                                freeze=freeze))
+            number += 1
+    return sweep
+
+
+def test_scratch_jobs_that_differ_only_in_ignored_settings_are_one_configuration(tmp_path):
+    sweep = treatments_sweep(tmp_path)
+    report(sweep, draw=False)
+    summary = pd.read_csv(sweep / "summary.csv")
+    base = summary[summary["label"] == "baseB"]
+    assert len(base) == 1 and base["n"].item() == 3 and base["jobs"].item() == 6
+    assert summary["label"].tolist() == ["baseB", "B1B", "B2B", "A1B", "A2B", "A1B+", "A2B+"]
+
+
+def test_each_copied_network_is_paired_with_baseB_and_transfer_with_the_selffer(tmp_path):
+    sweep = treatments_sweep(tmp_path)
+    report(sweep, draw=False)
+    paired = pd.read_csv(sweep / "paired.csv")
+    target = paired[paired["metric"] == "target_test_acc"]
+    against_base = target[target["comparison"] == "vs baseB"].set_index("config")
+    assert set(against_base.index) == {"B1B", "B2B", "A1B", "A2B", "A1B+", "A2B+"}
+    assert set(against_base["baseline"]) == {"baseB"}
+    assert against_base.loc["A2B", "diff_mean"] == pytest.approx(-0.02)
+    assert against_base.loc["A1B+", "pairs"] == 3
+    # every difference the same: no t-test, but a Wilcoxon p
+    assert "undefined" in against_base.loc["A1B+", "note"]
+    specificity = target[target["comparison"] == "AnB vs BnB"].set_index("config")
+    assert dict(specificity["baseline"]) == {"A1B": "B1B", "A2B": "B2B"}
+    assert specificity.loc["A1B", "diff_mean"] == pytest.approx(-0.015)
+    # scratch has no source: no source-accuracy comparison against it
+    assert paired[(paired["comparison"] == "vs baseB")]["metric"].str.startswith("target").all()
+
+
+def test_transfer_is_paired_with_scratch_at_the_same_budget(tmp_path):
+    sweep = tmp_path / "budget"
+    number = 0
+    for split_seed in (0, 1):
+        for fraction in (0.1, 0.5):
+            for treatment in ("scratch", "transfer"):
+                gain = 0.1 * (1 - fraction) if treatment == "transfer" else 0.0
+                target = 0.6 + 0.3 * fraction + gain + 0.01 * split_seed
+                make_job(sweep, number, [f"transfer.treatment={treatment}",
+                                         f"data.fraction={fraction}",
+                                         f"data.split_seed={split_seed}"],
+                         ok_results(target, split_seed=split_seed, treatment=treatment,
+                                    fraction=fraction))
+                number += 1
+    report(sweep)
+    paired = pd.read_csv(sweep / "paired.csv")
+    rows = paired[paired["metric"] == "target_test_acc"].set_index("config")
+    assert rows.loc["A4B+ · fraction=0.1", "baseline"] == "baseB · fraction=0.1"
+    assert rows.loc["A4B+ · fraction=0.1", "diff_mean"] == pytest.approx(0.09)
+    assert rows.loc["A4B+ · fraction=0.5", "diff_mean"] == pytest.approx(0.05)
+    assert figure_sizes(sweep).keys() == {"budget.png", "budget.svg"}
+
+
+def test_beta_baseline_may_differ_in_the_number_of_heads_only_when_unambiguous(tmp_path):
+    sweep = tmp_path / "heads"
+    number = 0
+    for split_seed in (0, 1):
+        for beta, heads in ((0.0, 0), (0.4, 1), (0.4, 4)):
+            make_job(sweep, number, [f"model.beta={beta}", f"model.binary_heads={heads}",
+                                     f"data.split_seed={split_seed}"],
+                     ok_results(0.8 + beta * heads / 10, split_seed=split_seed, beta=beta,
+                                heads=heads))
+            number += 1
+    frame = collect(sweep)
+    columns = design_columns(frame)
+    configs = configurations(frame, columns)
+    found = {(c.config.values["binary_heads"], c.baseline.values["binary_heads"])
+             for c in comparisons(configs, columns)}
+    assert found == {(1, 0), (4, 0)}
+
+
+def figure_sizes(sweep: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_size for p in (sweep / "figures").glob("*")}
+
+
+def test_figures_are_drawn_when_the_sweep_has_their_data(tmp_path, beta_sweep):
+    report(beta_sweep)
+    sizes = figure_sizes(beta_sweep)
+    assert set(sizes) == {"beta.png", "beta.svg"}
+    assert min(sizes.values()) > 20_000
+    assert "![beta](figures/beta.png)" in (beta_sweep / "summary.md").read_text()
+
+    layers = treatments_sweep(tmp_path)
+    report(layers, anchors=False)
+    sizes = figure_sizes(layers)
+    assert set(sizes) == {"layers.png", "layers.svg", "depth.png", "depth.svg"}
+    assert min(sizes.values()) > 20_000
+
+
+def test_no_figures_without_data_for_them(tmp_path):
+    sweep = tmp_path / "single"
+    make_job(sweep, 0, ["data.split_seed=0"], ok_results(0.9, split_seed=0))
+    make_job(sweep, 1, ["data.split_seed=1"], ok_results(0.8, split_seed=1))
+    problems, console = report(sweep)
+    assert problems == 0 and not (sweep / "figures").exists()
+    assert pd.read_csv(sweep / "summary.csv")["n"].tolist() == [2]
+    assert "report:" in console
+
+
+def test_a_sweep_where_every_job_failed_still_writes_a_report(tmp_path):
+    sweep = tmp_path / "broken"
+    make_job(sweep, 0, ["model.beta=2"], {"status": "failed", "reason": "model.beta=2.0 is outside [0, 1]"})
+    problems, _ = report(sweep)
+    assert problems == 1
+    assert "outside [0, 1]" in (sweep / "summary.md").read_text()
+
+
+@pytest.mark.slow
+def test_report_command_on_a_folder(cli, beta_sweep):
+    done = cli(["report", str(beta_sweep), "--no-anchors"])
+    assert "β=0.4" in done.stdout and (beta_sweep / "figures" / "beta.svg").exists()
+    missing = cli(["report", str(beta_sweep / "nothing")], check=False)
+    assert missing.returncode == 2 and "is not a folder" in missing.stderr

@@ -1,0 +1,123 @@
+"""Which configuration is each configuration's baseline, and the paired statistics against it.
+
+Three kinds of comparison, each made only when the sweep holds both sides:
+
+- **β vs β=0**: a configuration with β > 0 against the same configuration with β = 0 (all
+  other design values equal; if none has the same K, the only β = 0 configuration that differs
+  in K alone).
+- **vs baseB**: every transferred, selffer or random-frozen network against scratch training
+  (baseB) with the same target-side settings (data budget and every other swept key that
+  scratch uses). With a data-budget sweep this is transfer against scratch at each budget.
+- **AnB vs BnB**: a transferred network against the selffer with the same n, freezing and β:
+  Yosinski's measure of how specific the copied layers are to A.
+
+A pair is one replicate (split seed and training seed) that both sides finished. Replicates
+only one side has are left out and counted, never filled in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from transfer_lab.report.collect import METRICS, SOURCE_ONLY, TREATMENT_COLUMNS
+from transfer_lab.report.statistics import paired
+from transfer_lab.report.summary import Configuration, missing
+
+BETA, BASEB, SPECIFICITY = "β vs β=0", "vs baseB", "AnB vs BnB"
+KINDS = (BETA, BASEB, SPECIFICITY)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    kind: str
+    config: Configuration
+    baseline: Configuration
+
+
+def same(a: Any, b: Any) -> bool:
+    return (missing(a) and missing(b)) or (not missing(a) and not missing(b) and a == b)
+
+
+def agrees(a: Configuration, b: Configuration, columns: list[str], ignore: set[str]) -> bool:
+    return all(same(a.values.get(c), b.values.get(c)) for c in columns if c not in ignore)
+
+
+def uses_source(config: Configuration) -> bool:
+    return config.values.get("treatment") in ("transfer", "selffer")
+
+
+def beta_baseline(config: Configuration, configs: list[Configuration], columns: list[str]):
+    beta = config.values.get("beta")
+    if missing(beta) or beta == 0:
+        return None
+    zero = [c for c in configs if c.values.get("beta") == 0 and not missing(c.values.get("beta"))]
+    exact = [c for c in zero if agrees(config, c, columns, {"beta"})]
+    if exact:
+        return exact[0]
+    loose = [c for c in zero if agrees(config, c, columns, {"beta", "binary_heads"})]
+    return loose[0] if len(loose) == 1 else None
+
+
+def scratch_columns_ignored(columns: list[str]) -> set[str]:
+    """Columns that do not apply to scratch training: treatment, source and transfer settings."""
+    return {*TREATMENT_COLUMNS, *SOURCE_ONLY,
+            *(c for c in columns if c.startswith(("source.", "transfer.")))}
+
+
+def scratch_baseline(config: Configuration, configs: list[Configuration], columns: list[str]):
+    if config.values.get("treatment") in (None, "scratch"):
+        return None
+    ignore = scratch_columns_ignored(columns)
+    found = [c for c in configs if c.values.get("treatment") == "scratch"
+             and agrees(config, c, columns, ignore)]
+    return found[0] if len(found) == 1 else None
+
+
+def selffer_baseline(config: Configuration, configs: list[Configuration], columns: list[str]):
+    if config.values.get("treatment") != "transfer":
+        return None
+    ignore = {"treatment", "label", "family"}
+    found = [c for c in configs if c.values.get("treatment") == "selffer"
+             and agrees(config, c, columns, ignore)]
+    return found[0] if len(found) == 1 else None
+
+
+def comparisons(configs: list[Configuration], columns: list[str]) -> list[Comparison]:
+    """Every (configuration, baseline) pair the sweep supports, grouped by kind."""
+    found = []
+    for kind, rule in ((BETA, beta_baseline), (BASEB, scratch_baseline),
+                       (SPECIFICITY, selffer_baseline)):
+        for config in configs:
+            baseline = rule(config, configs, columns)
+            if baseline is not None and baseline is not config:
+                found.append(Comparison(kind, config, baseline))
+    return found
+
+
+def paired_table(found: list[Comparison], name_columns: list[str]) -> pd.DataFrame:
+    """One row per comparison and metric with both sides present: the paired statistics."""
+    rows = []
+    for comparison in found:
+        for metric in METRICS:
+            mine = comparison.config.metric(metric)
+            theirs = comparison.baseline.metric(metric)
+            shared = sorted(set(mine) & set(theirs), key=str)
+            if not shared:
+                continue
+            result = paired([mine[k] for k in shared], [theirs[k] for k in shared])
+            only = sorted({k[0] for k in set(mine) ^ set(theirs)}, key=str)
+            rows.append({
+                "comparison": comparison.kind,
+                "config": comparison.config.name(name_columns),
+                "baseline": comparison.baseline.name(name_columns),
+                "metric": metric,
+                **{f"config.{c}": comparison.config.values.get(c) for c in name_columns},
+                "pairs": result.n,
+                "split_seeds": " ".join(str(k[0]) for k in shared),
+                "unpaired_split_seeds": " ".join(map(str, only)),
+                **{k: v for k, v in result.as_dict().items() if k != "n"},
+            })
+    return pd.DataFrame(rows)
