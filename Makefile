@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed-stamp
 RUN := $(PY) -m transfer_lab
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format tensorboard clean
+.PHONY: help install demo test test-fast lint format tensorboard clean \
+	digits-yosinski digits-fraction yosinski densenet-beta densenet-beta-k4 densenet-beta-k10 \
+	wrn-beta imagenet100-beta freeze-depth fashion-fraction long-tail ood-transfer
 
 help:  ## list the targets
 	@grep -E '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -21,6 +23,36 @@ install: $(STAMP)  ## make .venv with transfer_lab and the dev tools
 
 demo: $(STAMP)  ## the offline β study on digits (16 jobs, about 2 minutes on 2 cores) and its report
 	$(RUN) +experiment=digits_beta sweep
+
+# Each study: its sweep, which writes its report at the end. Real datasets are read from data/
+# (or DATA=/path); the studies' full schedules take GPU-days, digits-* take minutes on a CPU.
+DATA ?=
+DATA_ARG := $(if $(DATA),paths.data_dir=$(DATA),)
+
+digits-yosinski: $(STAMP)  ## Yosinski's treatments × depth on digits (offline, minutes)
+	$(RUN) +experiment=digits_yosinski sweep $(ARGS)
+digits-fraction: $(STAMP)  ## transfer vs scratch across B's budget on digits (offline, minutes)
+	$(RUN) +experiment=digits_fraction sweep $(ARGS)
+yosinski: $(STAMP)  ## Yosinski et al. 2014 on CIFAR-100 halves, both directions
+	$(RUN) +experiment=yosinski sweep $(DATA_ARG) $(ARGS)
+densenet-beta: $(STAMP)  ## CS6784: β on A with DenseNet-BC-100, CIFAR-100 halves
+	$(RUN) +experiment=densenet_beta sweep $(DATA_ARG) $(ARGS)
+densenet-beta-k4: $(STAMP)  ## CS6784 with K = 4 binary heads
+	$(RUN) +experiment=densenet_beta_k4 sweep $(DATA_ARG) $(ARGS)
+densenet-beta-k10: $(STAMP)  ## CS6784 with K = 10 binary heads
+	$(RUN) +experiment=densenet_beta_k10 sweep $(DATA_ARG) $(ARGS)
+wrn-beta: $(STAMP)  ## CS6784 with WRN-28-10
+	$(RUN) +experiment=wrn_beta sweep $(DATA_ARG) $(ARGS)
+imagenet100-beta: $(STAMP)  ## CS6784 on ImageNet-100 with DenseNet-121
+	$(RUN) +experiment=imagenet100_beta sweep $(DATA_ARG) $(ARGS)
+freeze-depth: $(STAMP)  ## CS6784's grid: frozen up to block X layer Y
+	$(RUN) +experiment=freeze_depth sweep $(DATA_ARG) $(ARGS)
+fashion-fraction: $(STAMP)  ## Fashion-MNIST 5/5: transfer vs scratch at 5% … 100% of B
+	$(RUN) +experiment=fashion_fraction sweep $(DATA_ARG) $(ARGS)
+long-tail: $(STAMP)  ## 60 images per class on B
+	$(RUN) +experiment=long_tail sweep $(DATA_ARG) $(ARGS)
+ood-transfer: $(STAMP)  ## CIFAR-100 A to CIFAR-10 / SVHN
+	$(RUN) +experiment=ood_transfer sweep $(DATA_ARG) $(ARGS)
 
 test: $(STAMP)  ## the whole test suite, end-to-end runs included
 	$(PY) -m pytest -q

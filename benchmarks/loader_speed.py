@@ -47,13 +47,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2],
-                        help="DataLoader worker counts to measure (the best one is compared)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[0, 2],
+        help="DataLoader worker counts to measure (the best one is compared)",
+    )
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, nargs="+", default=None,
-                        help="torch intra-op thread counts for the fast path (default: torch's "
-                             "own and 1; on a busy machine extra threads can thrash)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=None,
+        help="torch intra-op thread counts for the fast path (default: torch's "
+        "own and 1; on a busy machine extra threads can thrash)",
+    )
     options = parser.parse_args()
     default_threads = torch.get_num_threads()
     thread_counts = options.threads or sorted({default_threads, 1}, reverse=True)
@@ -70,32 +80,50 @@ def main() -> None:
         fast_rates = {}
         for threads in thread_counts:
             torch.set_num_threads(threads)
-            fast = DeviceBatches(images.train_images.to(device), images.train_labels.to(device),
-                                 options.batch_size, DeviceAugment(mean, std, "cifar", seed=0),
-                                 shuffle=True, seed=0)
+            fast = DeviceBatches(
+                images.train_images.to(device),
+                images.train_labels.to(device),
+                options.batch_size,
+                DeviceAugment(mean, std, "cifar", seed=0),
+                shuffle=True,
+                seed=0,
+            )
             fast_rates[threads] = rate(fast, n, options.epochs)
         torch.set_num_threads(default_threads)
 
-        cifar = _unverified(datasets.CIFAR10,
-                            train_list=[[f, None] for f, _ in datasets.CIFAR10.train_list],
-                            test_list=[[f, None] for f, _ in datasets.CIFAR10.test_list],
-                            meta={**datasets.CIFAR10.meta, "md5": None})
+        cifar = _unverified(
+            datasets.CIFAR10,
+            train_list=[[f, None] for f, _ in datasets.CIFAR10.train_list],
+            test_list=[[f, None] for f, _ in datasets.CIFAR10.test_list],
+            meta={**datasets.CIFAR10.meta, "md5": None},
+        )
         regular = cifar(root, train=True, transform=torchvision_transform(mean, std, "cifar", 32))
         regular_rates = {}
         for workers in options.workers:
-            loader = DataLoader(regular, batch_size=options.batch_size, shuffle=True,
-                                num_workers=workers, persistent_workers=workers > 0)
+            loader = DataLoader(
+                regular,
+                batch_size=options.batch_size,
+                shuffle=True,
+                num_workers=workers,
+                persistent_workers=workers > 0,
+            )
             regular_rates[workers] = rate(loader, n, options.epochs)
 
     import os
 
-    print(f"{n} CIFAR-shaped images, batch {options.batch_size}, {options.epochs} epochs, "
-          f"fast path on {device}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{n} CIFAR-shaped images, batch {options.batch_size}, {options.epochs} epochs, "
+        f"fast path on {device}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
     for threads, value in fast_rates.items():
-        print(f"fast path (DeviceBatches + DeviceAugment), {threads} torch threads: {value:12,.0f} images/s")
+        print(
+            f"fast path (DeviceBatches + DeviceAugment), {threads} torch threads: {value:12,.0f} images/s"
+        )
     for workers, value in regular_rates.items():
-        print(f"DataLoader + torchvision transforms, {workers} workers ({default_threads} threads): "
-              f"{value:12,.0f} images/s")
+        print(
+            f"DataLoader + torchvision transforms, {workers} workers ({default_threads} threads): "
+            f"{value:12,.0f} images/s"
+        )
     best = max(regular_rates.values())
     for threads, value in fast_rates.items():
         print(f"ratio fast ({threads} threads) / best DataLoader: {value / best:.1f}x")

@@ -20,14 +20,20 @@ TINY = [
 ]
 
 
-def run_cli(args: list[str], cwd: Path, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str], cwd: Path, check: bool = True, timeout: int = 600
+) -> subprocess.CompletedProcess:
     """`python -m transfer_lab ARGS` in `cwd`, importing this checkout, with its own cache."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env["TRANSFER_LAB_CACHE"] = str(cwd / "cache")
     done = subprocess.run(
         [sys.executable, "-m", "transfer_lab", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if check and done.returncode != 0:
         raise AssertionError(
@@ -81,4 +87,6 @@ def compose(overrides: list[str] | None = None):
     from transfer_lab.paths import config_dir
 
     with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
-        return hydra_compose(config_name="config", overrides=overrides or [], return_hydra_config=True)
+        return hydra_compose(
+            config_name="config", overrides=overrides or [], return_hydra_config=True
+        )

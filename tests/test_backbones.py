@@ -27,8 +27,16 @@ STAGES = {
     "alexnet_yosinski32": ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"],
     "resnet18": ["stem", "layer1", "layer2", "layer3", "layer4"],
     "resnet50": ["stem", "layer1", "layer2", "layer3", "layer4"],
-    "densenet121": ["stem", "denseblock1", "transition1", "denseblock2", "transition2",
-                    "denseblock3", "transition3", "denseblock4"],
+    "densenet121": [
+        "stem",
+        "denseblock1",
+        "transition1",
+        "denseblock2",
+        "transition2",
+        "denseblock3",
+        "transition3",
+        "denseblock4",
+    ],
 }
 NAMES = sorted(STAGES)
 
@@ -156,7 +164,9 @@ def test_torchvision_backbones_are_torchvision_without_its_classifier(name):
 def test_lenet_leaves_fc3_to_the_classifier_head():
     backbone = built("lenet")
     assert backbone.feature_dim == 128
-    assert [m for m in backbone.stages["fc2"].modules() if isinstance(m, nn.Linear)][0].out_features == 128
+    assert [m for m in backbone.stages["fc2"].modules() if isinstance(m, nn.Linear)][
+        0
+    ].out_features == 128
 
 
 # ----------------------------------------------------------------------------- reinit
@@ -203,14 +213,24 @@ def conv_std(conv: nn.Conv2d, mode: str) -> float:
     return math.sqrt(2 / fan)
 
 
-@pytest.mark.parametrize(("name", "mode"), [("densenet_bc", "fan_out"), ("wrn28_10", "fan_out"),
-                                            ("resnet20", "fan_in"), ("resnet18", "fan_out"),
-                                            ("densenet121", "fan_in")])
+@pytest.mark.parametrize(
+    ("name", "mode"),
+    [
+        ("densenet_bc", "fan_out"),
+        ("wrn28_10", "fan_out"),
+        ("resnet20", "fan_in"),
+        ("resnet18", "fan_out"),
+        ("densenet121", "fan_in"),
+    ],
+)
 def test_he_init_as_each_paper_says(name, mode):
     backbone = fresh(name, 0)
     backbone.reinit(backbone.stage_names[-1:])
-    convs = [m for m in backbone.stages[backbone.stage_names[-1]].modules()
-             if isinstance(m, nn.Conv2d) and m.weight.numel() > 2000]
+    convs = [
+        m
+        for m in backbone.stages[backbone.stage_names[-1]].modules()
+        if isinstance(m, nn.Conv2d) and m.weight.numel() > 2000
+    ]
     assert convs
     for conv in convs:
         assert conv.weight.std().item() == pytest.approx(conv_std(conv, mode), rel=0.1)
@@ -234,8 +254,12 @@ def test_heads_follow_the_backbones_paper():
 
     def module_for(name: str) -> TransferModule:
         backbone = fresh(name, 0)
-        return TransferModule(backbone, 5, partial(torch.optim.SGD, lr=0.1),
-                              binary_partitions=torch.zeros(2, 5, dtype=torch.long).numpy())
+        return TransferModule(
+            backbone,
+            5,
+            partial(torch.optim.SGD, lr=0.1),
+            binary_partitions=torch.zeros(2, 5, dtype=torch.long).numpy(),
+        )
 
     caffe = module_for("alexnet_yosinski32")  # fc8: N(0, 0.01²), zero bias
     for head in (caffe.classifier, *caffe.binary_heads):
@@ -286,8 +310,9 @@ def test_a_user_registers_a_backbone_by_name():
 def test_a_user_backbone_from_a_target_in_the_config():
     from tests.conftest import compose
 
-    cfg = compose(["~backbone", "+backbone._target_=tests.user_backbone.TinyNet",
-                   "+backbone.width=6"])
+    cfg = compose(
+        ["~backbone", "+backbone._target_=tests.user_backbone.TinyNet", "+backbone.width=6"]
+    )
     backbone = backbone_from_config(cfg.backbone, 1, 8)
     assert backbone.feature_dim == 6 and backbone.stage_names == ["conv", "pool"]
     assert backbone(torch.randn(2, 1, 8, 8)).shape == (2, 6)
@@ -302,8 +327,10 @@ def test_a_config_variant_composes_to_its_backbone():
 
 # ----------------------------------------------------------------------------- listing
 def test_listing_rows_have_each_config_variant_with_its_stages():
-    rows = {choice: (params, width, stages)
-            for choice, params, width, stages in backbone_rows("densenet_bc*")}
+    rows = {
+        choice: (params, width, stages)
+        for choice, params, width, stages in backbone_rows("densenet_bc*")
+    }
     assert set(rows) == {"densenet_bc", "densenet_bc_layers"}
     assert rows["densenet_bc"] == (count(built("densenet_bc")), 342, STAGES["densenet_bc"])
     assert rows["densenet_bc_layers"][2][-1] == "block3_layer16"
@@ -311,8 +338,9 @@ def test_listing_rows_have_each_config_variant_with_its_stages():
 
 def test_long_stage_lists_are_folded_readably():
     layers = create_backbone("densenet_bc", 3, 32, stages="layers").stage_names
-    assert abbreviate(layers) == ("stem block1_layer01…16 trans1 block2_layer01…16 trans2 "
-                                  "block3_layer01…16 (51 stages)")
+    assert abbreviate(layers) == (
+        "stem block1_layer01…16 trans1 block2_layer01…16 trans2 block3_layer01…16 (51 stages)"
+    )
     assert abbreviate(STAGES["densenet121"]) == " ".join(STAGES["densenet121"])
 
 

@@ -13,8 +13,13 @@ pytestmark = pytest.mark.slow
 
 # One train/val/test batch of 8 per stage: these jobs check plumbing, not accuracy.
 TINY_JOB = [
-    "trainer.limit_train_batches=1", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
-    "source.epochs=1", "target.epochs=1", "data.batch_size=8", "data.eval_batch_size=8",
+    "trainer.limit_train_batches=1",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "source.epochs=1",
+    "target.epochs=1",
+    "data.batch_size=8",
+    "data.eval_batch_size=8",
     "trainer.enable_progress_bar=false",
 ]
 
@@ -34,10 +39,26 @@ def sweep_results(cli, args: list[str]) -> dict[str, dict]:
 
 def test_every_backbone_transfers_frozen_stages_on_8x8_digits(cli):
     """Copy stages 1–2 from A, freeze them, train the rest on B: at the digits' own 8×8."""
-    choices = ["lenet", "densenet_bc", "densenet_bc_layers", "wrn28_10", "resnet20", "resnet56",
-               "resnet18", "resnet50", "densenet121"]
-    results = sweep_results(cli, [f"backbone={','.join(choices)}", "transfer.treatment=transfer",
-                                  "transfer.depth=2", "transfer.freeze=true"])
+    choices = [
+        "lenet",
+        "densenet_bc",
+        "densenet_bc_layers",
+        "wrn28_10",
+        "resnet20",
+        "resnet56",
+        "resnet18",
+        "resnet50",
+        "densenet121",
+    ]
+    results = sweep_results(
+        cli,
+        [
+            f"backbone={','.join(choices)}",
+            "transfer.treatment=transfer",
+            "transfer.depth=2",
+            "transfer.freeze=true",
+        ],
+    )
     assert set(results) == set(choices)
     for choice, result in results.items():
         assert result["status"] == "ok", (choice, result.get("reason"))
@@ -51,9 +72,16 @@ def test_every_backbone_transfers_frozen_stages_on_8x8_digits(cli):
 def test_yosinski_nets_fine_tune_on_digits_resized_to_32(cli):
     """The 8-layer nets need bigger images: data.image_size=32 resizes the digits."""
     choices = ["alexnet_yosinski", "alexnet_yosinski32"]
-    results = sweep_results(cli, [f"backbone={','.join(choices)}", "data.image_size=32",
-                                  "transfer.treatment=transfer", "transfer.depth=5",
-                                  "transfer.freeze=false"])
+    results = sweep_results(
+        cli,
+        [
+            f"backbone={','.join(choices)}",
+            "data.image_size=32",
+            "transfer.treatment=transfer",
+            "transfer.depth=5",
+            "transfer.freeze=false",
+        ],
+    )
     assert set(results) == set(choices)
     for choice, result in results.items():
         assert result["status"] == "ok", (choice, result.get("reason"))
@@ -70,5 +98,8 @@ def test_list_shows_every_backbone_with_its_stages(capsys, monkeypatch):
     for choice in backbone_configs():
         assert f" {choice} " in shown
     assert "conv1 conv2 conv3 conv4 conv5 fc6 fc7" in shown
-    assert "stem block1_layer01…16 trans1 block2_layer01…16 trans2 block3_layer01…16 (51 stages)" in shown
+    assert (
+        "stem block1_layer01…16 trans1 block2_layer01…16 trans2 block3_layer01…16 (51 stages)"
+        in shown
+    )
     assert "36,472,784" in shown  # WRN-28-10 without its classifier

@@ -42,7 +42,8 @@ def test_two_processes_needing_the_same_source_train_it_once(tmp_path):
 def test_reuse_returns_the_stored_weights_and_metrics(tmp_path):
     cache = SourceCache(tmp_path)
     first, key, trained = cache.fetch_or_train(
-        DEFINITION, lambda: {"state_dict": {"w": torch.ones(3)}, "metrics": {"val_acc": 0.9}})
+        DEFINITION, lambda: {"state_dict": {"w": torch.ones(3)}, "metrics": {"val_acc": 0.9}}
+    )
     again, key2, trained2 = cache.fetch_or_train(DEFINITION, lambda: 1 / 0)
     assert (trained, trained2, key) == (True, False, key2)
     assert torch.equal(again["state_dict"]["w"], torch.ones(3))
@@ -55,7 +56,8 @@ def test_a_damaged_checkpoint_is_noticed_and_retrained(tmp_path):
     (checkpoint,) = Path(tmp_path).glob("*/*.pt")
     checkpoint.write_bytes(checkpoint.read_bytes()[:-10])  # half-written
     fresh, _, trained = cache.fetch_or_train(
-        DEFINITION, lambda: {"state_dict": {"w": torch.zeros(3)}, "metrics": {}})
+        DEFINITION, lambda: {"state_dict": {"w": torch.zeros(3)}, "metrics": {}}
+    )
     assert trained and torch.equal(fresh["state_dict"]["w"], torch.zeros(3))
     assert cache.load(cache_key(DEFINITION)) is not None
 

@@ -11,7 +11,9 @@ from transfer_lab.cli import split_command, unique_dir
 
 def test_the_command_word_may_stand_anywhere():
     assert split_command(["+experiment=x", "sweep", "model.beta=0"]) == (
-        "sweep", ["+experiment=x", "model.beta=0"])
+        "sweep",
+        ["+experiment=x", "model.beta=0"],
+    )
     assert split_command(["model.beta=0.4"]) == ("run", ["model.beta=0.4"])
     assert split_command(["report", "multirun/a/b"]) == ("report", ["multirun/a/b"])
     with pytest.raises(SystemExit):

@@ -10,31 +10,51 @@ from tests.conftest import compose
 from transfer_lab.job_count import count_jobs
 from transfer_lab.paths import config_dir
 
-GROUPS = {g: sorted(p.stem for p in (config_dir() / g).glob("*.yaml"))
-          for g in ("experiment", "data", "backbone", "optim", "scheduler", "trainer", "launcher")}
+GROUPS = {
+    g: sorted(p.stem for p in (config_dir() / g).glob("*.yaml"))
+    for g in ("experiment", "data", "backbone", "optim", "scheduler", "trainer", "launcher")
+}
 
 
 @pytest.mark.parametrize("name", GROUPS["experiment"])
 def test_every_experiment_composes(name):
     cfg = compose([f"+experiment={name}"])
     assert cfg.hydra.runtime.choices.experiment == name
-    for key in ("data.split_seed", "data.fraction", "model.beta", "model.binary_heads",
-                "transfer.treatment", "transfer.depth", "transfer.freeze", "transfer.lr_scale",
-                "source.epochs", "target.epochs", "source.optim", "target.optim", "seed"):
+    for key in (
+        "data.split_seed",
+        "data.fraction",
+        "model.beta",
+        "model.binary_heads",
+        "transfer.treatment",
+        "transfer.depth",
+        "transfer.freeze",
+        "transfer.lr_scale",
+        "source.epochs",
+        "target.epochs",
+        "source.optim",
+        "target.optim",
+        "seed",
+    ):
         assert OmegaConf.select(cfg, key, default="missing") != "missing", key
     params = cfg.hydra.sweeper.params
     assert params, f"{name} declares no grid under hydra.sweeper.params"
     assert count_jobs(dict(params), []) >= 2
 
 
-@pytest.mark.parametrize("group,option", [(g, o) for g in ("data", "backbone", "optim", "scheduler",
-                                                             "launcher") for o in GROUPS[g]])
+@pytest.mark.parametrize(
+    "group,option",
+    [(g, o) for g in ("data", "backbone", "optim", "scheduler", "launcher") for o in GROUPS[g]],
+)
 def test_every_option_of_a_group_composes(group, option):
     at = f"{group}@source.{group}" if group in ("optim", "scheduler") else group
     cfg = compose([f"{at}={option}"])
     assert cfg.hydra.runtime.choices[at] == option
     if group == "launcher":
-        expected = {"local": "BasicLauncher", "parallel": "JoblibLauncher", "slurm": "SlurmLauncher"}
+        expected = {
+            "local": "BasicLauncher",
+            "parallel": "JoblibLauncher",
+            "slurm": "SlurmLauncher",
+        }
         assert cfg.hydra.launcher._target_.endswith(expected[option])
 
 
@@ -57,6 +77,10 @@ def test_experiment_is_not_in_the_primary_defaults():
 
 def test_command_line_replaces_a_grid_axis():
     assert count_jobs({"model.beta": "0,0.2,0.4,0.67", "data.split_seed": "0,1,2,3"}, []) == 16
-    assert count_jobs({"model.beta": "0,0.2,0.4,0.67", "data.split_seed": "0,1,2,3"},
-                      ["model.beta=0.4"]) == 4
+    assert (
+        count_jobs(
+            {"model.beta": "0,0.2,0.4,0.67", "data.split_seed": "0,1,2,3"}, ["model.beta=0.4"]
+        )
+        == 4
+    )
     assert count_jobs({"model.beta": "0,0.2"}, ["data.split_seed=0,1,2", "+experiment=x"]) == 6

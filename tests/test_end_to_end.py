@@ -12,14 +12,21 @@ pytestmark = pytest.mark.slow
 
 
 def test_sweep_writes_one_folder_per_job_and_a_report(cli):
-    done = cli(["+experiment=digits_beta", "sweep", "model.beta=0,0.4", "data.split_seed=0,1", *TINY])
+    done = cli(
+        ["+experiment=digits_beta", "sweep", "model.beta=0,0.4", "data.split_seed=0,1", *TINY]
+    )
     sweeps = list((cli.cwd / "multirun").glob("*/*"))
     assert len(sweeps) == 1
     jobs = sorted(p for p in sweeps[0].iterdir() if (p / ".hydra").is_dir())
     assert len(jobs) == 4
     results = [json.loads((job / "results.json").read_text()) for job in jobs]
     assert {r["status"] for r in results} == {"ok"}
-    assert sorted((r["beta"], r["split_seed"]) for r in results) == [(0, 0), (0, 1), (0.4, 0), (0.4, 1)]
+    assert sorted((r["beta"], r["split_seed"]) for r in results) == [
+        (0, 0),
+        (0, 1),
+        (0.4, 0),
+        (0.4, 1),
+    ]
     for r in results:
         assert r["experiment"] == "digits_beta"
         assert set(r["source_classes"]).isdisjoint(r["target_classes"])

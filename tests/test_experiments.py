@@ -11,12 +11,18 @@ from tests import formats
 from tests.conftest import compose
 from transfer_lab.paths import config_dir
 
-STUDIES = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml")
-                 if not p.stem.startswith("digits_"))  # the digits ones run in other tests
+STUDIES = sorted(
+    p.stem for p in (config_dir() / "experiment").glob("*.yaml") if not p.stem.startswith("digits_")
+)  # the digits ones run in other tests
 TINY_RUN = [
-    "trainer.enable_progress_bar=false", "trainer.limit_train_batches=1",
-    "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
-    "source.epochs=1", "target.epochs=1", "data.batch_size=4", "data.eval_batch_size=8",
+    "trainer.enable_progress_bar=false",
+    "trainer.limit_train_batches=1",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "source.epochs=1",
+    "target.epochs=1",
+    "data.batch_size=4",
+    "data.eval_batch_size=8",
     "++data.check_md5=false",
 ]
 
@@ -45,10 +51,21 @@ def test_cutting_the_grid_leaves_one_transfer_job():
 @pytest.mark.slow
 @pytest.mark.parametrize("experiment", STUDIES)
 def test_experiment_runs_end_to_end_on_tiny_real_format_data(cli, data_root, experiment):
-    extra = (["data.source_classes=3", "data.target_classes=3", "data.num_workers=0"]
-             if experiment.startswith("imagenet") else [])
-    cli([f"+experiment={experiment}", "sweep", *one_job_of(experiment), f"paths.data_dir={data_root}",
-         *TINY_RUN, *extra])
+    extra = (
+        ["data.source_classes=3", "data.target_classes=3", "data.num_workers=0"]
+        if experiment.startswith("imagenet")
+        else []
+    )
+    cli(
+        [
+            f"+experiment={experiment}",
+            "sweep",
+            *one_job_of(experiment),
+            f"paths.data_dir={data_root}",
+            *TINY_RUN,
+            *extra,
+        ]
+    )
     (results_path,) = list((cli.cwd / "multirun").glob("*/*/*/results.json"))
     results = json.loads(results_path.read_text())
     assert results["status"] == "ok", results.get("reason")

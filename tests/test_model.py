@@ -20,8 +20,15 @@ IMAGES = load_digits()
 
 
 def task(classes=(0, 1, 2, 3), heads=2):
-    return make_task(IMAGES.train_labels.numpy(), IMAGES.test_labels.numpy(), classes,
-                     split_seed=0, val_fraction=0.1, fraction=0.5, binary_heads=heads)
+    return make_task(
+        IMAGES.train_labels.numpy(),
+        IMAGES.test_labels.numpy(),
+        classes,
+        split_seed=0,
+        val_fraction=0.1,
+        fraction=0.5,
+        binary_heads=heads,
+    )
 
 
 def module(beta=0.0, heads=2, frozen=(), copied=(), lr_scale=1.0, weight_decay=0.0, seed=0):
@@ -31,14 +38,24 @@ def module(beta=0.0, heads=2, frozen=(), copied=(), lr_scale=1.0, weight_decay=0
         LeNet(in_channels=1, image_size=8, channels=(8, 16), hidden=(32, 16)),
         num_classes=len(t.classes),
         optimizer=partial(torch.optim.SGD, lr=0.1, momentum=0.9, weight_decay=weight_decay),
-        beta=beta, binary_partitions=t.binary, frozen=frozen, copied=copied, lr_scale=lr_scale,
+        beta=beta,
+        binary_partitions=t.binary,
+        frozen=frozen,
+        copied=copied,
+        lr_scale=lr_scale,
     ), t
 
 
 def fit(model, t, steps=6):
-    trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False,
-                         limit_val_batches=0, accelerator="cpu")
+    trainer = pl.Trainer(
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        accelerator="cpu",
+    )
     trainer.fit(model, datamodule=TaskDataModule(IMAGES, t, batch_size=16))
 
 
@@ -65,25 +82,35 @@ def test_beta_trains_the_binary_heads_and_beta_zero_leaves_them_alone():
         model, t = module(beta=beta)
         before = [h.weight.detach().clone() for h in model.binary_heads]
         fit(model, t)
-        moved = [not torch.equal(b, h.weight) for b, h in zip(before, model.binary_heads, strict=True)]
+        moved = [
+            not torch.equal(b, h.weight) for b, h in zip(before, model.binary_heads, strict=True)
+        ]
         assert all(moved) == should_move and any(moved) == should_move
 
 
 def test_beta_zero_trains_exactly_like_no_binary_heads():
     with_heads, t = module(beta=0.0, heads=2)
     without, t0 = module(beta=0.0, heads=0)
-    assert torch.equal(with_heads.backbone.stages.conv1[0].weight, without.backbone.stages.conv1[0].weight)
+    assert torch.equal(
+        with_heads.backbone.stages.conv1[0].weight, without.backbone.stages.conv1[0].weight
+    )
     fit(with_heads, t)
     fit(without, t0)
-    for a, b in zip(with_heads.backbone.state_dict().values(), without.backbone.state_dict().values(),
-                    strict=True):
+    for a, b in zip(
+        with_heads.backbone.state_dict().values(),
+        without.backbone.state_dict().values(),
+        strict=True,
+    ):
         assert torch.equal(a, b)
 
 
 def test_frozen_stages_keep_weights_and_batchnorm_statistics_bit_for_bit():
     model, t = module(frozen=("conv1", "conv2"), weight_decay=5e-4)
-    frozen_before = {k: v.clone() for k, v in model.backbone.state_dict().items()
-                     if k.startswith(("stages.conv1.", "stages.conv2."))}
+    frozen_before = {
+        k: v.clone()
+        for k, v in model.backbone.state_dict().items()
+        if k.startswith(("stages.conv1.", "stages.conv2."))
+    }
     trained_before = model.backbone.stages.fc1[1].weight.detach().clone()
     fit(model, t)
     after = model.backbone.state_dict()
@@ -111,6 +138,8 @@ def test_copied_stages_get_the_scaled_learning_rate():
     groups = {g["name"]: g for g in model.configure_optimizers().param_groups}
     assert np.isclose(groups["new"]["lr"], 0.1) and np.isclose(groups["copied"]["lr"], 0.01)
     copied = {id(p) for p in groups["copied"]["params"]}
-    assert copied == {id(p) for s in ("conv1", "conv2") for p in model.backbone.stages[s].parameters()}
+    assert copied == {
+        id(p) for s in ("conv1", "conv2") for p in model.backbone.stages[s].parameters()
+    }
     classifier = {id(p) for p in model.classifier.parameters()}
     assert classifier <= {id(p) for p in groups["new"]["params"]}

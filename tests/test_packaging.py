@@ -15,8 +15,22 @@ pytestmark = pytest.mark.slow
 
 
 def test_wheel_ships_the_configs_and_finds_them(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w",
-                    str(tmp_path), str(REPO)], check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     (wheel,) = tmp_path.glob("transfer_lab-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "transfer_lab/conf/config.yaml" in names
@@ -26,9 +40,20 @@ def test_wheel_ships_the_configs_and_finds_them(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(site)}
     done = subprocess.run(
         [sys.executable, "-m", "transfer_lab", "+experiment=digits_beta", "--cfg", "job"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "fraction: 0.05" in done.stdout
-    where = subprocess.run([sys.executable, "-c", "import transfer_lab.paths as p; print(p.config_dir())"],
-                           cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    where = subprocess.run(
+        [sys.executable, "-c", "import transfer_lab.paths as p; print(p.config_dir())"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert where.stdout.strip() == str(site / "transfer_lab" / "conf")

@@ -19,8 +19,15 @@ def sweep_results(cwd):
 
 def test_yosinski_sweep_trains_two_sources_per_split_seed(cli):
     arms = "baseB,B1B,B2B+,B4B,A1B,A3B+,A4B"
-    cli(["+experiment=digits_yosinski", "sweep", f"transfer.arm={arms}", "data.split_seed=0,1",
-         *TINY])
+    cli(
+        [
+            "+experiment=digits_yosinski",
+            "sweep",
+            f"transfer.arm={arms}",
+            "data.split_seed=0,1",
+            *TINY,
+        ]
+    )
     results = sweep_results(cli.cwd)
     assert len(results) == 14 and {r["status"] for r in results} == {"ok"}
     trained, keys = defaultdict(int), defaultdict(set)
@@ -38,10 +45,19 @@ def test_yosinski_sweep_trains_two_sources_per_split_seed(cli):
 
 
 def test_fraction_sweep_reuses_the_source_across_budgets(cli):
-    cli(["+experiment=digits_fraction", "sweep", "data.fraction=0.1,0.5", "data.split_seed=0",
-         *TINY])
+    cli(
+        [
+            "+experiment=digits_fraction",
+            "sweep",
+            "data.fraction=0.1,0.5",
+            "data.split_seed=0",
+            *TINY,
+        ]
+    )
     results = sweep_results(cli.cwd)
     transfer = [r for r in results if r["label"] == "A4B+"]
     assert sorted(r["source"]["trained"] for r in transfer) == [False, True]
-    sizes = {(r["label"], r["config"]["data"]["fraction"]): r["sizes"]["target_train"] for r in results}
+    sizes = {
+        (r["label"], r["config"]["data"]["fraction"]): r["sizes"]["target_train"] for r in results
+    }
     assert sizes[("baseB", 0.1)] == sizes[("A4B+", 0.1)] < sizes[("A4B+", 0.5)]

@@ -19,8 +19,13 @@ from transfer_lab.report.collect import collect, design_columns
 from transfer_lab.report.pairing import comparisons
 from transfer_lab.report.summary import configurations
 
-FAMILIES = {("scratch", False): "baseB", ("transfer", True): "AnB", ("transfer", False): "AnB+",
-            ("selffer", True): "BnB", ("selffer", False): "BnB+"}
+FAMILIES = {
+    ("scratch", False): "baseB",
+    ("transfer", True): "AnB",
+    ("transfer", False): "AnB+",
+    ("selffer", True): "BnB",
+    ("selffer", False): "BnB+",
+}
 
 
 def make_job(sweep: Path, number: int, overrides: list[str], results: dict | None) -> Path:
@@ -33,20 +38,47 @@ def make_job(sweep: Path, number: int, overrides: list[str], results: dict | Non
     return job
 
 
-def ok_results(target: float, *, split_seed: int, treatment: str = "transfer", depth: int = 4,
-               freeze: bool = False, beta: float = 0.0, heads: int = 1, fraction: float = 0.05,
-               source: float | None = 0.95, seed: int = 0) -> dict:
+def ok_results(
+    target: float,
+    *,
+    split_seed: int,
+    treatment: str = "transfer",
+    depth: int = 4,
+    freeze: bool = False,
+    beta: float = 0.0,
+    heads: int = 1,
+    fraction: float = 0.05,
+    source: float | None = 0.95,
+    seed: int = 0,
+) -> dict:
     has_source = treatment in ("transfer", "selffer")
     family = FAMILIES[(treatment, freeze if treatment != "scratch" else False)]
     label = "baseB" if family == "baseB" else family.replace("n", str(depth))
     return {
-        "status": "ok", "experiment": "fixture", "dataset": "digits", "split_seed": split_seed,
-        "seed": seed, "treatment": treatment, "label": label, "family": family,
-        "depth": depth if treatment != "scratch" else 0, "freeze": freeze and has_source,
-        "lr_scale": 1.0, "beta": beta, "binary_heads": heads,
+        "status": "ok",
+        "experiment": "fixture",
+        "dataset": "digits",
+        "split_seed": split_seed,
+        "seed": seed,
+        "treatment": treatment,
+        "label": label,
+        "family": family,
+        "depth": depth if treatment != "scratch" else 0,
+        "freeze": freeze and has_source,
+        "lr_scale": 1.0,
+        "beta": beta,
+        "binary_heads": heads,
         "config": {"data": {"fraction": fraction, "per_class": None}},
-        "source": ({"trained": True, "cache_key": f"k{split_seed}{beta}{depth}", "val_acc": source,
-                    "test_acc": source - 0.01} if has_source else {"trained": False}),
+        "source": (
+            {
+                "trained": True,
+                "cache_key": f"k{split_seed}{beta}{depth}",
+                "val_acc": source,
+                "test_acc": source - 0.01,
+            }
+            if has_source
+            else {"trained": False}
+        ),
         "target": {"val_acc": target + 0.01, "test_acc": target, "test_loss": 0.3},
     }
 
@@ -59,14 +91,28 @@ def beta_sweep(tmp_path) -> Path:
     values = {0.0: [0.80, 0.90, 0.70], 0.4: [0.82, 0.91, 0.74, 0.99]}
     for beta, targets in values.items():
         for split_seed, target in enumerate(targets):
-            make_job(sweep, number, [f"model.beta={beta:g}", f"data.split_seed={split_seed}",
-                                     "+experiment=fixture"],
-                     ok_results(target, split_seed=split_seed, beta=beta, source=0.9 + beta / 10))
+            make_job(
+                sweep,
+                number,
+                [f"model.beta={beta:g}", f"data.split_seed={split_seed}", "+experiment=fixture"],
+                ok_results(target, split_seed=split_seed, beta=beta, source=0.9 + beta / 10),
+            )
             number += 1
-    make_job(sweep, number, ["model.beta=0", "data.split_seed=3", "+experiment=fixture"],
-             {"status": "failed", "reason": "RuntimeError: out of memory on the fixture",
-              "split_seed": 3, "seed": 0, "overrides": []})
-    make_job(sweep, number + 1, ["model.beta=0.4", "data.split_seed=4", "+experiment=fixture"], None)
+    make_job(
+        sweep,
+        number,
+        ["model.beta=0", "data.split_seed=3", "+experiment=fixture"],
+        {
+            "status": "failed",
+            "reason": "RuntimeError: out of memory on the fixture",
+            "split_seed": 3,
+            "seed": 0,
+            "overrides": [],
+        },
+    )
+    make_job(
+        sweep, number + 1, ["model.beta=0.4", "data.split_seed=4", "+experiment=fixture"], None
+    )
     return sweep
 
 
@@ -98,9 +144,12 @@ def test_beta_is_paired_with_beta_zero_on_shared_split_seeds_only(beta_sweep):
     assert str(row["unpaired_split_seeds"]) == "3"
     # differences 0.02, 0.01, 0.04 on seeds 0, 1, 2 (seed 3 has no β = 0 partner)
     assert row["diff_mean"] == pytest.approx(0.07 / 3)
-    assert row["diff_std"] == pytest.approx(((0.02 - 0.07 / 3) ** 2 + (0.01 - 0.07 / 3) ** 2
-                                             + (0.04 - 0.07 / 3) ** 2) ** 0.5 / 2 ** 0.5)
-    assert row["baseline_mean"] == pytest.approx(0.8) and row["treatment_mean"] == pytest.approx(2.47 / 3)
+    assert row["diff_std"] == pytest.approx(
+        ((0.02 - 0.07 / 3) ** 2 + (0.01 - 0.07 / 3) ** 2 + (0.04 - 0.07 / 3) ** 2) ** 0.5 / 2**0.5
+    )
+    assert row["baseline_mean"] == pytest.approx(0.8) and row["treatment_mean"] == pytest.approx(
+        2.47 / 3
+    )
     assert row["p_wilcoxon"] == pytest.approx(0.25)
     source = paired[(paired["metric"] == "source_test_acc")].iloc[0]
     assert source["diff_mean"] == pytest.approx(0.04)
@@ -133,18 +182,36 @@ def treatments_sweep(root: Path) -> Path:
     sweep = root / "layers"
     number = 0
     for split_seed in range(3):
-        for treatment, freeze, depth in [("scratch", False, 1), ("scratch", False, 2),
-                                         ("transfer", True, 1), ("transfer", True, 2),
-                                         ("transfer", False, 1), ("transfer", False, 2),
-                                         ("selffer", True, 1), ("selffer", True, 2)]:
-            bonus = {"scratch": 0.0, "transfer": 0.02 if not freeze else -0.01 * depth,
-                     "selffer": 0.005}[treatment]
+        for treatment, freeze, depth in [
+            ("scratch", False, 1),
+            ("scratch", False, 2),
+            ("transfer", True, 1),
+            ("transfer", True, 2),
+            ("transfer", False, 1),
+            ("transfer", False, 2),
+            ("selffer", True, 1),
+            ("selffer", True, 2),
+        ]:
+            bonus = {
+                "scratch": 0.0,
+                "transfer": 0.02 if not freeze else -0.01 * depth,
+                "selffer": 0.005,
+            }[treatment]
             target = 0.8 + 0.05 * split_seed + bonus
-            overrides = [f"transfer.treatment={treatment}", f"transfer.depth={depth}",
-                         f"transfer.freeze={str(freeze).lower()}", f"data.split_seed={split_seed}"]
-            make_job(sweep, number, overrides,
-                     ok_results(target, split_seed=split_seed, treatment=treatment, depth=depth,
-                                freeze=freeze))
+            overrides = [
+                f"transfer.treatment={treatment}",
+                f"transfer.depth={depth}",
+                f"transfer.freeze={str(freeze).lower()}",
+                f"data.split_seed={split_seed}",
+            ]
+            make_job(
+                sweep,
+                number,
+                overrides,
+                ok_results(
+                    target, split_seed=split_seed, treatment=treatment, depth=depth, freeze=freeze
+                ),
+            )
             number += 1
     return sweep
 
@@ -185,11 +252,18 @@ def test_transfer_is_paired_with_scratch_at_the_same_budget(tmp_path):
             for treatment in ("scratch", "transfer"):
                 gain = 0.1 * (1 - fraction) if treatment == "transfer" else 0.0
                 target = 0.6 + 0.3 * fraction + gain + 0.01 * split_seed
-                make_job(sweep, number, [f"transfer.treatment={treatment}",
-                                         f"data.fraction={fraction}",
-                                         f"data.split_seed={split_seed}"],
-                         ok_results(target, split_seed=split_seed, treatment=treatment,
-                                    fraction=fraction))
+                make_job(
+                    sweep,
+                    number,
+                    [
+                        f"transfer.treatment={treatment}",
+                        f"data.fraction={fraction}",
+                        f"data.split_seed={split_seed}",
+                    ],
+                    ok_results(
+                        target, split_seed=split_seed, treatment=treatment, fraction=fraction
+                    ),
+                )
                 number += 1
     report(sweep)
     paired = pd.read_csv(sweep / "paired.csv")
@@ -205,16 +279,24 @@ def test_beta_baseline_may_differ_in_the_number_of_heads_only_when_unambiguous(t
     number = 0
     for split_seed in (0, 1):
         for beta, heads in ((0.0, 0), (0.4, 1), (0.4, 4)):
-            make_job(sweep, number, [f"model.beta={beta}", f"model.binary_heads={heads}",
-                                     f"data.split_seed={split_seed}"],
-                     ok_results(0.8 + beta * heads / 10, split_seed=split_seed, beta=beta,
-                                heads=heads))
+            make_job(
+                sweep,
+                number,
+                [
+                    f"model.beta={beta}",
+                    f"model.binary_heads={heads}",
+                    f"data.split_seed={split_seed}",
+                ],
+                ok_results(0.8 + beta * heads / 10, split_seed=split_seed, beta=beta, heads=heads),
+            )
             number += 1
     frame = collect(sweep)
     columns = design_columns(frame)
     configs = configurations(frame, columns)
-    found = {(c.config.values["binary_heads"], c.baseline.values["binary_heads"])
-             for c in comparisons(configs, columns)}
+    found = {
+        (c.config.values["binary_heads"], c.baseline.values["binary_heads"])
+        for c in comparisons(configs, columns)
+    }
     assert found == {(1, 0), (4, 0)}
 
 
@@ -248,7 +330,12 @@ def test_no_figures_without_data_for_them(tmp_path):
 
 def test_a_sweep_where_every_job_failed_still_writes_a_report(tmp_path):
     sweep = tmp_path / "broken"
-    make_job(sweep, 0, ["model.beta=2"], {"status": "failed", "reason": "model.beta=2.0 is outside [0, 1]"})
+    make_job(
+        sweep,
+        0,
+        ["model.beta=2"],
+        {"status": "failed", "reason": "model.beta=2.0 is outside [0, 1]"},
+    )
     problems, _ = report(sweep)
     assert problems == 1
     assert "outside [0, 1]" in (sweep / "summary.md").read_text()

@@ -94,4 +94,6 @@ def test_unequal_lengths_are_refused():
 def test_t_interval_of_fewer_than_two_values_is_nan():
     assert all(math.isnan(v) for v in t_interval(np.array([0.5])))
     low, high = t_interval(np.array([1.0, 3.0]))  # t(0.975, 1) = tan(0.475π) = 12.706
-    assert (low, high) == pytest.approx((2 - math.tan(0.475 * math.pi), 2 + math.tan(0.475 * math.pi)))
+    assert (low, high) == pytest.approx(
+        (2 - math.tan(0.475 * math.pi), 2 + math.tan(0.475 * math.pi))
+    )

@@ -21,14 +21,18 @@ def events(run_dir) -> EventAccumulator:
 
 
 def test_sweep_with_a_failed_job_reports_the_rest_and_logs_hparams(cli):
-    done = cli(["+experiment=digits_beta", "sweep", "model.beta=0,0.4,1.5", "data.split_seed=0,1",
-                *TINY], check=False)
+    done = cli(
+        ["+experiment=digits_beta", "sweep", "model.beta=0,0.4,1.5", "data.split_seed=0,1", *TINY],
+        check=False,
+    )
     assert done.returncode == 1
     assert "2 job(s) failed or did not finish" in done.stderr
     (sweep,) = list((cli.cwd / "multirun").glob("*/*"))
 
     markdown = (sweep / "summary.md").read_text()
-    assert "model.beta=1.5 is outside [0, 1]" in markdown and "## Jobs that did not finish" in markdown
+    assert (
+        "model.beta=1.5 is outside [0, 1]" in markdown and "## Jobs that did not finish" in markdown
+    )
     summary = pd.read_csv(sweep / "summary.csv")
     assert summary["beta"].tolist() == [0.0, 0.4] and summary["n"].tolist() == [2, 2]
     paired = pd.read_csv(sweep / "paired.csv")
@@ -44,8 +48,11 @@ def test_sweep_with_a_failed_job_reports_the_rest_and_logs_hparams(cli):
     for results in finished:
         target = events(sweep / "tensorboard" / results["job"] / "target")
         start = metadata.parse_session_start_info_plugin_data(
-            target.PluginTagToContent(metadata.PLUGIN_NAME)[metadata.SESSION_START_INFO_TAG])
-        hparams = {k: v.number_value for k, v in start.hparams.items() if v.HasField("number_value")}
+            target.PluginTagToContent(metadata.PLUGIN_NAME)[metadata.SESSION_START_INFO_TAG]
+        )
+        hparams = {
+            k: v.number_value for k, v in start.hparams.items() if v.HasField("number_value")
+        }
         assert hparams["beta"] == pytest.approx(results["beta"])
         assert hparams["split_seed"] == results["split_seed"]
         assert start.hparams["label"].string_value == results["label"]

@@ -69,8 +69,13 @@ def test_split_is_identical_in_another_process():
         f"import json, sys; sys.path.insert(0, {str(REPO)!r}); from tests.test_splits import fingerprint; "
         "print(json.dumps([fingerprint(s) for s in (0, 1, 2)]))"
     )
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           check=True, env={"PYTHONHASHSEED": "123", "PATH": ""})
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123", "PATH": ""},
+    )
     assert json.loads(other.stdout) == [fingerprint(s) for s in (0, 1, 2)]
 
 
@@ -120,8 +125,15 @@ def test_validation_carve_out_is_stratified_and_disjoint():
 def test_task_on_digits_has_disjoint_parts_inside_its_classes():
     images = load_digits()
     train_labels, test_labels = images.train_labels.numpy(), images.test_labels.numpy()
-    task = make_task(train_labels, test_labels, (1, 3, 5), split_seed=0, val_fraction=0.1,
-                     fraction=0.2, binary_heads=1)
+    task = make_task(
+        train_labels,
+        test_labels,
+        (1, 3, 5),
+        split_seed=0,
+        val_fraction=0.1,
+        fraction=0.2,
+        binary_heads=1,
+    )
     assert set(task.train.tolist()).isdisjoint(task.val.tolist())
     assert set(train_labels[task.train]) == set(train_labels[task.val]) == {1, 3, 5}
     assert set(test_labels[task.test]) == {1, 3, 5}

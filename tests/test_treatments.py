@@ -17,11 +17,17 @@ STAGES = ["conv1", "conv2", "fc1", "fc2"]
 IMAGES = load_digits()
 
 
-@pytest.mark.parametrize("arm,expected", [
-    ("baseB", ("scratch", 0, False)), ("B3B", ("selffer", 3, True)), ("B3B+", ("selffer", 3, False)),
-    ("A1B", ("transfer", 1, True)), ("A12B+", ("transfer", 12, False)),
-    ("random2B", ("random_frozen", 2, True)),
-])
+@pytest.mark.parametrize(
+    "arm,expected",
+    [
+        ("baseB", ("scratch", 0, False)),
+        ("B3B", ("selffer", 3, True)),
+        ("B3B+", ("selffer", 3, False)),
+        ("A1B", ("transfer", 1, True)),
+        ("A12B+", ("transfer", 12, False)),
+        ("random2B", ("random_frozen", 2, True)),
+    ],
+)
 def test_arm_names_parse(arm, expected):
     assert parse_arm(arm) == expected
     treatment, depth, freeze = expected
@@ -64,8 +70,14 @@ def test_depth_all_and_out_of_range():
 
 def built(arm: str, lr_scale: float = 0.1, freeze_bn_stats: bool = True):
     """The target module a job would build for `arm`, from a source network with known weights."""
-    cfg = compose([f"transfer.arm={arm}", f"transfer.lr_scale={lr_scale}",
-                   f"transfer.freeze_bn_stats={freeze_bn_stats}", "paths.root_dir=."])
+    cfg = compose(
+        [
+            f"transfer.arm={arm}",
+            f"transfer.lr_scale={lr_scale}",
+            f"transfer.freeze_bn_stats={freeze_bn_stats}",
+            "paths.root_dir=.",
+        ]
+    )
     OmegaConf.resolve(cfg.target)
     task_b = build_job_data(cfg).task_b
     plan = plan_from_config(cfg.transfer, STAGES)
@@ -74,8 +86,15 @@ def built(arm: str, lr_scale: float = 0.1, freeze_bn_stats: bool = True):
     torch.manual_seed(derived_seed(0, "target"))
     fresh = build_module(cfg, cfg.target, IMAGES, task_b, beta=0.0).backbone.state_dict()
     torch.manual_seed(derived_seed(0, "target"))
-    module = build_module(cfg, target_schedule(cfg, plan), IMAGES, task_b, beta=0.0, plan=plan,
-                          source_state=source if plan.source_task else None)
+    module = build_module(
+        cfg,
+        target_schedule(cfg, plan),
+        IMAGES,
+        task_b,
+        beta=0.0,
+        plan=plan,
+        source_state=source if plan.source_task else None,
+    )
     return module, plan, source, fresh, cfg
 
 
@@ -89,7 +108,9 @@ def test_target_network_copies_freezes_and_reinitialises_as_planned(arm):
             assert torch.equal(value, source[key]), key
         else:  # re-initialised: exactly what a fresh network with the target seed starts from
             assert torch.equal(value, fresh[key]), key
-            assert not key.endswith("weight") or value.dim() < 2 or not torch.equal(value, source[key])
+            assert (
+                not key.endswith("weight") or value.dim() < 2 or not torch.equal(value, source[key])
+            )
     for name in STAGES:
         trainable = {p.requires_grad for p in module.backbone.stages[name].parameters()}
         assert trainable == {name not in plan.frozen}, name
@@ -100,7 +121,8 @@ def test_target_network_copies_freezes_and_reinitialises_as_planned(arm):
     if trainable_copied:
         assert groups["copied"]["lr"] == pytest.approx(base_lr * 0.1)
         assert {id(p) for p in groups["copied"]["params"]} == {
-            id(p) for s in trainable_copied for p in module.backbone.stages[s].parameters()}
+            id(p) for s in trainable_copied for p in module.backbone.stages[s].parameters()
+        }
     else:
         assert "copied" not in groups
     in_groups = {id(p) for g in groups.values() for p in g["params"]}

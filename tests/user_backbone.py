@@ -11,7 +11,10 @@ class TinyNet(Backbone):
     """conv → pool: two stages, `width` features."""
 
     def __init__(self, in_channels: int, image_size: int, width: int = 4) -> None:
-        super().__init__({
-            "conv": nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1), nn.ReLU()),
-            "pool": global_pool(),
-        }, feature_dim=width)
+        super().__init__(
+            {
+                "conv": nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1), nn.ReLU()),
+                "pool": global_pool(),
+            },
+            feature_dim=width,
+        )

@@ -17,8 +17,19 @@ from pathlib import Path
 
 COMMANDS = ("run", "sweep", "report", "list")
 # Hydra flags that print something and run no job.
-INFO_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--version",
-              "--resolve", "--shell-completion", "-sc"}
+INFO_FLAGS = {
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--cfg",
+    "-c",
+    "--info",
+    "-i",
+    "--version",
+    "--resolve",
+    "--shell-completion",
+    "-sc",
+}
 
 log = logging.getLogger("transfer_lab")
 
@@ -54,9 +65,14 @@ def quiet_libraries() -> None:
     """Keep the console to what a researcher reads: our lines and the progress bars."""
     for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    for pattern in (".*does not have many workers.*", ".*smaller than the logging interval.*",
-                    ".*LeafSpec.*", ".*Checkpoint directory.*exists and is not empty.*",
-                    ".*GPU available but not used.*", ".*treespec.*"):
+    for pattern in (
+        ".*does not have many workers.*",
+        ".*smaller than the logging interval.*",
+        ".*LeafSpec.*",
+        ".*Checkpoint directory.*exists and is not empty.*",
+        ".*GPU available but not used.*",
+        ".*treespec.*",
+    ):
         warnings.filterwarnings("ignore", message=pattern)
 
 
@@ -111,7 +127,9 @@ def run_hydra(args: list[str]) -> None:
 
     from transfer_lab.paths import config_dir
 
-    entry = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")(task)
+    entry = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")(
+        task
+    )
     saved = sys.argv
     sys.argv = ["transfer_lab", *args]
     try:
@@ -146,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     sweep_dir = None
     if not informational:
         if has_override(rest, "hydra.sweep.dir"):
-            sweep_dir = Path(next(a for a in rest if a.startswith("hydra.sweep.dir=")).split("=", 1)[1])
+            sweep_dir = Path(
+                next(a for a in rest if a.startswith("hydra.sweep.dir=")).split("=", 1)[1]
+            )
         else:
             sweep_dir = unique_dir(Path("multirun"))
             rest.append(f"hydra.sweep.dir={sweep_dir}")
@@ -157,7 +177,10 @@ def main(argv: list[str] | None = None) -> int:
 
     not_ok = report_sweep(sweep_dir)
     if not_ok:
-        print(f"error: {not_ok} job(s) failed or did not finish; {sweep_dir / 'summary.md'} "
-              f"names them and why.", file=sys.stderr)
+        print(
+            f"error: {not_ok} job(s) failed or did not finish; {sweep_dir / 'summary.md'} "
+            f"names them and why.",
+            file=sys.stderr,
+        )
         return 1
     return 0

@@ -35,8 +35,10 @@ def config_table(group: str, title: str) -> Table:
 
 def backbone_configs() -> dict[str, dict]:
     """conf/backbone/*.yaml by file name: each names a registered backbone (or a `_target_`)."""
-    return {p.stem: yaml.safe_load(p.read_text()) or {}
-            for p in sorted((config_dir() / "backbone").glob("*.yaml"))}
+    return {
+        p.stem: yaml.safe_load(p.read_text()) or {}
+        for p in sorted((config_dir() / "backbone").glob("*.yaml"))
+    }
 
 
 def abbreviate(stages: list[str], limit: int = 12) -> str:
@@ -49,19 +51,24 @@ def abbreviate(stages: list[str], limit: int = 12) -> str:
         match = re.fullmatch(r"(.*?)(\d+)", name)
         prefix, digits = (match.group(1), match.group(2)) if match else (name, "")
         last = runs[-1][-1] if runs else None
-        if (digits and last and last[0] == prefix and last[1]
-                and int(last[1]) + 1 == int(digits)):
+        if digits and last and last[0] == prefix and last[1] and int(last[1]) + 1 == int(digits):
             runs[-1].append((prefix, digits))
         else:
             runs.append([(prefix, digits)])
-    words = [" ".join("".join(part) for part in run) if len(run) < 3
-             else f"{''.join(run[0])}…{run[-1][1]}" for run in runs]
+    words = [
+        " ".join("".join(part) for part in run)
+        if len(run) < 3
+        else f"{''.join(run[0])}…{run[-1][1]}"
+        for run in runs
+    ]
     return " ".join(words) + f" ({len(stages)} stages)"
 
 
 def backbone_rows(pattern: str) -> list[tuple[str, int, int, list[str]]]:
     """(backbone=CHOICE, parameters, feature width, stages) for each registered backbone and
     each config file that selects one with other settings (e.g. densenet_bc_layers)."""
+    import torch
+
     from transfer_lab.models import create_backbone
     from transfer_lab.models.registry import default_input, list_backbones
 
@@ -72,28 +79,37 @@ def backbone_rows(pattern: str) -> list[tuple[str, int, int, list[str]]]:
         for choice in sorted(choices, key=lambda c: (c != name, c)):
             kwargs = {k: v for k, v in configs.get(choice, {}).items() if k != "name"}
             channels, size = default_input(name)
-            backbone = create_backbone(name, channels, size, **kwargs)
+            with torch.device("meta"):  # shapes only: no memory, no initialisation work
+                backbone = create_backbone(name, channels, size, **kwargs)
             params = sum(p.numel() for p in backbone.parameters())
             rows.append((choice, params, backbone.feature_dim, backbone.stage_names))
     return rows
 
 
 def backbone_table(pattern: str) -> Table:
-    table = Table(title="backbones (backbone=NAME; cut depth n counts the stages; params without "
-                        "the classifier head)", title_justify="left")
+    table = Table(
+        title="backbones (backbone=NAME; cut depth n counts the stages; params without "
+        "the classifier head)",
+        title_justify="left",
+    )
     for column in ("name", "params", "features", "stages"):
-        table.add_column(column, style="bold" if column == "name" else None,
-                         justify="right" if column in ("params", "features") else "left")
+        table.add_column(
+            column,
+            style="bold" if column == "name" else None,
+            justify="right" if column in ("params", "features") else "left",
+        )
     for choice, params, width, stages in backbone_rows(pattern):
         table.add_row(choice, f"{params:,}", str(width), abbreviate(stages))
     return table
 
 
 def main(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m transfer_lab list",
-                                     description="List experiments, datasets and backbones.")
-    parser.add_argument("what", nargs="?", choices=("experiments", "data", "backbones"),
-                        help="only this list")
+    parser = argparse.ArgumentParser(
+        prog="python -m transfer_lab list", description="List experiments, datasets and backbones."
+    )
+    parser.add_argument(
+        "what", nargs="?", choices=("experiments", "data", "backbones"), help="only this list"
+    )
     parser.add_argument("--pattern", default="*", help="backbone names to show, e.g. 'resnet*'")
     options = parser.parse_args(args)
     console = Console()

@@ -38,9 +38,24 @@ DISPLAY_KEYS = {"enable_progress_bar", "enable_model_summary", "log_every_n_step
 # separately in its cache key), or that say where files live: leaving them out of the key lets
 # jobs that differ only there (budgets, directions, out-of-domain targets) share a source.
 SPLIT_ONLY_DATA_KEYS = {
-    "root", "download", "check_md5", "num_workers", "eval_batch_size", "split_seed", "split",
-    "source_classes", "target_classes", "source_superclasses", "target_superclasses",
-    "direction", "binary", "val_fraction", "fraction", "per_class", "target", "name",
+    "root",
+    "download",
+    "check_md5",
+    "num_workers",
+    "eval_batch_size",
+    "split_seed",
+    "split",
+    "source_classes",
+    "target_classes",
+    "source_superclasses",
+    "target_superclasses",
+    "direction",
+    "binary",
+    "val_fraction",
+    "fraction",
+    "per_class",
+    "target",
+    "name",
 }
 
 
@@ -67,11 +82,13 @@ class JobContext:
 
 def derived_seed(seed: int, stage: str) -> int:
     """A training seed per stage, so the target's fresh layers never replay the source's init."""
-    return int(np.random.SeedSequence([int(seed), 1 if stage == "target" else 0]).generate_state(1)[0])
+    return int(
+        np.random.SeedSequence([int(seed), 1 if stage == "target" else 0]).generate_state(1)[0]
+    )
 
 
 def precision_for(setting: Any) -> Any:
-    """"auto" means bf16 mixed precision where the GPU supports it, else full precision."""
+    """ "auto" means bf16 mixed precision where the GPU supports it, else full precision."""
     if setting != "auto":
         return setting
     if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
@@ -194,10 +211,16 @@ def index_digest(task: Task) -> str:
 
 def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str, Any]:
     """Everything that determines a source network: its cache key is a hash of this."""
-    data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
-            if k not in SPLIT_ONLY_DATA_KEYS}
-    trainer = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
-               if k not in DISPLAY_KEYS}
+    data = {
+        k: v
+        for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
+        if k not in SPLIT_ONLY_DATA_KEYS
+    }
+    trainer = {
+        k: v
+        for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
+        if k not in DISPLAY_KEYS
+    }
     return {
         "code_version": transfer_lab.__version__,
         "dataset": images.name,
@@ -228,8 +251,9 @@ def run_source(
         log.info("%s · source: train on %s", ctx.banner, description)
         pl.seed_everything(derived_seed(cfg.seed, "source"), verbose=False)
         module = build_module(cfg, cfg.source, images, task, beta=float(cfg.model.beta))
-        outcome = fit_and_test(module, datamodule_for(cfg, images, task, "source"), "source",
-                               cfg.source, cfg, ctx)
+        outcome = fit_and_test(
+            module, datamodule_for(cfg, images, task, "source"), "source", cfg.source, cfg, ctx
+        )
         Path(outcome.pop("checkpoint")).unlink(missing_ok=True)  # the cache keeps it instead
         outcome.pop("logger")
         state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}
@@ -239,8 +263,12 @@ def run_source(
     stored, key, trained = cache.fetch_or_train(source_definition(cfg, images, task), train)
     if not trained:
         log.info("%s · source: reusing cached network %s (%s)", ctx.banner, key[:12], description)
-    summary = {"trained": trained, "cache_key": key, "checkpoint_sha256": stored["sha256"],
-               **stored["metrics"]}
+    summary = {
+        "trained": trained,
+        "cache_key": key,
+        "checkpoint_sha256": stored["sha256"],
+        **stored["metrics"],
+    }
     return stored["state_dict"], summary
 
 
@@ -284,9 +312,13 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
         "source_classes": list(split.source),
         "target_classes": list(split.target),
         "binary_partitions": task_a.binary.tolist(),
-        "sizes": {"source_train": len(task_a.train), "source_val": len(task_a.val),
-                  "target_train": len(task_b.train), "target_val": len(task_b.val),
-                  "target_test": len(task_b.test)},
+        "sizes": {
+            "source_train": len(task_a.train),
+            "source_val": len(task_a.val),
+            "target_train": len(task_b.train),
+            "target_val": len(task_b.val),
+            "target_test": len(task_b.test),
+        },
         "overrides": list(ctx.overrides),
         "config": OmegaConf.to_container(cfg, resolve=True),
         "source": {"trained": False},
@@ -297,25 +329,40 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
         source_task = task_a if plan.source_task == "A" else job.selffer_task()
         source_images = images if plan.source_task == "A" else job.target_images
         source_state, results["source"] = run_source(
-            cfg, source_images, source_task, ctx, describe(source_task, plan.source_task))
+            cfg, source_images, source_task, ctx, describe(source_task, plan.source_task)
+        )
 
     log.info("%s · target: %s on %s", ctx.banner, plan.label, describe(task_b, "B"))
     pl.seed_everything(derived_seed(cfg.seed, "target"), verbose=False)
     target_cfg = target_schedule(cfg, plan)
-    module = build_module(cfg, target_cfg, job.target_images, task_b, beta=0.0, plan=plan,
-                          source_state=source_state)
-    outcome = fit_and_test(module, datamodule_for(cfg, job.target_images, task_b, "target"),
-                           "target", target_cfg, cfg, ctx)
+    module = build_module(
+        cfg, target_cfg, job.target_images, task_b, beta=0.0, plan=plan, source_state=source_state
+    )
+    outcome = fit_and_test(
+        module,
+        datamodule_for(cfg, job.target_images, task_b, "target"),
+        "target",
+        target_cfg,
+        cfg,
+        ctx,
+    )
     checkpoint = outcome.pop("checkpoint")
     logger = outcome.pop("logger")
-    results["target"] = {**outcome,
-                         "checkpoint_sha256": file_sha256(Path(checkpoint)) if checkpoint else None}
+    results["target"] = {
+        **outcome,
+        "checkpoint_sha256": file_sha256(Path(checkpoint)) if checkpoint else None,
+    }
     results["status"] = "ok"
     results["seconds"] = round(time.time() - started, 2)
     log_hparams(logger, results)
     write_json_atomically(ctx.job_dir / "results.json", results)
-    log.info("%s · target test accuracy %.4f (validation %.4f), %s", ctx.banner,
-             results["target"]["test_acc"], results["target"]["val_acc"] if results["target"]["val_acc"] is not None else float("nan"), plan.label)
+    log.info(
+        "%s · target test accuracy %.4f (validation %.4f), %s",
+        ctx.banner,
+        results["target"]["test_acc"],
+        results["target"]["val_acc"] if results["target"]["val_acc"] is not None else float("nan"),
+        plan.label,
+    )
     return results
 
 
@@ -325,16 +372,36 @@ def hparams_of(results: dict[str, Any]) -> dict[str, Any]:
     Settings that do not apply (β for scratch, say) are left out rather than given a dummy
     value, so each column keeps one type across the sweep.
     """
-    params: dict[str, Any] = {k: results.get(k) for k in (
-        "experiment", "dataset", "treatment", "label", "family", "depth", "freeze", "split_seed",
-        "seed")}
+    params: dict[str, Any] = {
+        k: results.get(k)
+        for k in (
+            "experiment",
+            "dataset",
+            "treatment",
+            "label",
+            "family",
+            "depth",
+            "freeze",
+            "split_seed",
+            "seed",
+        )
+    }
     if results["source"].get("cache_key"):
         params.update({k: results[k] for k in ("beta", "binary_heads", "lr_scale")})
     data = (results.get("config") or {}).get("data") or {}
     params["data.fraction"] = data.get("fraction")
     params["data.per_class"] = data.get("per_class")
-    covered = {"model.beta", "model.binary_heads", "transfer.treatment", "transfer.depth",
-               "transfer.freeze", "transfer.lr_scale", "data.split_seed", "seed", "experiment"}
+    covered = {
+        "model.beta",
+        "model.binary_heads",
+        "transfer.treatment",
+        "transfer.depth",
+        "transfer.freeze",
+        "transfer.lr_scale",
+        "data.split_seed",
+        "seed",
+        "experiment",
+    }
     for text in results.get("overrides") or []:
         key, _, value = str(text).partition("=")
         key = key.lstrip("+~")
@@ -356,9 +423,13 @@ def log_hparams(logger: TensorBoardLogger, results: dict[str, Any]) -> None:
     sweeps with different swept keys) show side by side instead of one job's columns winning.
     """
     source, target = results["source"], results["target"]
-    metrics = {"hp/target_test_acc": target["test_acc"], "hp/target_test_loss": target["test_loss"],
-               "hp/target_val_acc": target.get("val_acc"), "hp/source_val_acc": source.get("val_acc"),
-               "hp/source_test_acc": source.get("test_acc")}
+    metrics = {
+        "hp/target_test_acc": target["test_acc"],
+        "hp/target_test_loss": target["test_loss"],
+        "hp/target_val_acc": target.get("val_acc"),
+        "hp/source_val_acc": source.get("val_acc"),
+        "hp/source_test_acc": source.get("test_acc"),
+    }
     logger.log_metrics({k: v for k, v in metrics.items() if v is not None}, step=0)
     writer = logger.experiment._get_file_writer()  # as Lightning's own log_hyperparams does
     for summary in hparams_session(hparams_of(results)):
@@ -384,24 +455,31 @@ def hparams_session(params: dict[str, Any]) -> list[Any]:
             start.hparams[name].string_value = str(value)
     end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS, end_time_secs=time.time())
     summaries = []
-    for tag, data in ((metadata.SESSION_START_INFO_TAG, {"session_start_info": start}),
-                      (metadata.SESSION_END_INFO_TAG, {"session_end_info": end})):
+    for tag, data in (
+        (metadata.SESSION_START_INFO_TAG, {"session_start_info": start}),
+        (metadata.SESSION_END_INFO_TAG, {"session_end_info": end}),
+    ):
         content = plugin_data_pb2.HParamsPluginData(version=metadata.PLUGIN_DATA_VERSION, **data)
-        plugin = SummaryMetadata.PluginData(plugin_name=metadata.PLUGIN_NAME,
-                                            content=content.SerializeToString())
-        summaries.append(Summary(value=[Summary.Value(tag=tag, metadata=SummaryMetadata(
-            plugin_data=plugin))]))
+        plugin = SummaryMetadata.PluginData(
+            plugin_name=metadata.PLUGIN_NAME, content=content.SerializeToString()
+        )
+        summaries.append(
+            Summary(value=[Summary.Value(tag=tag, metadata=SummaryMetadata(plugin_data=plugin))])
+        )
     return summaries
 
 
 def write_failure(job_dir: Path, cfg: DictConfig, ctx: JobContext, reason: str) -> None:
     """A failed job still leaves a complete results.json that names the reason."""
-    write_json_atomically(job_dir / "results.json", {
-        "status": "failed",
-        "reason": reason,
-        "experiment": ctx.experiment,
-        "overrides": list(ctx.overrides),
-        "split_seed": cfg.data.get("split_seed"),
-        "seed": cfg.get("seed"),
-        "config": OmegaConf.to_container(cfg, resolve=False),
-    })
+    write_json_atomically(
+        job_dir / "results.json",
+        {
+            "status": "failed",
+            "reason": reason,
+            "experiment": ctx.experiment,
+            "overrides": list(ctx.overrides),
+            "split_seed": cfg.data.get("split_seed"),
+            "seed": cfg.get("seed"),
+            "config": OmegaConf.to_container(cfg, resolve=False),
+        },
+    )

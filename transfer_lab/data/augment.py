@@ -52,7 +52,11 @@ class DeviceAugment:
         span = 2 * self.recipe.padding + 1
         dy = torch.randint(span, (n,), generator=self.generator)
         dx = torch.randint(span, (n,), generator=self.generator)
-        flip = (torch.rand(n, generator=self.generator) < 0.5) if self.recipe.flip else torch.zeros(n, dtype=torch.bool)
+        flip = (
+            (torch.rand(n, generator=self.generator) < 0.5)
+            if self.recipe.flip
+            else torch.zeros(n, dtype=torch.bool)
+        )
         return dy, dx, flip
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
@@ -60,8 +64,9 @@ class DeviceAugment:
             return self.normalize(images)
         return self.normalize(self.crop_flip(images, *self.draw(len(images))))
 
-    def crop_flip(self, images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor,
-                  flip: torch.Tensor) -> torch.Tensor:
+    def crop_flip(
+        self, images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor
+    ) -> torch.Tensor:
         """Crop H×W at (dy, dx) of the zero-padded images, mirrored where `flip`; still uint8.
 
         Every output row is a run of W bytes somewhere in [padded; mirrored padded], so the whole
@@ -86,8 +91,9 @@ class DeviceAugment:
         return windows.index_select(0, start.reshape(-1)).view(n, c, h, w)
 
 
-def torchvision_transform(mean: list[float], std: list[float], augment: str = "none",
-                          size: int | None = None):
+def torchvision_transform(
+    mean: list[float], std: list[float], augment: str = "none", size: int | None = None
+):
     """The same recipe as torchvision per-image transforms on PIL images (the regular path)."""
     from torchvision import transforms as T
 

@@ -18,8 +18,13 @@ TEST_SPLIT_SEED = 20_140_000  # fixed: the test set must not move with the split
 def resize_uint8(images: np.ndarray, side: int) -> np.ndarray:
     """N×C×h×w uint8 images resized to side×side (bilinear, antialiased when shrinking), uint8."""
     x = torch.from_numpy(images).float()
-    x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False,
-                      antialias=side < images.shape[-1])
+    x = F.interpolate(
+        x,
+        size=(side, side),
+        mode="bilinear",
+        align_corners=False,
+        antialias=side < images.shape[-1],
+    )
     return x.round_().clamp_(0, 255).to(torch.uint8).numpy()
 
 

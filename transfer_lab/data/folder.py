@@ -79,11 +79,16 @@ def load_image_folder(
     (`check_md5` is accepted like every reader's, but an ImageFolder has no checksums.)
     """
     path = Path(root).expanduser().resolve()
-    missing = [f"{d}/<class>/" for d in (train_dir, test_dir)
-               if not (path / d).is_dir() or not any(p.is_dir() for p in (path / d).iterdir())]
+    missing = [
+        f"{d}/<class>/"
+        for d in (train_dir, test_dir)
+        if not (path / d).is_dir() or not any(p.is_dir() for p in (path / d).iterdir())
+    ]
     if missing:
-        how = (f"lay the images out as {train_dir}/<class>/*.JPEG and {test_dir}/<class>/*.JPEG "
-               f"(ImageNet cannot be downloaded automatically)")
+        how = (
+            f"lay the images out as {train_dir}/<class>/*.JPEG and {test_dir}/<class>/*.JPEG "
+            f"(ImageNet cannot be downloaded automatically)"
+        )
         raise MissingFiles(name, path, missing, how, downloadable=False)
     train, test = ImageFolder(str(path / train_dir)), ImageFolder(str(path / test_dir))
     if train.classes != test.classes:
@@ -92,16 +97,28 @@ def load_image_folder(
             f"{path / train_dir} and {path / test_dir} hold different class folders (e.g. "
             f"{', '.join(only)}); give both parts the same classes."
         )
-    return FolderSet(name=name, train=train, test=test, class_names=list(train.classes),
-                     crop_size=int(crop_size), resize_size=int(resize_size),
-                     mean=list(mean or IMAGENET_MEAN), std=list(std or IMAGENET_STD))
+    return FolderSet(
+        name=name,
+        train=train,
+        test=test,
+        class_names=list(train.classes),
+        crop_size=int(crop_size),
+        resize_size=int(resize_size),
+        mean=list(mean or IMAGENET_MEAN),
+        std=list(std or IMAGENET_STD),
+    )
 
 
 class _Part(Dataset):
     """Chosen files of an ImageFolder, decoded and transformed, labels mapped to the task."""
 
     def __init__(self, folder: ImageFolder, indices: np.ndarray, transform, to_task: np.ndarray):
-        self.folder, self.indices, self.transform, self.to_task = folder, indices, transform, to_task
+        self.folder, self.indices, self.transform, self.to_task = (
+            folder,
+            indices,
+            transform,
+            to_task,
+        )
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -114,16 +131,25 @@ class _Part(Dataset):
 class FolderDataModule(pl.LightningDataModule):
     """Train/val/test DataLoaders of one task of an ImageFolder tree (the regular path)."""
 
-    def __init__(self, images: FolderSet, task: Task, batch_size: int = 64,
-                 eval_batch_size: int = 256, seed: int = 0, num_workers: int = 4,
-                 mean: list[float] | None = None, std: list[float] | None = None) -> None:
+    def __init__(
+        self,
+        images: FolderSet,
+        task: Task,
+        batch_size: int = 64,
+        eval_batch_size: int = 256,
+        seed: int = 0,
+        num_workers: int = 4,
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+    ) -> None:
         super().__init__()
         self.images, self.task = images, task
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.seed, self.num_workers = int(seed), int(num_workers)
         default_mean, default_std = images.channel_stats()
-        train_tf, eval_tf = imagenet_transforms(mean or default_mean, std or default_std,
-                                                images.crop_size, images.resize_size)
+        train_tf, eval_tf = imagenet_transforms(
+            mean or default_mean, std or default_std, images.crop_size, images.resize_size
+        )
         to_task = label_map(task.classes, images.num_classes)
         self._parts = {
             "train": _Part(images.train, task.train, train_tf, to_task),

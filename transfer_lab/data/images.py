@@ -27,7 +27,9 @@ class ImageSet:
     class_names: list[str]
     superclass_of: np.ndarray | None = None
     superclass_names: list[str] | None = None
-    settings: Any = field(default=None, init=False, repr=False)  # how a job loads it (transfer_lab.data.tasks)
+    settings: Any = field(
+        default=None, init=False, repr=False
+    )  # how a job loads it (transfer_lab.data.tasks)
     _stats: tuple[list[float], list[float]] | None = field(default=None, init=False, repr=False)
 
     @property

@@ -29,7 +29,9 @@ class MissingFiles(UserError):
         super().__init__(self.sentence("data"))
 
     def sentence(self, key: str) -> str:
-        shown = ", ".join(self.missing[:4]) + (f" and {len(self.missing) - 4} more" if len(self.missing) > 4 else "")
+        shown = ", ".join(self.missing[:4]) + (
+            f" and {len(self.missing) - 4} more" if len(self.missing) > 4 else ""
+        )
         fix = f"{self.how} and point {key}.root at it ({key}.root=PATH)"
         if self.downloadable:
             fix += f", or let torchvision fetch it with {key}.download=true"
@@ -47,7 +49,9 @@ def _download(dataset: str, root: Path, fetch) -> None:
         ) from error
 
 
-def _require(dataset: str, root: Path, files: list[str], how: str, downloadable: bool = True) -> None:
+def _require(
+    dataset: str, root: Path, files: list[str], how: str, downloadable: bool = True
+) -> None:
     missing = [f for f in files if not (root / f).is_file()]
     if missing:
         raise MissingFiles(dataset, root, missing, how, downloadable)
@@ -89,8 +93,12 @@ def _read_cifar(cls, name: str, root: str, download: bool, check_md5: bool):
     if download:
         _download(name, root, lambda: cls(str(root), train=True, download=True))
     files = [f for f, _ in cls.train_list + cls.test_list] + [cls.meta["filename"]]
-    _require(name, root / cls.base_folder, files,
-             f"extract the python version ({cls.filename}) so that {cls.base_folder}/ sits in a folder")
+    _require(
+        name,
+        root / cls.base_folder,
+        files,
+        f"extract the python version ({cls.filename}) so that {cls.base_folder}/ sits in a folder",
+    )
     if check_md5:
         sums = [(f, md5) for f, md5 in cls.train_list + cls.test_list]
         _verify(name, root / cls.base_folder, [*sums, (cls.meta["filename"], cls.meta["md5"])])
@@ -107,7 +115,9 @@ def _read_cifar(cls, name: str, root: str, download: bool, check_md5: bool):
 
 def load_cifar10(root: str, download: bool = False, check_md5: bool = True) -> ImageSet:
     """CIFAR-10 from `root`/cifar-10-batches-py (the python pickles), through torchvision."""
-    _, train, test, train_x, test_x = _read_cifar(datasets.CIFAR10, "CIFAR-10", root, download, check_md5)
+    _, train, test, train_x, test_x = _read_cifar(
+        datasets.CIFAR10, "CIFAR-10", root, download, check_md5
+    )
     return _as_set("cifar10", train_x, train.targets, test_x, test.targets, train.classes)
 
 
@@ -134,16 +144,25 @@ def superclass_map(fine: np.ndarray, coarse: np.ndarray, num_classes: int) -> np
 def load_cifar100(root: str, download: bool = False, check_md5: bool = True) -> ImageSet:
     """CIFAR-100 from `root`/cifar-100-python, with each fine class's coarse superclass."""
     path, train, test, train_x, test_x = _read_cifar(
-        datasets.CIFAR100, "CIFAR-100", root, download, check_md5)
+        datasets.CIFAR100, "CIFAR-100", root, download, check_md5
+    )
     folder = path / datasets.CIFAR100.base_folder
     # torchvision keeps only the fine labels; the coarse ones sit beside them in the same pickles
     fine = np.concatenate([train.targets, test.targets])
-    coarse = np.concatenate([_unpickle(folder / "train")["coarse_labels"],
-                             _unpickle(folder / "test")["coarse_labels"]])
+    coarse = np.concatenate(
+        [_unpickle(folder / "train")["coarse_labels"], _unpickle(folder / "test")["coarse_labels"]]
+    )
     coarse_names = list(_unpickle(folder / "meta")["coarse_label_names"])
-    return _as_set("cifar100", train_x, train.targets, test_x, test.targets, train.classes,
-                   superclass_of=superclass_map(fine, coarse, len(train.classes)),
-                   superclass_names=coarse_names)
+    return _as_set(
+        "cifar100",
+        train_x,
+        train.targets,
+        test_x,
+        test.targets,
+        train.classes,
+        superclass_of=superclass_map(fine, coarse, len(train.classes)),
+        superclass_names=coarse_names,
+    )
 
 
 # ---------------------------------------------------------------- SVHN
@@ -157,14 +176,21 @@ def load_svhn(root: str, download: bool = False, check_md5: bool = True) -> Imag
         for split in ("train", "test"):
             _download("SVHN", path, lambda s=split: cls(str(path), split=s, download=True))
     splits = {s: cls.split_list[s] for s in ("train", "test")}
-    _require("SVHN", path, [v[1] for v in splits.values()],
-             "put train_32x32.mat and test_32x32.mat (the cropped-digits format) in a folder")
+    _require(
+        "SVHN",
+        path,
+        [v[1] for v in splits.values()],
+        "put train_32x32.mat and test_32x32.mat (the cropped-digits format) in a folder",
+    )
     if check_md5:
         _verify("SVHN", path, [(v[1], v[2]) for v in splits.values()])
-    reader = _unverified(cls, split_list={**cls.split_list, **{s: [v[0], v[1], None] for s, v in splits.items()}})
+    reader = _unverified(
+        cls, split_list={**cls.split_list, **{s: [v[0], v[1], None] for s, v in splits.items()}}
+    )
     train, test = reader(str(path), split="train"), reader(str(path), split="test")
-    return _as_set("svhn", train.data, train.labels, test.data, test.labels,
-                   [str(d) for d in range(10)])
+    return _as_set(
+        "svhn", train.data, train.labels, test.data, test.labels, [str(d) for d in range(10)]
+    )
 
 
 # ---------------------------------------------------------------- MNIST / Fashion-MNIST
@@ -179,10 +205,21 @@ def _read_idx(cls, name: str, root: str, download: bool) -> ImageSet:
     for f in files:  # a copy of the .gz files is as good: unpack them where torchvision looks
         if not (raw / f).is_file() and (raw / f"{f}.gz").is_file():
             extract_archive(str(raw / f"{f}.gz"), str(raw))
-    _require(name, raw, files, f"put the four IDX files (raw or .gz) in {cls.__name__}/raw/ inside a folder")
+    _require(
+        name,
+        raw,
+        files,
+        f"put the four IDX files (raw or .gz) in {cls.__name__}/raw/ inside a folder",
+    )
     train, test = cls(str(path), train=True), cls(str(path), train=False)
-    return _as_set(name.lower().replace("-", "_"), train.data[:, None], train.targets,
-                   test.data[:, None], test.targets, train.classes)
+    return _as_set(
+        name.lower().replace("-", "_"),
+        train.data[:, None],
+        train.targets,
+        test.data[:, None],
+        test.targets,
+        train.classes,
+    )
 
 
 def load_mnist(root: str, download: bool = False, check_md5: bool = True) -> ImageSet:

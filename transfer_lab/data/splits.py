@@ -63,8 +63,11 @@ def split_classes(
         b = rest
     else:
         b = rest[: int(target)]
-    sizes_ok = len(a) > 1 and len(b) > 1 and (explicit_a or len(a) == int(source)) and (
-        explicit_b or target is None or len(b) == int(target)
+    sizes_ok = (
+        len(a) > 1
+        and len(b) > 1
+        and (explicit_a or len(a) == int(source))
+        and (explicit_b or target is None or len(b) == int(target))
     )
     if not sizes_ok:
         raise UserError(
@@ -165,7 +168,11 @@ def budget_indices(
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
         idx = idx[rng_for(split_seed, "budget", int(c)).permutation(len(idx))]
-        n = min(per_class, len(idx)) if per_class is not None else max(1, math.ceil(fraction * len(idx)))
+        n = (
+            min(per_class, len(idx))
+            if per_class is not None
+            else max(1, math.ceil(fraction * len(idx)))
+        )
         chosen.append(idx[:n])
     return np.sort(np.concatenate(chosen))
 
@@ -206,8 +213,11 @@ def make_task(
         train=kept_idx[budget],
         val=in_train[carved],
         test=np.flatnonzero(np.isin(test_labels, classes)),
-        binary=(binary_partitions(len(classes), binary_heads, split_seed) if groups is None
-                else grouped_partitions(groups, binary_heads, split_seed)),
+        binary=(
+            binary_partitions(len(classes), binary_heads, split_seed)
+            if groups is None
+            else grouped_partitions(groups, binary_heads, split_seed)
+        ),
     )
 
 

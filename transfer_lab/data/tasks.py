@@ -27,13 +27,30 @@ SPLITS = ("random", "superclasses")
 BINARY = ("random", "superclasses")
 # Superclass groups `data.source_superclasses` / `data.target_superclasses` may name (CIFAR-100).
 SUPERCLASS_GROUPS = {
-    "man_made": ["food_containers", "household_electrical_devices", "household_furniture",
-                 "large_man-made_outdoor_things", "vehicles_1", "vehicles_2"],
+    "man_made": [
+        "food_containers",
+        "household_electrical_devices",
+        "household_furniture",
+        "large_man-made_outdoor_things",
+        "vehicles_1",
+        "vehicles_2",
+    ],
 }
 SUPERCLASS_GROUPS["natural"] = [  # every other CIFAR-100 superclass
-    "aquatic_mammals", "fish", "flowers", "fruit_and_vegetables", "insects", "large_carnivores",
-    "large_natural_outdoor_scenes", "large_omnivores_and_herbivores", "medium_mammals",
-    "non-insect_invertebrates", "people", "reptiles", "small_mammals", "trees",
+    "aquatic_mammals",
+    "fish",
+    "flowers",
+    "fruit_and_vegetables",
+    "insects",
+    "large_carnivores",
+    "large_natural_outdoor_scenes",
+    "large_omnivores_and_herbivores",
+    "medium_mammals",
+    "non-insect_invertebrates",
+    "people",
+    "reptiles",
+    "small_mammals",
+    "trees",
 ]
 
 
@@ -85,21 +102,43 @@ def datamodule_for(images, task: Task, seed: int):
 
     s: DataSettings = images.settings
     if isinstance(images, FolderSet):
-        return FolderDataModule(images, task, s.batch_size, s.eval_batch_size, seed,
-                                num_workers=s.num_workers, mean=s.mean, std=s.std)
-    return TaskDataModule(images, task, batch_size=s.batch_size, eval_batch_size=s.eval_batch_size,
-                          seed=seed, augment=s.augment, mean=s.mean, std=s.std)
+        return FolderDataModule(
+            images,
+            task,
+            s.batch_size,
+            s.eval_batch_size,
+            seed,
+            num_workers=s.num_workers,
+            mean=s.mean,
+            std=s.std,
+        )
+    return TaskDataModule(
+        images,
+        task,
+        batch_size=s.batch_size,
+        eval_batch_size=s.eval_batch_size,
+        seed=seed,
+        augment=s.augment,
+        mean=s.mean,
+        std=s.std,
+    )
 
 
-def pick_classes(num_classes: int, given: Any, split_seed: int, purpose: str, key: str) -> tuple[int, ...]:
+def pick_classes(
+    num_classes: int, given: Any, split_seed: int, purpose: str, key: str
+) -> tuple[int, ...]:
     """null: every class; a number: that many drawn from the split seed; a list: those classes."""
     given = _plain(given)
     if given is None:
         return tuple(range(num_classes))
     if isinstance(given, int):
         if not 2 <= given <= num_classes:
-            raise UserError(f"{key}={given} must be between 2 and {num_classes}, the classes there are.")
-        return tuple(sorted(int(c) for c in rng_for(split_seed, purpose).permutation(num_classes)[:given]))
+            raise UserError(
+                f"{key}={given} must be between 2 and {num_classes}, the classes there are."
+            )
+        return tuple(
+            sorted(int(c) for c in rng_for(split_seed, purpose).permutation(num_classes)[:given])
+        )
     bad = [c for c in given if not 0 <= int(c) < num_classes]
     if bad or len(set(given)) < 2:
         raise UserError(f"{key}={given} must list at least 2 class ids in 0..{num_classes - 1}.")
@@ -140,10 +179,15 @@ def superclass_split(images, data: DictConfig) -> ClassSplit:
         )
     source = superclass_ids(images, data.source_superclasses, "data.source_superclasses")
     target_given = data.get("target_superclasses")
-    target = (sorted(set(range(len(images.superclass_names))) - set(source)) if target_given is None
-              else superclass_ids(images, target_given, "data.target_superclasses"))
+    target = (
+        sorted(set(range(len(images.superclass_names))) - set(source))
+        if target_given is None
+        else superclass_ids(images, target_given, "data.target_superclasses")
+    )
     if set(source) & set(target):
-        raise UserError("data.source_superclasses and data.target_superclasses overlap; make them disjoint.")
+        raise UserError(
+            "data.source_superclasses and data.target_superclasses overlap; make them disjoint."
+        )
     of = np.asarray(images.superclass_of)
     a = tuple(int(c) for c in np.flatnonzero(np.isin(of, source)))
     b = tuple(int(c) for c in np.flatnonzero(np.isin(of, target)))
@@ -184,8 +228,9 @@ class JobData:
 
     def selffer_task(self) -> Task:
         """For BnB: B itself, within B's budget, with binary partitions of B's classes."""
-        return _task(self.target_images, self.task_b.classes, self.data, self.binary_heads,
-                     budget=True)
+        return _task(
+            self.target_images, self.task_b.classes, self.data, self.binary_heads, budget=True
+        )
 
 
 def _task(images, classes: Sequence[int], data: DictConfig, heads: int, budget: bool) -> Task:
@@ -210,7 +255,9 @@ def build_job_data(cfg: DictConfig) -> JobData:
     if how not in SPLITS:
         raise UserError(f"data.split={how!r} is not a split; use one of {', '.join(SPLITS)}.")
     if str(data.get("binary", "random")) not in BINARY:
-        raise UserError(f"data.binary={data.binary!r} is not known; use one of {', '.join(BINARY)}.")
+        raise UserError(
+            f"data.binary={data.binary!r} is not known; use one of {', '.join(BINARY)}."
+        )
     source_images = load_images(data)
     target_cfg = data.get("target")
     seed = int(data.split_seed)
@@ -222,22 +269,41 @@ def build_job_data(cfg: DictConfig) -> JobData:
                 f"images are {target_images.shape} (channels, height, width); pick a target "
                 f"dataset of the same shape."
             )
-        source = (superclass_split(source_images, data).source if how == "superclasses" else
-                  pick_classes(source_images.num_classes, data.source_classes, seed, "classes",
-                               "data.source_classes"))
-        target = pick_classes(target_images.num_classes, target_cfg.get("classes"), seed,
-                              "target-classes", "data.target.classes")
+        source = (
+            superclass_split(source_images, data).source
+            if how == "superclasses"
+            else pick_classes(
+                source_images.num_classes,
+                data.source_classes,
+                seed,
+                "classes",
+                "data.source_classes",
+            )
+        )
+        target = pick_classes(
+            target_images.num_classes,
+            target_cfg.get("classes"),
+            seed,
+            "target-classes",
+            "data.target.classes",
+        )
         split = ClassSplit(source=source, target=target)
     else:
         target_images = source_images
         if how == "superclasses":
             split = superclass_split(source_images, data)
         else:
-            split = split_classes(source_images.num_classes, _plain(data.source_classes),
-                                  _plain(data.target_classes), seed)
+            split = split_classes(
+                source_images.num_classes,
+                _plain(data.source_classes),
+                _plain(data.target_classes),
+                seed,
+            )
         direction = str(data.get("direction", "AB"))
         if direction not in ("AB", "BA"):
-            raise UserError(f"data.direction={direction!r} is not AB or BA; BA swaps the two halves.")
+            raise UserError(
+                f"data.direction={direction!r} is not AB or BA; BA swaps the two halves."
+            )
         if direction == "BA":
             split = ClassSplit(source=split.target, target=split.source)
     task_a = _task(source_images, split.source, data, heads, budget=False)

@@ -28,8 +28,13 @@ from transfer_lab.models.registry import register_backbone
 
 # Caffe's reference model: Gaussian weights with these standard deviations and constant biases.
 CAFFE_INIT = {
-    "conv1": (0.01, 0.0), "conv2": (0.01, 1.0), "conv3": (0.01, 0.0), "conv4": (0.01, 1.0),
-    "conv5": (0.01, 1.0), "fc6": (0.005, 1.0), "fc7": (0.005, 1.0),
+    "conv1": (0.01, 0.0),
+    "conv2": (0.01, 1.0),
+    "conv3": (0.01, 0.0),
+    "conv4": (0.01, 1.0),
+    "conv5": (0.01, 1.0),
+    "fc6": (0.005, 1.0),
+    "fc7": (0.005, 1.0),
 }
 
 
@@ -76,12 +81,23 @@ class YosinskiNet(Backbone):
         if side < 1:
             raise UserError(
                 f"images of {image_size}×{image_size} are smaller than this AlexNet's "
-                f"{conv1_kernel}×{conv1_kernel} conv1; resize them with data.image_size=32 or more.")
+                f"{conv1_kernel}×{conv1_kernel} conv1; resize them with data.image_size=32 or more."
+            )
 
-        def conv(cin: int, cout: int, k: int, pad: int, g: int = 1, stride: int = 1,
-                 pool: bool = False, norm: bool = False) -> nn.Sequential:
-            layers = [("conv", nn.Conv2d(cin, cout, k, stride, pad, groups=g)),
-                      ("relu", nn.ReLU(inplace=True))]
+        def conv(
+            cin: int,
+            cout: int,
+            k: int,
+            pad: int,
+            g: int = 1,
+            stride: int = 1,
+            pool: bool = False,
+            norm: bool = False,
+        ) -> nn.Sequential:
+            layers = [
+                ("conv", nn.Conv2d(cin, cout, k, stride, pad, groups=g)),
+                ("relu", nn.ReLU(inplace=True)),
+            ]
             if pool:
                 layers.append(("pool", CaffeMaxPool()))
             if norm and lrn:
@@ -98,8 +114,9 @@ class YosinskiNet(Backbone):
             return nn.Sequential(OrderedDict(layers))
 
         stages = {
-            "conv1": conv(in_channels, c1, conv1_kernel, pad1, stride=conv1_stride, pool=True,
-                          norm=True),
+            "conv1": conv(
+                in_channels, c1, conv1_kernel, pad1, stride=conv1_stride, pool=True, norm=True
+            ),
             "conv2": conv(c1, c2, 5, 2, g=groups, pool=True, norm=True),
             "conv3": conv(c2, c3, 3, 1),
             "conv4": conv(c3, c4, 3, 1, g=groups),
@@ -134,8 +151,18 @@ def alexnet_yosinski(
     lrn: bool = True,
 ) -> YosinskiNet:
     """Yosinski et al.'s network for 224×224 ImageNet crops (Caffe's reference model)."""
-    return YosinskiNet(in_channels, image_size, channels, conv1_kernel=11, conv1_stride=4,
-                       groups=groups, hidden=hidden, dropout=dropout, lrn=lrn, design_size=224)
+    return YosinskiNet(
+        in_channels,
+        image_size,
+        channels,
+        conv1_kernel=11,
+        conv1_stride=4,
+        groups=groups,
+        hidden=hidden,
+        dropout=dropout,
+        lrn=lrn,
+        design_size=224,
+    )
 
 
 @register_backbone("alexnet_yosinski32", default_input=(3, 32))
@@ -149,5 +176,15 @@ def alexnet_yosinski32(
     lrn: bool = True,
 ) -> YosinskiNet:
     """The same eight layers sized for 32×32 images (CIFAR): 5×5 stride-1 conv1."""
-    return YosinskiNet(in_channels, image_size, channels, conv1_kernel=5, conv1_stride=1,
-                       groups=groups, hidden=hidden, dropout=dropout, lrn=lrn, design_size=32)
+    return YosinskiNet(
+        in_channels,
+        image_size,
+        channels,
+        conv1_kernel=5,
+        conv1_stride=1,
+        groups=groups,
+        hidden=hidden,
+        dropout=dropout,
+        lrn=lrn,
+        design_size=32,
+    )

@@ -34,13 +34,14 @@ class BasicBlock(nn.Module):
         if shortcut == "B" and (stride != 1 or self.pad):
             self.project = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                nn.BatchNorm2d(out_channels))
+                nn.BatchNorm2d(out_channels),
+            )
 
     def shortcut(self, x: torch.Tensor) -> torch.Tensor:
         if self.project is not None:
             return self.project(x)
         if self.stride != 1:
-            x = x[:, :, ::self.stride, ::self.stride]
+            x = x[:, :, :: self.stride, :: self.stride]
         if self.pad:
             x = F.pad(x, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
         return x
@@ -63,20 +64,34 @@ class CifarResNet(Backbone):
         shortcut: str = "A",
     ) -> None:
         if (depth - 2) % 6:
-            raise UserError(f"backbone depth={depth} is not 6·n + 2; use a CIFAR ResNet depth such as 20, 32, 44, 56 or 110.")
+            raise UserError(
+                f"backbone depth={depth} is not 6·n + 2; use a CIFAR ResNet depth such as 20, 32, 44, 56 or 110."
+            )
         if shortcut not in ("A", "B"):
-            raise UserError(f"backbone.shortcut={shortcut!r} is unknown; use A (zero-padding identity) or B (1×1 projection).")
+            raise UserError(
+                f"backbone.shortcut={shortcut!r} is unknown; use A (zero-padding identity) or B (1×1 projection)."
+            )
         n = (depth - 2) // 6
-        stages: dict[str, nn.Module] = {"stem": nn.Sequential(OrderedDict([
-            ("conv", nn.Conv2d(in_channels, width, 3, padding=1, bias=False)),
-            ("bn", nn.BatchNorm2d(width)), ("relu", nn.ReLU(inplace=True))]))}
+        stages: dict[str, nn.Module] = {
+            "stem": nn.Sequential(
+                OrderedDict(
+                    [
+                        ("conv", nn.Conv2d(in_channels, width, 3, padding=1, bias=False)),
+                        ("bn", nn.BatchNorm2d(width)),
+                        ("relu", nn.ReLU(inplace=True)),
+                    ]
+                )
+            )
+        }
         channels = width
-        for s, (out, stride) in enumerate(zip((width, 2 * width, 4 * width), (1, 2, 2), strict=True),
-                                          start=1):
+        for s, (out, stride) in enumerate(
+            zip((width, 2 * width, 4 * width), (1, 2, 2), strict=True), start=1
+        ):
             blocks: list[tuple[str, nn.Module]] = []
             for i in range(n):
-                blocks.append((f"block{i + 1}",
-                               BasicBlock(channels, out, stride if i == 0 else 1, shortcut)))
+                blocks.append(
+                    (f"block{i + 1}", BasicBlock(channels, out, stride if i == 0 else 1, shortcut))
+                )
                 channels = out
             if s == 3:
                 blocks.append(("pool", global_pool()))
@@ -89,14 +104,16 @@ class CifarResNet(Backbone):
 
 
 @register_backbone("resnet20", default_input=(3, 32))
-def resnet20(in_channels: int = 3, image_size: int = 32, width: int = 16,
-             shortcut: str = "A") -> CifarResNet:
+def resnet20(
+    in_channels: int = 3, image_size: int = 32, width: int = 16, shortcut: str = "A"
+) -> CifarResNet:
     """CIFAR ResNet-20: 3 × 3 basic blocks."""
     return CifarResNet(in_channels, image_size, depth=20, width=width, shortcut=shortcut)
 
 
 @register_backbone("resnet56", default_input=(3, 32))
-def resnet56(in_channels: int = 3, image_size: int = 32, width: int = 16,
-             shortcut: str = "A") -> CifarResNet:
+def resnet56(
+    in_channels: int = 3, image_size: int = 32, width: int = 16, shortcut: str = "A"
+) -> CifarResNet:
     """CIFAR ResNet-56: 3 × 9 basic blocks."""
     return CifarResNet(in_channels, image_size, depth=56, width=width, shortcut=shortcut)

@@ -29,13 +29,19 @@ class DenseLayer(nn.Module):
         layers: list[tuple[str, nn.Module]] = []
         channels = in_channels
         if bottleneck:
-            layers += [("norm1", nn.BatchNorm2d(channels)), ("relu1", nn.ReLU(inplace=True)),
-                       ("conv1", nn.Conv2d(channels, 4 * growth, 1, bias=False))]
+            layers += [
+                ("norm1", nn.BatchNorm2d(channels)),
+                ("relu1", nn.ReLU(inplace=True)),
+                ("conv1", nn.Conv2d(channels, 4 * growth, 1, bias=False)),
+            ]
             if dropout > 0:
                 layers.append(("drop1", nn.Dropout(dropout)))
             channels = 4 * growth
-        layers += [("norm2", nn.BatchNorm2d(channels)), ("relu2", nn.ReLU(inplace=True)),
-                   ("conv2", nn.Conv2d(channels, growth, 3, padding=1, bias=False))]
+        layers += [
+            ("norm2", nn.BatchNorm2d(channels)),
+            ("relu2", nn.ReLU(inplace=True)),
+            ("conv2", nn.Conv2d(channels, growth, 3, padding=1, bias=False)),
+        ]
         if dropout > 0:
             layers.append(("drop2", nn.Dropout(dropout)))
         self.body = nn.Sequential(OrderedDict(layers))
@@ -46,18 +52,29 @@ class DenseLayer(nn.Module):
 
 def transition(in_channels: int, out_channels: int) -> nn.Sequential:
     """BN-ReLU-Conv1×1-AvgPool2: compresses the channels and halves the resolution."""
-    return nn.Sequential(OrderedDict([
-        ("norm", nn.BatchNorm2d(in_channels)), ("relu", nn.ReLU(inplace=True)),
-        ("conv", nn.Conv2d(in_channels, out_channels, 1, bias=False)),
-        ("pool", nn.AvgPool2d(2, ceil_mode=True)),
-    ]))
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("norm", nn.BatchNorm2d(in_channels)),
+                ("relu", nn.ReLU(inplace=True)),
+                ("conv", nn.Conv2d(in_channels, out_channels, 1, bias=False)),
+                ("pool", nn.AvgPool2d(2, ceil_mode=True)),
+            ]
+        )
+    )
 
 
 def final_norm(channels: int) -> nn.Sequential:
     """The last BN-ReLU before global average pooling."""
-    return nn.Sequential(OrderedDict([
-        ("norm", nn.BatchNorm2d(channels)), ("relu", nn.ReLU(inplace=True)), ("pool", global_pool()),
-    ]))
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("norm", nn.BatchNorm2d(channels)),
+                ("relu", nn.ReLU(inplace=True)),
+                ("pool", global_pool()),
+            ]
+        )
+    )
 
 
 @register_backbone("densenet_bc", default_input=(3, 32))
@@ -76,27 +93,35 @@ class DenseNetBC(Backbone):
         stages: str = "blocks",
     ) -> None:
         if stages not in STAGE_GRANULARITIES:
-            raise UserError(f"backbone.stages={stages!r} is unknown; use one of {', '.join(STAGE_GRANULARITIES)}.")
+            raise UserError(
+                f"backbone.stages={stages!r} is unknown; use one of {', '.join(STAGE_GRANULARITIES)}."
+            )
         per_layer = 2 if bottleneck else 1
         if (depth - 4) % (3 * per_layer):
-            raise UserError(f"backbone.depth={depth} is not 3·{per_layer}·n + 4; use a DenseNet depth such as 100 or 250 (BC) or 40 (plain).")
+            raise UserError(
+                f"backbone.depth={depth} is not 3·{per_layer}·n + 4; use a DenseNet depth such as 100 or 250 (BC) or 40 (plain)."
+            )
         n = (depth - 4) // (3 * per_layer)
         channels = 2 * growth if bottleneck and compression < 1 else 16
         built: dict[str, nn.Module] = {
-            "stem": nn.Conv2d(in_channels, channels, 3, padding=1, bias=False)}
+            "stem": nn.Conv2d(in_channels, channels, 3, padding=1, bias=False)
+        }
         for b in (1, 2, 3):
             layers = []
             for _ in range(n):
                 layers.append(DenseLayer(channels, growth, bottleneck, dropout))
                 channels += growth
             if b == 3:  # the final BN-ReLU-pool rides with the last layer
-                layers[-1] = nn.Sequential(OrderedDict(
-                    [("layer", layers[-1]), ("final", final_norm(channels))]))
+                layers[-1] = nn.Sequential(
+                    OrderedDict([("layer", layers[-1]), ("final", final_norm(channels))])
+                )
             names = [f"layer{i:02d}" for i in range(1, n + 1)]
             if stages == "blocks":
                 built[f"block{b}"] = nn.Sequential(OrderedDict(zip(names, layers, strict=True)))
             else:
-                built.update({f"block{b}_{name}": layer for name, layer in zip(names, layers, strict=True)})
+                built.update(
+                    {f"block{b}_{name}": layer for name, layer in zip(names, layers, strict=True)}
+                )
             if b < 3:
                 out = int(channels * compression)
                 built[f"trans{b}"] = transition(channels, out)

@@ -42,7 +42,9 @@ class LeNet(Backbone):
     ) -> None:
         side = image_size // 4
         if side < 1:
-            raise UserError(f"LeNet needs images of at least 4×4 pixels, got {image_size}×{image_size}; resize them with data.image_size.")
+            raise UserError(
+                f"LeNet needs images of at least 4×4 pixels, got {image_size}×{image_size}; resize them with data.image_size."
+            )
         c1, c2 = channels
         h1, h2 = hidden
         stages = {

@@ -111,13 +111,24 @@ class TransferModule(pl.LightningModule):
         accuracy(logits, labels)
         self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, batch_size=batch_size)
         self.log(f"{split}/ce", ce, on_step=False, on_epoch=True, batch_size=batch_size)
-        self.log(f"{split}/acc", accuracy, on_epoch=True, on_step=False,
-                 prog_bar=split == "val", batch_size=batch_size)
+        self.log(
+            f"{split}/acc",
+            accuracy,
+            on_epoch=True,
+            on_step=False,
+            prog_bar=split == "val",
+            batch_size=batch_size,
+        )
         for k, head_logits in enumerate(binary_logits):
             metric = self.binary_accuracy[f"{split}_acc"][k]
             metric(head_logits, binary_labels[k])
-            self.log(f"{split}/binary{k}_acc", metric, on_epoch=True, on_step=False,
-                     batch_size=batch_size)
+            self.log(
+                f"{split}/binary{k}_acc",
+                metric,
+                on_epoch=True,
+                on_step=False,
+                batch_size=batch_size,
+            )
         return loss
 
     def training_step(self, batch, batch_idx):  # noqa: D102
@@ -149,4 +160,7 @@ class TransferModule(pl.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+        }

@@ -67,9 +67,12 @@ def _takes_any_keyword(factory: BackboneFactory) -> bool:
 def options(name: str) -> list[str]:
     """The keyword arguments a registered backbone takes besides in_channels and image_size."""
     parameters = inspect.signature(_REGISTRY[name]).parameters
-    return [p for p, spec in parameters.items()
-            if p not in ("self", "in_channels", "image_size")
-            and spec.kind in (spec.POSITIONAL_OR_KEYWORD, spec.KEYWORD_ONLY)]
+    return [
+        p
+        for p, spec in parameters.items()
+        if p not in ("self", "in_channels", "image_size")
+        and spec.kind in (spec.POSITIONAL_OR_KEYWORD, spec.KEYWORD_ONLY)
+    ]
 
 
 def backbone_from_config(cfg: Mapping[str, Any], in_channels: int, image_size: int) -> Backbone:

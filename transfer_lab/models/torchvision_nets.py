@@ -23,8 +23,14 @@ def _first_conv(conv: nn.Conv2d, in_channels: int) -> nn.Conv2d:
     """torchvision's stem conv, rebuilt for `in_channels` when that is not 3."""
     if in_channels == conv.in_channels:
         return conv
-    return nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                     bias=conv.bias is not None)
+    return nn.Conv2d(
+        in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        bias=conv.bias is not None,
+    )
 
 
 class TorchvisionResNet(Backbone):
@@ -33,9 +39,16 @@ class TorchvisionResNet(Backbone):
     def __init__(self, arch: str, in_channels: int = 3, image_size: int = 224) -> None:
         net = getattr(models, arch)(weights=None)
         stages = {
-            "stem": nn.Sequential(OrderedDict([
-                ("conv1", _first_conv(net.conv1, in_channels)), ("bn1", net.bn1),
-                ("relu", net.relu), ("maxpool", net.maxpool)])),
+            "stem": nn.Sequential(
+                OrderedDict(
+                    [
+                        ("conv1", _first_conv(net.conv1, in_channels)),
+                        ("bn1", net.bn1),
+                        ("relu", net.relu),
+                        ("maxpool", net.maxpool),
+                    ]
+                )
+            ),
             "layer1": net.layer1,
             "layer2": net.layer2,
             "layer3": net.layer3,
@@ -53,18 +66,36 @@ class TorchvisionDenseNet(Backbone):
 
     def __init__(self, arch: str, in_channels: int = 3, image_size: int = 224) -> None:
         features = getattr(models, arch)(weights=None).features
-        stages: dict[str, nn.Module] = {"stem": nn.Sequential(OrderedDict([
-            ("conv0", _first_conv(features.conv0, in_channels)), ("norm0", features.norm0),
-            ("relu0", features.relu0), ("pool0", features.pool0)]))}
-        names = [n for n, _ in features.named_children() if n.startswith(("denseblock", "transition"))]
+        stages: dict[str, nn.Module] = {
+            "stem": nn.Sequential(
+                OrderedDict(
+                    [
+                        ("conv0", _first_conv(features.conv0, in_channels)),
+                        ("norm0", features.norm0),
+                        ("relu0", features.relu0),
+                        ("pool0", features.pool0),
+                    ]
+                )
+            )
+        }
+        names = [
+            n for n, _ in features.named_children() if n.startswith(("denseblock", "transition"))
+        ]
         for name in names:
             stages[name] = getattr(features, name)
             if name.startswith("transition"):  # round up, so maps of 1 pixel survive small inputs
                 stages[name].pool = nn.AvgPool2d(2, ceil_mode=True)
         last = names[-1]
-        stages[last] = nn.Sequential(OrderedDict([
-            ("blocks", stages[last]), ("norm5", features.norm5), ("relu", nn.ReLU(inplace=True)),
-            ("pool", global_pool())]))
+        stages[last] = nn.Sequential(
+            OrderedDict(
+                [
+                    ("blocks", stages[last]),
+                    ("norm5", features.norm5),
+                    ("relu", nn.ReLU(inplace=True)),
+                    ("pool", global_pool()),
+                ]
+            )
+        )
         super().__init__(stages, feature_dim=features.norm5.num_features)
 
     def init_module(self, module: nn.Module) -> None:

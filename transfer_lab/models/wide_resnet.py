@@ -30,7 +30,8 @@ class WideBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
         self.shortcut = (
             nn.Conv2d(in_channels, out_channels, 1, stride, bias=False)
-            if stride != 1 or in_channels != out_channels else None
+            if stride != 1 or in_channels != out_channels
+            else None
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,21 +56,28 @@ class WideResNet(Backbone):
         dropout: float = 0.3,
     ) -> None:
         if (depth - 4) % 6:
-            raise UserError(f"backbone.depth={depth} is not 6·n + 4; use a Wide ResNet depth such as 16, 22, 28 or 40.")
+            raise UserError(
+                f"backbone.depth={depth} is not 6·n + 4; use a Wide ResNet depth such as 16, 22, 28 or 40."
+            )
         n = (depth - 4) // 6
         widths = [16 * width, 32 * width, 64 * width]
         stages: dict[str, nn.Module] = {
-            "stem": nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)}
+            "stem": nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)
+        }
         channels = 16
         for g, (out, stride) in enumerate(zip(widths, (1, 2, 2), strict=True), start=1):
             blocks: list[tuple[str, nn.Module]] = []
             for i in range(n):
-                blocks.append((f"block{i + 1}",
-                               WideBlock(channels, out, stride if i == 0 else 1, dropout)))
+                blocks.append(
+                    (f"block{i + 1}", WideBlock(channels, out, stride if i == 0 else 1, dropout))
+                )
                 channels = out
             if g == 3:
-                blocks += [("norm", nn.BatchNorm2d(channels)), ("relu", nn.ReLU(inplace=True)),
-                           ("pool", global_pool())]
+                blocks += [
+                    ("norm", nn.BatchNorm2d(channels)),
+                    ("relu", nn.ReLU(inplace=True)),
+                    ("pool", global_pool()),
+                ]
             stages[f"group{g}"] = nn.Sequential(OrderedDict(blocks))
         super().__init__(stages, feature_dim=channels)
 

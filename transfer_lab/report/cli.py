@@ -40,11 +40,27 @@ METRIC_TITLES = {
     "source_test_acc": "source test acc %",
     "source_val_acc": "source val acc %",
 }
-COLUMN_TITLES = {"label": "network", "beta": "β", "binary_heads": "K", "depth": "n",
-                 "fraction": "B fraction", "per_class": "B per class", "lr_scale": "lr scale",
-                 "treatment": "treatment", "freeze": "frozen"}
-PAIRED_HEADER = ["comparison", "configuration", "baseline", "pairs", "diff (points)",
-                 "95% CI (points)", "t-test p", "Wilcoxon p"]
+COLUMN_TITLES = {
+    "label": "network",
+    "beta": "β",
+    "binary_heads": "K",
+    "depth": "n",
+    "fraction": "B fraction",
+    "per_class": "B per class",
+    "lr_scale": "lr scale",
+    "treatment": "treatment",
+    "freeze": "frozen",
+}
+PAIRED_HEADER = [
+    "comparison",
+    "configuration",
+    "baseline",
+    "pairs",
+    "diff (points)",
+    "95% CI (points)",
+    "t-test p",
+    "Wilcoxon p",
+]
 
 
 def newest_sweep(root: Path = Path("multirun")) -> Path | None:
@@ -60,11 +76,16 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary_rows(summary: pd.DataFrame, display: list[str], metrics=METRICS,
-                 seeds: bool = True) -> tuple[list[str], list[list[str]]]:
+def summary_rows(
+    summary: pd.DataFrame, display: list[str], metrics=METRICS, seeds: bool = True
+) -> tuple[list[str], list[list[str]]]:
     metrics = [m for m in metrics if summary[f"{m}_mean"].notna().any()] or list(metrics[:1])
-    header = [*(COLUMN_TITLES.get(c, c) for c in display), "n",
-              *(["split seeds"] if seeds else []), *(METRIC_TITLES[m] for m in metrics)]
+    header = [
+        *(COLUMN_TITLES.get(c, c) for c in display),
+        "n",
+        *(["split seeds"] if seeds else []),
+        *(METRIC_TITLES[m] for m in metrics),
+    ]
     rows = []
     for _, row in summary.iterrows():
         cells = ["–" if missing(row[c]) else format_value(row[c]) for c in display]
@@ -94,8 +115,16 @@ def paired_rows(table: pd.DataFrame, metric: str, notes: bool = False) -> list[l
     chosen = table[table["metric"] == metric]
     for row in chosen.itertuples():
         interval = "–" if missing(row.ci_low) else f"[{points(row.ci_low)}, {points(row.ci_high)}]"
-        cells = [row.comparison, row.config, row.baseline, str(row.pairs), points(row.diff_mean),
-                 interval, p_text(row.p_t), p_text(row.p_wilcoxon)]
+        cells = [
+            row.comparison,
+            row.config,
+            row.baseline,
+            str(row.pairs),
+            points(row.diff_mean),
+            interval,
+            p_text(row.p_t),
+            p_text(row.p_wilcoxon),
+        ]
         rows.append([*cells, str(row.note or "")] if notes else cells)
     return rows
 
@@ -106,8 +135,9 @@ def fixed_settings(frame: pd.DataFrame, configs, columns: list[str], display: li
     for column in columns:
         if column in display or (column in TREATMENT_COLUMNS[1:] and "label" in columns):
             continue
-        values = {format_value(c.values.get(column)) for c in configs
-                  if not missing(c.values.get(column))}
+        values = {
+            format_value(c.values.get(column)) for c in configs if not missing(c.values.get(column))
+        }
         if len(values) == 1:
             parts.append(f"{COLUMN_TITLES.get(column, column)}={values.pop()}")
     return " · ".join(parts)
@@ -120,32 +150,48 @@ def job_counts(frame: pd.DataFrame) -> str:
     return f"{len(frame)} jobs: " + ", ".join(words)
 
 
-def write_markdown(sweep_dir: Path, frame: pd.DataFrame, configs, columns, display,
-                   summary: pd.DataFrame, paired: pd.DataFrame, drawn: list[Path],
-                   figure_errors: list[str]) -> None:
+def write_markdown(
+    sweep_dir: Path,
+    frame: pd.DataFrame,
+    configs,
+    columns,
+    display,
+    summary: pd.DataFrame,
+    paired: pd.DataFrame,
+    drawn: list[Path],
+    figure_errors: list[str],
+) -> None:
     experiments = sorted({str(e) for e in frame.get("experiment", pd.Series()).dropna()})
     header, rows = summary_rows(summary, display)
-    text = [f"# Sweep report: {sweep_dir}\n",
-            f"{'experiment ' + ', '.join(experiments) + ' · ' if experiments else ''}"
-            f"{job_counts(frame)}\n"]
+    text = [
+        f"# Sweep report: {sweep_dir}\n",
+        f"{'experiment ' + ', '.join(experiments) + ' · ' if experiments else ''}"
+        f"{job_counts(frame)}\n",
+    ]
     fixed = fixed_settings(frame, configs, columns, display)
     if fixed:
         text.append(f"Fixed in every configuration: {fixed}\n")
-    text += ["## Accuracy by configuration\n",
-             "Mean ± standard deviation over replicates, in %. A replicate is one split seed "
-             "(the A/B class partition) with one training seed; n counts replicates, and jobs "
-             "that repeat a replicate exactly are averaged first.\n",
-             markdown_table(header, rows)]
+    text += [
+        "## Accuracy by configuration\n",
+        "Mean ± standard deviation over replicates, in %. A replicate is one split seed "
+        "(the A/B class partition) with one training seed; n counts replicates, and jobs "
+        "that repeat a replicate exactly are averaged first.\n",
+        markdown_table(header, rows),
+    ]
     if not paired.empty:
-        text += ["## Paired comparisons\n",
-                 "Each configuration against its baseline on the same split seeds and training "
-                 "seed: difference = configuration − baseline in accuracy points (positive: the "
-                 "configuration is better), 95% t-interval of the mean difference, two-sided "
-                 "paired t-test and Wilcoxon signed-rank test (exact for small n; with n pairs "
-                 "its smallest possible p is 2/2ⁿ). Replicates that only one side finished are "
-                 "left out. Unpaired (Welch) p-values are in paired.csv for contrast.\n"]
-        for metric, title in (("target_test_acc", "Target task B, test accuracy"),
-                              ("source_test_acc", "Source task A, test accuracy")):
+        text += [
+            "## Paired comparisons\n",
+            "Each configuration against its baseline on the same split seeds and training "
+            "seed: difference = configuration − baseline in accuracy points (positive: the "
+            "configuration is better), 95% t-interval of the mean difference, two-sided "
+            "paired t-test and Wilcoxon signed-rank test (exact for small n; with n pairs "
+            "its smallest possible p is 2/2ⁿ). Replicates that only one side finished are "
+            "left out. Unpaired (Welch) p-values are in paired.csv for contrast.\n",
+        ]
+        for metric, title in (
+            ("target_test_acc", "Target task B, test accuracy"),
+            ("source_test_acc", "Source task A, test accuracy"),
+        ):
             rows = paired_rows(paired, metric, notes=True)
             if rows:
                 if any(row[-1] for row in rows):
@@ -156,9 +202,11 @@ def write_markdown(sweep_dir: Path, frame: pd.DataFrame, configs, columns, displ
         kinds = [k for k in KINDS if k in set(paired["comparison"])]
         text.append("Comparisons: " + "; ".join(KIND_WORDS[k] for k in kinds) + ".\n")
     elif len(configs) > 1:
-        text += ["## Paired comparisons\n",
-                 "None: no configuration has a baseline in this sweep (β = 0 for β > 0, baseB "
-                 "for a copied network, the selffer for a transferred one).\n"]
+        text += [
+            "## Paired comparisons\n",
+            "None: no configuration has a baseline in this sweep (β = 0 for β > 0, baseB "
+            "for a copied network, the selffer for a transferred one).\n",
+        ]
     if drawn or figure_errors:
         text.append("## Figures\n")
         for path in drawn:
@@ -167,11 +215,17 @@ def write_markdown(sweep_dir: Path, frame: pd.DataFrame, configs, columns, displ
         text += [f"- {error}\n" for error in figure_errors]
     problems = frame[frame["status"] != "ok"]
     if not problems.empty:
-        text += ["## Jobs that did not finish\n",
-                 "Left out of every table and comparison above.\n",
-                 markdown_table(["job", "status", "overrides", "reason"],
-                                [[str(r.job), str(r.status), f"`{r.overrides}`", str(r.reason)]
-                                 for r in problems.itertuples()])]
+        text += [
+            "## Jobs that did not finish\n",
+            "Left out of every table and comparison above.\n",
+            markdown_table(
+                ["job", "status", "overrides", "reason"],
+                [
+                    [str(r.job), str(r.status), f"`{r.overrides}`", str(r.reason)]
+                    for r in problems.itertuples()
+                ],
+            ),
+        ]
     write_atomically(sweep_dir / "summary.md", lambda tmp: tmp.write_text("\n".join(text)))
 
 
@@ -179,13 +233,14 @@ KIND_WORDS = {
     BETA: "β vs β=0: the same configuration trained on A without the binary-head loss",
     "vs baseB": "vs baseB: scratch training on B with the same budget and target settings",
     "AnB vs BnB": "AnB vs BnB: the transferred network against the selffer with the same n "
-                  "and freezing (Yosinski's specificity of A's features)",
+    "and freezing (Yosinski's specificity of A's features)",
 }
 
 
 def console_tables(console: Console, sweep_dir: Path, header, rows, paired: pd.DataFrame) -> None:
-    table = Table(title=f"{sweep_dir}: test accuracy %, mean ± std over split seeds",
-                  box=box.SIMPLE_HEAD)
+    table = Table(
+        title=f"{sweep_dir}: test accuracy %, mean ± std over split seeds", box=box.SIMPLE_HEAD
+    )
     for column in header:
         table.add_column(column, justify="right", no_wrap=column.endswith("%"))
     for row in rows:
@@ -196,12 +251,16 @@ def console_tables(console: Console, sweep_dir: Path, header, rows, paired: pd.D
         rows = [row[1:] for row in chosen if row[0] == kind]
         if not rows:
             continue
-        table = Table(title=f"paired, {kind}: target test accuracy, same split seeds",
-                      caption="Δ = config − baseline (accuracy points) · n pairs · p (t): paired "
-                              "t-test · p (W): Wilcoxon signed-rank",
-                      box=box.SIMPLE_HEAD, pad_edge=False)
-        for index, column in enumerate(["config", "baseline", "n", "Δ", "95% CI", "p (t)",
-                                        "p (W)"]):
+        table = Table(
+            title=f"paired, {kind}: target test accuracy, same split seeds",
+            caption="Δ = config − baseline (accuracy points) · n pairs · p (t): paired "
+            "t-test · p (W): Wilcoxon signed-rank",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        for index, column in enumerate(
+            ["config", "baseline", "n", "Δ", "95% CI", "p (t)", "p (W)"]
+        ):
             if index < 2:  # names may wrap, numbers never
                 widest = max(len(column), *(len(row[index]) for row in rows))
                 table.add_column(column, min_width=min(widest, 12), overflow="fold")
@@ -212,8 +271,9 @@ def console_tables(console: Console, sweep_dir: Path, header, rows, paired: pd.D
         console.print(table)
 
 
-def report_sweep(sweep_dir: Path, console: Console | None = None, anchors: bool = True,
-                 draw: bool = True) -> int:
+def report_sweep(
+    sweep_dir: Path, console: Console | None = None, anchors: bool = True, draw: bool = True
+) -> int:
     """Write the sweep's report files and print its tables; returns how many jobs are not ok."""
     console = console or Console()
     sweep_dir = Path(sweep_dir)
@@ -234,14 +294,17 @@ def report_sweep(sweep_dir: Path, console: Console | None = None, anchors: bool 
     if draw and configs:
         for name, function in figures.FIGURES:
             try:
-                drawn += function(configs, display, paired, sweep_dir / "figures",
-                                  sweep_dir.name, anchors)
+                drawn += function(
+                    configs, display, paired, sweep_dir / "figures", sweep_dir.name, anchors
+                )
             except Exception as error:  # a figure must never cost the tables
                 log.warning("figure %s not drawn: %s", name, error, exc_info=True)
-                figure_errors.append(f"figure {name} could not be drawn: "
-                                     f"{type(error).__name__}: {error}")
-    write_markdown(sweep_dir, frame, configs, columns, display, summary, paired, drawn,
-                   figure_errors)
+                figure_errors.append(
+                    f"figure {name} could not be drawn: {type(error).__name__}: {error}"
+                )
+    write_markdown(
+        sweep_dir, frame, configs, columns, display, summary, paired, drawn, figure_errors
+    )
 
     # the console gets test accuracies only; validation accuracies are in summary.md and .csv
     header, rows = summary_rows(summary, display, ("target_test_acc", "source_test_acc"), False)
@@ -251,8 +314,9 @@ def report_sweep(sweep_dir: Path, console: Console | None = None, anchors: bool 
         console.print(f"[red]job {r.job} {r.status}[/red] ({r.overrides}): {r.reason}")
     for error in figure_errors:
         console.print(f"[yellow]{error}[/yellow]")
-    written = ", ".join(["summary.md", "summary.csv", "paired.csv", "jobs.csv"]
-                        + (["figures/"] if drawn else []))
+    written = ", ".join(
+        ["summary.md", "summary.csv", "paired.csv", "jobs.csv"] + (["figures/"] if drawn else [])
+    )
     console.print(f"report: {written} in {sweep_dir}")
     return len(problems)
 
@@ -261,19 +325,29 @@ def main(args: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m transfer_lab report",
         description="Summarise a sweep: one row per configuration (mean ± std over split seeds), "
-                    "paired comparisons against each baseline on the same split seeds, figures.",
+        "paired comparisons against each baseline on the same split seeds, figures.",
     )
-    parser.add_argument("sweep_dir", nargs="?", type=Path,
-                        help="a sweep folder, multirun/<date>/<time> (default: the newest)")
-    parser.add_argument("--no-anchors", action="store_true",
-                        help="leave the published numbers out of the figures")
+    parser.add_argument(
+        "sweep_dir",
+        nargs="?",
+        type=Path,
+        help="a sweep folder, multirun/<date>/<time> (default: the newest)",
+    )
+    parser.add_argument(
+        "--no-anchors", action="store_true", help="leave the published numbers out of the figures"
+    )
     parser.add_argument("--no-figures", action="store_true", help="write the tables only")
     options = parser.parse_args(args)
     sweep_dir = options.sweep_dir or newest_sweep()
     if sweep_dir is None:
-        parser.exit(2, "error: no sweep found under multirun/; run a sweep first or name its folder.\n")
+        parser.exit(
+            2, "error: no sweep found under multirun/; run a sweep first or name its folder.\n"
+        )
     if not sweep_dir.is_dir():
-        parser.exit(2, f"error: {sweep_dir} is not a folder; give a sweep folder such as "
-                       f"multirun/<date>/<time>.\n")
+        parser.exit(
+            2,
+            f"error: {sweep_dir} is not a folder; give a sweep folder such as "
+            f"multirun/<date>/<time>.\n",
+        )
     report_sweep(sweep_dir, anchors=not options.no_anchors, draw=not options.no_figures)
     return 0

@@ -35,8 +35,15 @@ OVERRIDE_COLUMNS = {
 TREATMENT_COLUMNS = ("label", "treatment", "family", "depth", "freeze")
 BASE_COLUMNS = (*TREATMENT_COLUMNS, "beta", "binary_heads", "lr_scale", "fraction", "per_class")
 # Overrides that say where or how a sweep ran, never what it measured.
-IGNORED_PREFIXES = ("hydra.", "hydra/", "trainer.enable_progress_bar", "trainer.enable_model_summary",
-                    "trainer.log_every_n_steps", "paths.", "launcher")
+IGNORED_PREFIXES = (
+    "hydra.",
+    "hydra/",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+    "trainer.log_every_n_steps",
+    "paths.",
+    "launcher",
+)
 IGNORED_KEYS = {"experiment"}
 # Settings that only matter when a network is copied from a trained source.
 SOURCE_ONLY = ("beta", "binary_heads", "lr_scale")
@@ -70,7 +77,9 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
     pairs = [parse_override(o) for o in overrides]
     row: dict[str, Any] = {"job": job_dir.name, "overrides": " ".join(map(str, overrides))}
-    extra = {k: plain_value(v) for k, v in pairs if is_design_override(k) and k not in OVERRIDE_COLUMNS}
+    extra = {
+        k: plain_value(v) for k, v in pairs if is_design_override(k) and k not in OVERRIDE_COLUMNS
+    }
     for key, value in pairs:  # what was asked for, kept for jobs that never wrote results
         if key in OVERRIDE_COLUMNS:
             row[OVERRIDE_COLUMNS[key]] = plain_value(value)
@@ -91,8 +100,18 @@ def job_row(job_dir: Path) -> dict[str, Any]:
             row[key] = results[key]
     if row["status"] != "ok":
         return {**row, **extra}
-    for key in ("treatment", "label", "family", "depth", "freeze", "lr_scale", "beta",
-                "binary_heads", "dataset", "seconds"):
+    for key in (
+        "treatment",
+        "label",
+        "family",
+        "depth",
+        "freeze",
+        "lr_scale",
+        "beta",
+        "binary_heads",
+        "dataset",
+        "seconds",
+    ):
         row[key] = results.get(key)
     data = (results.get("config") or {}).get("data") or {}
     row["fraction"] = data.get("fraction", row.get("fraction"))
@@ -104,7 +123,9 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     if not (results.get("source") or {}).get("cache_key"):  # no source network: blank its settings
         for key in SOURCE_ONLY:
             row[key] = None
-        extra = {k: (None if k.startswith(("source.", "transfer.")) else v) for k, v in extra.items()}
+        extra = {
+            k: (None if k.startswith(("source.", "transfer.")) else v) for k, v in extra.items()
+        }
     return {**row, **extra}
 
 
@@ -123,10 +144,21 @@ def collect(sweep_dir: str | Path) -> pd.DataFrame:
 
 def design_columns(frame: pd.DataFrame) -> list[str]:
     """Columns that define a configuration: the base ones, then any other swept override."""
-    fixed = {"job", "overrides", "status", "reason", "experiment", "dataset", "seconds",
-             *REPLICATE_KEYS}
-    extra = [c for c in frame.columns
-             if c not in fixed and c not in BASE_COLUMNS and not c.startswith(("source_", "target_"))]
+    fixed = {
+        "job",
+        "overrides",
+        "status",
+        "reason",
+        "experiment",
+        "dataset",
+        "seconds",
+        *REPLICATE_KEYS,
+    }
+    extra = [
+        c
+        for c in frame.columns
+        if c not in fixed and c not in BASE_COLUMNS and not c.startswith(("source_", "target_"))
+    ]
     return [*BASE_COLUMNS, *extra]
 
 

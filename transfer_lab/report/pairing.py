@@ -63,16 +63,22 @@ def beta_baseline(config: Configuration, configs: list[Configuration], columns: 
 
 def scratch_columns_ignored(columns: list[str]) -> set[str]:
     """Columns that do not apply to scratch training: treatment, source and transfer settings."""
-    return {*TREATMENT_COLUMNS, *SOURCE_ONLY,
-            *(c for c in columns if c.startswith(("source.", "transfer.")))}
+    return {
+        *TREATMENT_COLUMNS,
+        *SOURCE_ONLY,
+        *(c for c in columns if c.startswith(("source.", "transfer."))),
+    }
 
 
 def scratch_baseline(config: Configuration, configs: list[Configuration], columns: list[str]):
     if config.values.get("treatment") in (None, "scratch"):
         return None
     ignore = scratch_columns_ignored(columns)
-    found = [c for c in configs if c.values.get("treatment") == "scratch"
-             and agrees(config, c, columns, ignore)]
+    found = [
+        c
+        for c in configs
+        if c.values.get("treatment") == "scratch" and agrees(config, c, columns, ignore)
+    ]
     return found[0] if len(found) == 1 else None
 
 
@@ -80,16 +86,22 @@ def selffer_baseline(config: Configuration, configs: list[Configuration], column
     if config.values.get("treatment") != "transfer":
         return None
     ignore = {"treatment", "label", "family"}
-    found = [c for c in configs if c.values.get("treatment") == "selffer"
-             and agrees(config, c, columns, ignore)]
+    found = [
+        c
+        for c in configs
+        if c.values.get("treatment") == "selffer" and agrees(config, c, columns, ignore)
+    ]
     return found[0] if len(found) == 1 else None
 
 
 def comparisons(configs: list[Configuration], columns: list[str]) -> list[Comparison]:
     """Every (configuration, baseline) pair the sweep supports, grouped by kind."""
     found = []
-    for kind, rule in ((BETA, beta_baseline), (BASEB, scratch_baseline),
-                       (SPECIFICITY, selffer_baseline)):
+    for kind, rule in (
+        (BETA, beta_baseline),
+        (BASEB, scratch_baseline),
+        (SPECIFICITY, selffer_baseline),
+    ):
         for config in configs:
             baseline = rule(config, configs, columns)
             if baseline is not None and baseline is not config:
@@ -109,15 +121,17 @@ def paired_table(found: list[Comparison], name_columns: list[str]) -> pd.DataFra
                 continue
             result = paired([mine[k] for k in shared], [theirs[k] for k in shared])
             only = sorted({k[0] for k in set(mine) ^ set(theirs)}, key=str)
-            rows.append({
-                "comparison": comparison.kind,
-                "config": comparison.config.name(name_columns),
-                "baseline": comparison.baseline.name(name_columns),
-                "metric": metric,
-                **{f"config.{c}": comparison.config.values.get(c) for c in name_columns},
-                "pairs": result.n,
-                "split_seeds": " ".join(str(k[0]) for k in shared),
-                "unpaired_split_seeds": " ".join(map(str, only)),
-                **{k: v for k, v in result.as_dict().items() if k != "n"},
-            })
+            rows.append(
+                {
+                    "comparison": comparison.kind,
+                    "config": comparison.config.name(name_columns),
+                    "baseline": comparison.baseline.name(name_columns),
+                    "metric": metric,
+                    **{f"config.{c}": comparison.config.values.get(c) for c in name_columns},
+                    "pairs": result.n,
+                    "split_seeds": " ".join(str(k[0]) for k in shared),
+                    "unpaired_split_seeds": " ".join(map(str, only)),
+                    **{k: v for k, v in result.as_dict().items() if k != "n"},
+                }
+            )
     return pd.DataFrame(rows)

@@ -53,7 +53,9 @@ def t_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[floa
     if n < 2:
         return (math.nan, math.nan)
     mean = float(values.mean())
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(values.std(ddof=1)) / math.sqrt(n)
+    half = (
+        float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(values.std(ddof=1)) / math.sqrt(n)
+    )
     return (mean - half, mean + half)
 
 
@@ -73,17 +75,56 @@ def paired(treatment, baseline, confidence: float = CONFIDENCE) -> Paired:
         return Paired(0, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, "no pairs")
     mean_a, mean_b, mean_d = float(a.mean()), float(b.mean()), float(d.mean())
     if n == 1:
-        return Paired(1, mean_a, mean_b, mean_d, nan, nan, nan, nan, nan, nan, nan, nan,
-                      "one pair: no spread, no test")
+        return Paired(
+            1,
+            mean_a,
+            mean_b,
+            mean_d,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            "one pair: no spread, no test",
+        )
     sd = float(d.std(ddof=1))
     p_unpaired = welch_p(a, b)
     if np.all(d == 0):
-        return Paired(n, mean_a, mean_b, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, p_unpaired,
-                      "all differences zero")
+        return Paired(
+            n,
+            mean_a,
+            mean_b,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            1.0,
+            0.0,
+            1.0,
+            p_unpaired,
+            "all differences zero",
+        )
     w, p_w = wilcoxon(d)
     if sd < TOLERANCE:
-        return Paired(n, mean_a, mean_b, mean_d, 0.0, mean_d, mean_d, nan, nan, w, p_w, p_unpaired,
-                      "all differences equal: t-test undefined")
+        return Paired(
+            n,
+            mean_a,
+            mean_b,
+            mean_d,
+            0.0,
+            mean_d,
+            mean_d,
+            nan,
+            nan,
+            w,
+            p_w,
+            p_unpaired,
+            "all differences equal: t-test undefined",
+        )
     t = mean_d / (sd / math.sqrt(n))
     p_t = float(2 * stats.t.sf(abs(t), n - 1))
     low, high = t_interval(d, confidence)

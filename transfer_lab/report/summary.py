@@ -19,8 +19,14 @@ from transfer_lab.report.collect import METRICS, REPLICATE_KEYS, TREATMENT_COLUM
 from transfer_lab.report.statistics import t_interval
 
 FAMILY_ORDER = ("baseB", "BnB", "BnB+", "AnB", "AnB+", "randomnB")
-SHORT_NAMES = {"beta": "β", "binary_heads": "K", "depth": "n", "lr_scale": "lr scale",
-               "per_class": "per class", "fraction": "fraction"}
+SHORT_NAMES = {
+    "beta": "β",
+    "binary_heads": "K",
+    "depth": "n",
+    "lr_scale": "lr scale",
+    "per_class": "per class",
+    "fraction": "fraction",
+}
 
 
 def missing(value: Any) -> bool:
@@ -133,9 +139,16 @@ def summarise(configs: list[Configuration], columns: list[str]) -> pd.DataFrame:
             low, high = t_interval(values)
             row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = low, high
         rows.append(row)
-    return pd.DataFrame(rows, columns=[*columns, "n", "jobs", "split_seeds",
-                                       *[f"{m}_{s}" for m in METRICS
-                                         for s in ("mean", "std", "ci_low", "ci_high")]])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            *columns,
+            "n",
+            "jobs",
+            "split_seeds",
+            *[f"{m}_{s}" for m in METRICS for s in ("mean", "std", "ci_low", "ci_high")],
+        ],
+    )
 
 
 def replicate_table(configs: list[Configuration], columns: list[str]) -> pd.DataFrame:

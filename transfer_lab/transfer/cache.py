@@ -54,7 +54,9 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def write_json_atomically(path: Path, data: Any) -> None:
-    write_atomically(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, default=str) + "\n"))
+    write_atomically(
+        path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    )
 
 
 class SourceCache:

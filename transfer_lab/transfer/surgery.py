@@ -15,7 +15,9 @@ def stage_state(state: Mapping[str, torch.Tensor], names: Sequence[str]) -> dict
     return {k: v for k, v in state.items() if k.startswith(prefixes)}
 
 
-def copy_stages(target: Backbone, source_state: Mapping[str, torch.Tensor], names: Sequence[str]) -> None:
+def copy_stages(
+    target: Backbone, source_state: Mapping[str, torch.Tensor], names: Sequence[str]
+) -> None:
     """Overwrite the named stages of `target` (weights and BN statistics) with the source's."""
     wanted = stage_state(source_state, names)
     own = stage_state(target.state_dict(), names)

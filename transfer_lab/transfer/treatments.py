@@ -10,7 +10,9 @@ from typing import Any
 from transfer_lab.errors import UserError
 
 TREATMENTS = ("scratch", "selffer", "transfer", "random_frozen")
-ARM = re.compile(r"^(?:(?P<base>baseB)|(?P<letter>[AB])(?P<n>\d+)B(?P<plus>\+?)|random(?P<rn>\d+)B)$")
+ARM = re.compile(
+    r"^(?:(?P<base>baseB)|(?P<letter>[AB])(?P<n>\d+)B(?P<plus>\+?)|random(?P<rn>\d+)B)$"
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,9 @@ class Plan:
     @property
     def family(self) -> str:
         """The label without the depth: baseB, BnB, BnB+, AnB, AnB+, randomnB."""
-        return self.label.replace(str(self.depth), "n", 1) if self.treatment != "scratch" else "baseB"
+        return (
+            self.label.replace(str(self.depth), "n", 1) if self.treatment != "scratch" else "baseB"
+        )
 
 
 def resolve_depth(depth: int | str | None, stages: Sequence[str]) -> int:
