@@ -71,6 +71,7 @@ def quiet_libraries() -> None:
         ".*LeafSpec.*",
         ".*Checkpoint directory.*exists and is not empty.*",
         ".*GPU available but not used.*",
+        ".*module\\(s\\) in eval mode at the start of training.*",  # frozen BatchNorm, on purpose
         ".*treespec.*",
     ):
         warnings.filterwarnings("ignore", message=pattern)

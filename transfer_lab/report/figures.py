@@ -569,7 +569,8 @@ def depth_figure(configs, display, paired_rows, out_dir, sweep_name, anchors=Tru
         axes[0].legend(fontsize=8, title=LEGEND_NOTE, title_fontsize=7)
         if not gain_rows.empty:
             axes[1].set_ylabel("difference from baseB (accuracy points)")
-            axes[1].legend(fontsize=8)
+            if axes[1].get_legend_handles_labels()[0]:
+                axes[1].legend(fontsize=8)
         figure.suptitle(f"Freeze depth · sweep {sweep_name}", fontsize=9)
         written += save(figure, out_dir, f"depth{suffix}")
     return written
