@@ -90,3 +90,18 @@ def compose(overrides: list[str] | None = None):
         return hydra_compose(
             config_name="config", overrides=overrides or [], return_hydra_config=True
         )
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory) -> Path:
+    """One folder laid out as every data config's default root expects, in the real formats."""
+    from tests import formats
+
+    root = tmp_path_factory.mktemp("data")
+    formats.write_cifar10(root)
+    formats.write_cifar100(root)
+    formats.write_svhn(root / "svhn")
+    formats.write_idx_dataset(root, "MNIST")  # raw IDX files
+    formats.write_idx_dataset(root, "FashionMNIST", compress=True)  # .gz as downloaded
+    formats.write_image_folder(root / "imagenet")
+    return root

@@ -25,19 +25,6 @@ from transfer_lab.errors import UserError
 IN_MEMORY = ["cifar10", "cifar100", "svhn", "mnist", "fashion_mnist"]
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory) -> Path:
-    """One folder laid out as every data config's default root expects it."""
-    root = tmp_path_factory.mktemp("data")
-    formats.write_cifar10(root)
-    formats.write_cifar100(root)
-    formats.write_svhn(root / "svhn")
-    formats.write_idx_dataset(root, "MNIST")  # raw IDX files
-    formats.write_idx_dataset(root, "FashionMNIST", compress=True)  # .gz as downloaded
-    formats.write_image_folder(root / "imagenet")
-    return root
-
-
 def job_config(data_root: Path, name: str, *overrides: str):
     md5 = [] if name == "digits" else ["++data.check_md5=false"]  # tiny files have other sums
     cfg = compose([f"data={name}", f"paths.data_dir={data_root}", *md5, *overrides])

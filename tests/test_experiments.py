@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests import formats
 from tests.conftest import compose
 from transfer_lab.paths import config_dir
 
@@ -25,17 +23,6 @@ TINY_RUN = [
     "data.eval_batch_size=8",
     "++data.check_md5=false",
 ]
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    formats.write_cifar10(root)
-    formats.write_cifar100(root)
-    formats.write_svhn(root / "svhn")
-    formats.write_idx_dataset(root, "FashionMNIST", compress=True)
-    formats.write_image_folder(root / "imagenet")
-    return root
 
 
 def one_job_of(experiment: str) -> list[str]:

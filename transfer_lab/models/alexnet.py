@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -140,51 +141,9 @@ class YosinskiNet(Backbone):
                 nn.init.constant_(module.bias, bias)
 
 
-@register_backbone("alexnet_yosinski", default_input=(3, 224))
-def alexnet_yosinski(
-    in_channels: int = 3,
-    image_size: int = 224,
-    channels: Sequence[int] = (96, 256, 384, 384, 256),
-    groups: int = 2,
-    hidden: int = 4096,
-    dropout: float = 0.5,
-    lrn: bool = True,
-) -> YosinskiNet:
-    """Yosinski et al.'s network for 224×224 ImageNet crops (Caffe's reference model)."""
-    return YosinskiNet(
-        in_channels,
-        image_size,
-        channels,
-        conv1_kernel=11,
-        conv1_stride=4,
-        groups=groups,
-        hidden=hidden,
-        dropout=dropout,
-        lrn=lrn,
-        design_size=224,
-    )
-
-
-@register_backbone("alexnet_yosinski32", default_input=(3, 32))
-def alexnet_yosinski32(
-    in_channels: int = 3,
-    image_size: int = 32,
-    channels: Sequence[int] = (96, 256, 384, 384, 256),
-    groups: int = 2,
-    hidden: int = 1024,
-    dropout: float = 0.5,
-    lrn: bool = True,
-) -> YosinskiNet:
-    """The same eight layers sized for 32×32 images (CIFAR): 5×5 stride-1 conv1."""
-    return YosinskiNet(
-        in_channels,
-        image_size,
-        channels,
-        conv1_kernel=5,
-        conv1_stride=1,
-        groups=groups,
-        hidden=hidden,
-        dropout=dropout,
-        lrn=lrn,
-        design_size=32,
-    )
+# Yosinski et al.'s network for 224×224 ImageNet crops (Caffe's reference model), and the same
+# eight layers sized for 32×32 images (CIFAR): a 5×5 stride-1 conv1 and 1024-wide fc6/fc7.
+register_backbone("alexnet_yosinski", default_input=(3, 224))(YosinskiNet)
+register_backbone("alexnet_yosinski32", default_input=(3, 32))(
+    partial(YosinskiNet, image_size=32, conv1_kernel=5, conv1_stride=1, hidden=1024, design_size=32)
+)
