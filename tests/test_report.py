@@ -347,3 +347,26 @@ def test_report_command_on_a_folder(cli, beta_sweep):
     assert "β=0.4" in done.stdout and (beta_sweep / "figures" / "beta.svg").exists()
     missing = cli(["report", str(beta_sweep / "nothing")], check=False)
     assert missing.returncode == 2 and "is not a folder" in missing.stderr
+
+
+def test_arm_named_sweeps_group_by_network_not_by_the_arm_text(tmp_path):
+    sweep = tmp_path / "arms"
+    number = 0
+    for split_seed in range(2):
+        for arm, treatment, freeze, depth in [
+            ("baseB", "scratch", False, 0),
+            ("A2B", "transfer", True, 2),
+            ("A2B+", "transfer", False, 2),
+        ]:
+            results = ok_results(
+                0.8, split_seed=split_seed, treatment=treatment, depth=depth, freeze=freeze
+            )
+            make_job(
+                sweep, number, [f"transfer.arm={arm}", f"data.split_seed={split_seed}"], results
+            )
+            number += 1
+    report(sweep, draw=False)
+    summary = pd.read_csv(sweep / "summary.csv")
+    assert "transfer.arm" not in summary.columns
+    assert summary["label"].tolist() == ["baseB", "A2B", "A2B+"]
+    assert summary["n"].tolist() == [2, 2, 2]

@@ -21,6 +21,7 @@ METRICS = ("target_test_acc", "target_val_acc", "source_test_acc", "source_val_a
 
 # Override keys with a design column of their own (read back from results.json).
 OVERRIDE_COLUMNS = {
+    "transfer.arm": "label",
     "transfer.treatment": "treatment",
     "transfer.depth": "depth",
     "transfer.freeze": "freeze",
