@@ -39,10 +39,7 @@ class Backbone(nn.Module):
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.reset_running_stats()
-            if module.affine:
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+            module.reset_parameters()  # fresh running statistics, unit scale, zero shift
 
     def init_head(self, head: nn.Linear) -> None:
         """Initialise a new head that sits on these features (classifier, binary heads).
@@ -79,10 +76,7 @@ def he_init(module: nn.Module, mode: str = "fan_in") -> None:
         if module.bias is not None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, nn.modules.batchnorm._BatchNorm):
-        module.reset_running_stats()
-        if module.affine:
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        module.reset_parameters()  # fresh running statistics, unit scale, zero shift
 
 
 def global_pool() -> nn.Sequential:
