@@ -88,7 +88,7 @@ def derived_seed(seed: int, stage: str) -> int:
 
 
 def precision_for(setting: Any) -> Any:
-    """ "auto" means bf16 mixed precision where the GPU supports it, else full precision."""
+    """Lightning's precision; "auto" is bf16 mixed precision where the GPU has it, else 32-bit."""
     if setting != "auto":
         return setting
     if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
