@@ -291,7 +291,8 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     job = data_tasks.build_job_data(cfg)  # the split step: both datasets, A, B, budgets
     images, split, task_a, task_b = job.source_images, job.split, job.task_a, job.task_b
     channels, height, _ = images.shape
-    stages = backbone_from_config(cfg.backbone, channels, height).stage_names
+    with torch.device("meta"):  # only the stage names: no memory, no initialisation
+        stages = backbone_from_config(cfg.backbone, channels, height).stage_names
     plan = plan_from_config(cfg.transfer, stages)
 
     results: dict[str, Any] = {
