@@ -26,7 +26,8 @@ from transfer_lab.data.splits import Task
 from transfer_lab.errors import UserError
 from transfer_lab.models.module import TransferModule
 from transfer_lab.models.registry import backbone_from_config
-from transfer_lab.transfer.cache import SourceCache, file_sha256, write_json_atomically
+from transfer_lab.atomic import file_sha256, write_json_atomically
+from transfer_lab.transfer.cache import SourceCache
 from transfer_lab.transfer.surgery import copy_stages
 from transfer_lab.transfer.treatments import Plan, plan_from_config
 

@@ -30,7 +30,7 @@ from transfer_lab.report.summary import (
     missing,
     summarise,
 )
-from transfer_lab.transfer.cache import write_atomically
+from transfer_lab.atomic import write_atomically
 
 log = logging.getLogger(__name__)
 

@@ -12,14 +12,14 @@ import fcntl
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from transfer_lab.atomic import file_sha256, write_atomically, write_json_atomically
 
 log = logging.getLogger(__name__)
 
@@ -30,33 +30,6 @@ def cache_key(definition: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON of a source network's definition."""
     text = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp)` on a temporary file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_json_atomically(path: Path, data: Any) -> None:
-    write_atomically(
-        path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    )
 
 
 class SourceCache:

@@ -1,0 +1,105 @@
+"""The results record of one job: what `results.json` holds, typed, for the job that writes it
+and the report that reads it. Torch-free, so `report` starts fast."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transfer_lab.atomic import write_json_atomically
+
+RESULTS_FILE = "results.json"
+
+
+@dataclass
+class StageResults:
+    """One training stage (source or target): how it went and what it selected.
+
+    `trained` and `cache_key` describe a source network: trained now or reused from the cache.
+    """
+
+    trained: bool = False
+    cache_key: str | None = None
+    checkpoint_sha256: str | None = None
+    val_acc: float | None = None
+    test_acc: float | None = None
+    test_loss: float | None = None
+    epochs: int | None = None
+    seconds: float | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> StageResults:
+        return _from_json(cls, data or {})
+
+
+@dataclass
+class JobResults:
+    """Everything one job records; `status` is "ok", "failed" (with `reason`) or "running"."""
+
+    status: str
+    reason: str | None = None
+    experiment: str | None = None
+    dataset: str | None = None
+    split_seed: int | None = None
+    seed: int | None = None
+    treatment: str | None = None
+    label: str | None = None  # the papers' name of the arm: baseB, A3B+, …
+    family: str | None = None  # the label without its depth: baseB, AnB+, …
+    depth: int | None = None
+    stages: list[str] = field(default_factory=list)
+    freeze: bool | None = None
+    lr_scale: float | None = None
+    beta: float | None = None
+    binary_heads: int | None = None
+    source_classes: list[int] = field(default_factory=list)
+    target_classes: list[int] = field(default_factory=list)
+    binary_partitions: list[list[int]] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)
+    overrides: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    source: StageResults = field(default_factory=StageResults)
+    target: StageResults | None = None
+    seconds: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def has_source(self) -> bool:
+        """Whether a trained source network was copied (not for scratch or random-frozen)."""
+        return bool(self.source.cache_key)
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if self.reason is None:
+            data.pop("reason")
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobResults:
+        record = _from_json(cls, data)
+        record.source = StageResults.from_json(data.get("source"))
+        if data.get("target") is not None:
+            record.target = StageResults.from_json(data["target"])
+        return record
+
+    def write(self, job_dir: Path) -> Path:
+        """Write `results.json` into the job folder atomically: whole or absent."""
+        path = Path(job_dir) / RESULTS_FILE
+        write_json_atomically(path, self.to_json())
+        return path
+
+    @classmethod
+    def read(cls, job_dir: Path) -> JobResults:
+        """The job's record; raises OSError or ValueError when it is missing or unreadable."""
+        return cls.from_json(json.loads((Path(job_dir) / RESULTS_FILE).read_text()))
+
+
+def _from_json(cls: type, data: dict[str, Any]) -> Any:
+    """A dataclass from a JSON dict, ignoring keys it does not know (older or newer records)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
