@@ -19,6 +19,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from transfer_lab.atomic import write_atomically
 from transfer_lab.report import figures
 from transfer_lab.report.collect import METRICS, TREATMENT_COLUMNS, collect, design_columns
 from transfer_lab.report.pairing import BETA, KINDS, comparisons, paired_table
@@ -30,7 +31,6 @@ from transfer_lab.report.summary import (
     missing,
     summarise,
 )
-from transfer_lab.atomic import write_atomically
 
 log = logging.getLogger(__name__)
 
