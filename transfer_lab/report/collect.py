@@ -185,4 +185,3 @@ def distinct(values) -> list[Any]:
         if value not in seen:
             seen.append(value)
     return seen
-
