@@ -6,11 +6,12 @@ each panel's title says so.
 
 from __future__ import annotations
 
+import pandas as pd
 from matplotlib.axes import Axes
 
 from transfer_lab.report import anchors as published
 from transfer_lab.report.figures.plotting import style_for
-from transfer_lab.report.statistics import paired, t_interval
+from transfer_lab.report.statistics import Paired, paired, t_interval
 
 
 def yosinski_panel(ax: Axes) -> None:
@@ -42,6 +43,12 @@ def yosinski_panel(ax: Axes) -> None:
     ax.legend(fontsize=8, loc="lower left")
 
 
+def cs6784_paired_difference(pairs: pd.DataFrame | None = None) -> Paired:
+    """β = 0.4 − baseline in B's test error (points), one pair per split (not per run)."""
+    pairs = published.cs6784_paired_by_split() if pairs is None else pairs
+    return paired(pairs["target_error_beta0.4_pct"], pairs["target_error_baseline_pct"])
+
+
 def cs6784_panel(ax: Axes) -> None:
     unpaired = published.cs6784_unpaired()
     for index, (heads, rows) in enumerate(unpaired.groupby("binary_heads")):
@@ -56,8 +63,8 @@ def cs6784_panel(ax: Axes) -> None:
             linestyle="-" if len(rows) > 1 else "none",
             label=f"unpaired, {words}: one split each",
         )
-    pairs = published.cs6784_paired()
-    result = paired(pairs["target_error_beta0.4_pct"], pairs["target_error_baseline_pct"])
+    pairs = published.cs6784_paired_by_split()
+    result = cs6784_paired_difference(pairs)
     for x, column in ((0.0, "target_error_baseline_pct"), (0.4, "target_error_beta0.4_pct")):
         low, high = t_interval(pairs[column].to_numpy())
         mean = pairs[column].mean()
