@@ -8,6 +8,10 @@ training seed), so it can be checked by hand. Degenerate inputs never raise:
 - every difference zero: the interval is [0, 0] and both tests give p = 1 (nothing differs);
 - every difference equal but not zero: the t-test is undefined (zero variance, p NaN), the
   interval collapses onto the difference, and the Wilcoxon test still applies.
+
+The tests and intervals are scipy.stats' (ttest_rel, ttest_1samp, wilcoxon, ttest_ind); what
+is written here is the handling of those degenerate inputs, which scipy answers with NaN and
+warnings.
 """
 
 from __future__ import annotations
