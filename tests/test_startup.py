@@ -1,4 +1,4 @@
-"""`report` and `list` start without torch, whose import alone takes seconds: each command runs
+"""`report`, `list` and `--help` start without torch, whose import alone takes seconds: each command runs
 in a fresh interpreter that then checks which modules it loaded."""
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ def run_without_torch(args: list[str], cwd: Path) -> str:
     code = (
         "import sys\n"
         "from transfer_lab.cli import main\n"
-        f"code = main({args!r})\n"
+        "try:\n"
+        f"    code = main({args!r})\n"
+        "except SystemExit as stop:\n"
+        "    code = stop.code\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning', "
         "'pytorch_lightning', 'torchvision'))\n"
         "assert not loaded, f'imported {loaded[:5]}'\n"
@@ -79,3 +82,7 @@ def test_list_reads_only_the_configs(tmp_path):
     for word in ("digits_beta", "fashion_mnist", "densenet_bc_layers", "list backbones"):
         assert word in out
     assert "digits_fraction" in run_without_torch(["list", "experiments"], tmp_path)
+
+
+def test_help_composes_the_configs_without_torch(tmp_path):
+    assert "backbone: " in run_without_torch(["--help"], tmp_path)
