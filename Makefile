@@ -57,7 +57,7 @@ ood-transfer: $(STAMP)  ## CIFAR-100 A to CIFAR-10 / SVHN
 test: $(STAMP)  ## the whole test suite, end-to-end runs included
 	$(PY) -m pytest -q
 
-test-fast: $(STAMP)  ## the tests that train nothing
+test-fast: $(STAMP)  ## the tests not marked slow (seconds of tiny training at most)
 	$(PY) -m pytest -q -m "not slow"
 
 lint: $(STAMP)  ## ruff

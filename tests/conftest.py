@@ -1,10 +1,7 @@
-"""Shared test helpers: run the CLI in a subprocess against this checkout, compose configs."""
+"""Shared test helpers: run the CLI in this process, compose configs, write tiny datasets."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,28 +17,6 @@ TINY = [
 ]
 
 
-def run_cli(
-    args: list[str], cwd: Path, check: bool = True, timeout: int = 600
-) -> subprocess.CompletedProcess:
-    """`python -m transfer_lab ARGS` in `cwd`, importing this checkout, with its own cache."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    env["TRANSFER_LAB_CACHE"] = str(cwd / "cache")
-    done = subprocess.run(
-        [sys.executable, "-m", "transfer_lab", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if check and done.returncode != 0:
-        raise AssertionError(
-            f"exit {done.returncode}\nstdout:\n{done.stdout[-4000:]}\nstderr:\n{done.stderr[-4000:]}"
-        )
-    return done
-
-
 @dataclass
 class Done:
     """What a CLI call returned and printed, shaped like subprocess.CompletedProcess."""
@@ -55,8 +30,7 @@ class Done:
 def cli(tmp_path, monkeypatch, capfd):
     """Run `python -m transfer_lab ARGS` in this process, in a fresh folder with its own cache.
 
-    In-process calls skip the seconds of importing Lightning per call; `run_cli` runs a real
-    subprocess where the process boundary itself is under test.
+    In-process calls skip the seconds of importing Lightning per call.
     """
     from transfer_lab.cli import main
 

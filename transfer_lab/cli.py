@@ -77,14 +77,19 @@ def quiet_libraries() -> None:
         warnings.filterwarnings("ignore", message=pattern)
 
 
-def task(cfg) -> None:
-    """Hydra's task function: run one job in its folder, recording failures in results.json."""
+def task(cfg) -> float:
+    """Hydra's task function: run one job in its folder, recording failures in results.json.
+
+    Returns the job's objective, target validation accuracy (NaN when it failed), so Hydra's
+    Optuna or Ax sweepers can tune a setting such as β or a learning rate.
+    """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     from transfer_lab.errors import UserError
+    from transfer_lab.job_context import JobContext
     from transfer_lab.job_count import JOB_COUNT_ENV
-    from transfer_lab.pipeline import JobContext, run_job, write_failure
+    from transfer_lab.pipeline import run_job, write_failure
 
     quiet_libraries()
     hc = HydraConfig.get()
@@ -104,8 +109,9 @@ def task(cfg) -> None:
         experiment=hc.runtime.choices.get("experiment"),
         overrides=tuple(hc.overrides.task),
     )
+    objective = float("nan")
     try:
-        run_job(cfg, ctx)
+        results = run_job(cfg, ctx)
     except UserError as error:
         write_failure(job_dir, cfg, ctx, str(error))
         log.error("error: %s", error)
@@ -119,8 +125,11 @@ def task(cfg) -> None:
             raise
         log.error("%s failed: %s (traceback in %s)", banner, reason, job_dir / "error.txt")
     else:
+        if results.target is not None and results.target.val_acc is not None:
+            objective = results.target.val_acc
         if not multirun:
             log.info("results: %s", job_dir / "results.json")
+    return objective
 
 
 def run_hydra(args: list[str]) -> None:

@@ -50,14 +50,6 @@ class TaskDataModule(pl.LightningDataModule):
         }
         self._on_device: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    @property
-    def num_classes(self) -> int:
-        return len(self.task.classes)
-
-    @property
-    def sizes(self) -> dict[str, int]:
-        return {part: len(idx) for part, (_, _, idx) in self._parts.items()}
-
     def _device(self) -> torch.device:
         trainer = getattr(self, "trainer", None)
         return trainer.strategy.root_device if trainer is not None else torch.device("cpu")

@@ -1,0 +1,65 @@
+"""A stage's network: the backbone from config, stages copied as the plan says, the module with
+its optimiser and scheduler factories."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from transfer_lab.data.images import ImageSet
+from transfer_lab.data.splits import Task
+from transfer_lab.errors import UserError
+from transfer_lab.models.module import TransferModule
+from transfer_lab.models.registry import backbone_from_config
+from transfer_lab.transfer.surgery import copy_stages
+from transfer_lab.transfer.treatments import Plan
+
+
+def stage_names(cfg: DictConfig, images: ImageSet) -> list[str]:
+    """The backbone's stages, read from a network built on the meta device (no memory, no init)."""
+    channels, height, _ = images.shape
+    with torch.device("meta"):
+        return backbone_from_config(cfg.backbone, channels, height).stage_names
+
+
+def optimizer_parts(stage_cfg: DictConfig) -> tuple[Any, Any]:
+    """(optimizer factory, scheduler factory or None) from a stage's Hydra config."""
+    optimizer = instantiate(stage_cfg.optim)
+    scheduler_cfg = stage_cfg.get("scheduler")
+    scheduler = instantiate(scheduler_cfg) if scheduler_cfg else None
+    if not isinstance(optimizer, partial):
+        raise UserError("an optim config needs `_partial_: true` so parameter groups can be added.")
+    return optimizer, scheduler
+
+
+def build_module(
+    cfg: DictConfig,
+    stage_cfg: DictConfig,
+    images: ImageSet,
+    task: Task,
+    beta: float,
+    plan: Plan | None = None,
+    source_state: dict[str, torch.Tensor] | None = None,
+) -> TransferModule:
+    """A fresh network for a task; with a plan, stages 1..n copied and frozen as it says."""
+    channels, height, _ = images.shape
+    backbone = backbone_from_config(cfg.backbone, channels, height)
+    if plan is not None and plan.copied:
+        copy_stages(backbone, source_state, plan.copied)
+    optimizer, scheduler = optimizer_parts(stage_cfg)
+    return TransferModule(
+        backbone,
+        num_classes=len(task.classes),
+        optimizer=optimizer,
+        scheduler=scheduler,
+        beta=beta,
+        binary_partitions=task.binary,
+        copied=plan.copied if plan else (),
+        frozen=plan.frozen if plan else (),
+        lr_scale=float(cfg.transfer.lr_scale),
+        freeze_bn_stats=bool(cfg.transfer.freeze_bn_stats),
+    )

@@ -1,0 +1,116 @@
+"""The source stage: a source network from the content-addressed cache, trained first if no job
+has yet; and the cache-key policy, i.e. what determines a source network."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+import transfer_lab
+from transfer_lab.data import tasks as data_tasks
+from transfer_lab.data.images import ImageSet
+from transfer_lab.data.splits import Task
+from transfer_lab.job_context import JobContext
+from transfer_lab.networks import build_module
+from transfer_lab.results import StageResults
+from transfer_lab.training import derived_seed, fit_and_test
+from transfer_lab.transfer.cache import SourceCache
+
+log = logging.getLogger(__name__)
+
+# Trainer keys that change only what is shown, never what is trained.
+DISPLAY_KEYS = {"enable_progress_bar", "enable_model_summary", "log_every_n_steps"}
+# Data keys that act on a source network only through its classes and image indices (hashed
+# separately in its cache key), or that say where files live: leaving them out of the key lets
+# jobs that differ only there (budgets, directions, out-of-domain targets) share a source.
+SPLIT_ONLY_DATA_KEYS = {
+    "root",
+    "download",
+    "check_md5",
+    "num_workers",
+    "eval_batch_size",
+    "split_seed",
+    "split",
+    "source_classes",
+    "target_classes",
+    "source_superclasses",
+    "target_superclasses",
+    "direction",
+    "binary",
+    "val_fraction",
+    "fraction",
+    "per_class",
+    "target",
+    "name",
+}
+
+
+def index_digest(task: Task) -> str:
+    """A short hash of a task's exact train/val/test images and partitions."""
+    digest = hashlib.sha256()
+    for array in (task.train, task.val, task.test, task.binary):
+        digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str, Any]:
+    """Everything that determines a source network: its cache key is a hash of this."""
+    data = {
+        k: v
+        for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
+        if k not in SPLIT_ONLY_DATA_KEYS
+    }
+    trainer = {
+        k: v
+        for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
+        if k not in DISPLAY_KEYS
+    }
+    return {
+        "code_version": transfer_lab.__version__,
+        "dataset": images.name,
+        "image_shape": list(images.shape),
+        "data": data,
+        "classes": list(task.classes),
+        "indices": index_digest(task),
+        "backbone": OmegaConf.to_container(cfg.backbone, resolve=True),
+        "beta": float(cfg.model.beta),
+        "binary_heads": int(cfg.model.binary_heads),
+        "schedule": OmegaConf.to_container(cfg.source, resolve=True),
+        "seed": int(cfg.seed),
+        "trainer": trainer,
+    }
+
+
+def run_source(
+    cfg: DictConfig, images: ImageSet, task: Task, ctx: JobContext, description: str
+) -> tuple[dict[str, torch.Tensor], StageResults]:
+    """(backbone weights, results) of the source network, trained now or reused from the cache."""
+
+    def train() -> dict[str, Any]:
+        log.info("%s · source: train on %s", ctx.banner, description)
+        pl.seed_everything(derived_seed(cfg.seed, "source"), verbose=False)
+        module = build_module(cfg, cfg.source, images, task, beta=float(cfg.model.beta))
+        datamodule = data_tasks.datamodule_for(images, task, seed=derived_seed(cfg.seed, "source"))
+        fitted = fit_and_test(module, datamodule, "source", cfg.source, cfg, ctx)
+        if fitted.checkpoint is not None:
+            fitted.checkpoint.unlink(missing_ok=True)  # the cache keeps the network instead
+        metrics = {
+            k: getattr(fitted.results, k)
+            for k in ("val_acc", "test_acc", "test_loss", "epochs", "seconds")
+        }
+        state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}
+        return {"state_dict": state, "metrics": metrics}
+
+    cache = SourceCache(cfg.paths.cache_dir)
+    stored, key, trained = cache.fetch_or_train(source_definition(cfg, images, task), train)
+    if not trained:
+        log.info("%s · source: reusing cached network %s (%s)", ctx.banner, key[:12], description)
+    results = StageResults.from_json(stored["metrics"])
+    results.trained, results.cache_key, results.checkpoint_sha256 = trained, key, stored["sha256"]
+    return stored["state_dict"], results

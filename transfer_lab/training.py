@@ -1,0 +1,130 @@
+"""One training stage with Lightning: the Trainer, its callbacks and loggers, and selection.
+
+Callbacks and loggers come from the `callbacks` and `logger` config groups (by `_target_`), so a
+user adds early stopping or a CSV logger with an override. Checkpoint selection by validation
+accuracy is not among them: it is part of every study's recipe, so it is always on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar, RichProgressBar
+from pytorch_lightning.loggers import Logger
+
+from transfer_lab.atomic import file_sha256
+from transfer_lab.job_context import JobContext
+from transfer_lab.results import StageResults
+
+
+class RichBar(RichProgressBar):
+    """Lightning's rich progress bar without the logger's version number, which means nothing here."""
+
+    def get_metrics(self, trainer, pl_module):  # noqa: D102
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
+
+
+@dataclass
+class Fitted:
+    """A trained stage: its results, the selected weights on disk, and the Trainer's loggers."""
+
+    results: StageResults
+    checkpoint: Path | None
+    loggers: list[Logger]
+
+
+def derived_seed(seed: int, stage: str) -> int:
+    """A training seed per stage, so the target's fresh layers never replay the source's init."""
+    return int(
+        np.random.SeedSequence([int(seed), 1 if stage == "target" else 0]).generate_state(1)[0]
+    )
+
+
+def precision_for(setting: Any) -> Any:
+    """Lightning's precision; "auto" is bf16 mixed precision where the GPU has it, else 32-bit."""
+    if setting != "auto":
+        return setting
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16-mixed"
+    return "32-true"
+
+
+def configured_callbacks(cfg: DictConfig, stage_cfg: DictConfig) -> list[pl.Callback]:
+    """The `callbacks` group's entries, plus early stopping when the stage asks for it."""
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    if not cfg.trainer.get("enable_progress_bar", True):
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    if stage_cfg.get("early_stopping"):
+        patience = int(stage_cfg.early_stopping)
+        callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=patience))
+    return callbacks
+
+
+def configured_loggers(cfg: DictConfig, ctx: JobContext, stage: str) -> list[Logger]:
+    """The `logger` group's entries, each writing under the job's log folder as <job>/<stage>."""
+    where = {"save_dir": str(ctx.tensorboard_dir), "name": ctx.name, "version": stage}
+    loggers = []
+    for entry in (cfg.get("logger") or {}).values():
+        if entry:
+            given = OmegaConf.to_container(entry, resolve=True)
+            loggers.append(instantiate({**where, **given}))
+    return loggers
+
+
+def build_trainer(
+    cfg: DictConfig, stage_cfg: DictConfig, ctx: JobContext, stage: str, selection: ModelCheckpoint
+) -> pl.Trainer:
+    trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer_kwargs["precision"] = precision_for(trainer_kwargs.get("precision", "auto"))
+    return pl.Trainer(
+        max_epochs=int(stage_cfg.epochs),
+        callbacks=[selection, *configured_callbacks(cfg, stage_cfg)],
+        logger=configured_loggers(cfg, ctx, stage) or False,
+        default_root_dir=str(ctx.job_dir),
+        **trainer_kwargs,
+    )
+
+
+def fit_and_test(
+    module: pl.LightningModule,
+    datamodule: pl.LightningDataModule,
+    stage: str,
+    stage_cfg: DictConfig,
+    cfg: DictConfig,
+    ctx: JobContext,
+) -> Fitted:
+    """Train with validation-based selection, then test the selected weights once."""
+    selection = ModelCheckpoint(
+        dirpath=ctx.job_dir / "checkpoints",
+        filename=stage,
+        monitor="val/acc",
+        mode="max",
+        save_top_k=1,
+        save_weights_only=True,
+        enable_version_counter=False,
+    )
+    trainer = build_trainer(cfg, stage_cfg, ctx, stage, selection)
+    started = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule)
+    seconds = time.perf_counter() - started
+    best = selection.best_model_path or None
+    tested = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+    results = StageResults(
+        val_acc=float(selection.best_model_score) if best else None,
+        test_acc=float(tested["test/acc"]),
+        test_loss=float(tested["test/loss"]),
+        epochs=int(trainer.current_epoch),
+        seconds=round(seconds, 2),
+        checkpoint_sha256=file_sha256(Path(best)) if best else None,
+    )
+    return Fitted(results, Path(best) if best else None, list(trainer.loggers))
