@@ -239,7 +239,7 @@ def test_out_of_domain_target_is_the_whole_other_dataset(data_root):
     assert job.selffer_task().classes == job.split.target
     assert (
         job.source_images.settings.augment == "cifar"
-        and job.target_images.settings.augment == "svhn"
+        and job.target_images.settings.augment == "none"  # as CS6784 fed SVHN
     )
     job = build_job_data(job_config(data_root, "cifar100", "+data/target=cifar10"))
     assert job.target_images.name == "cifar10" and len(job.split.target) == 10
