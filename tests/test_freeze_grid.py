@@ -18,7 +18,7 @@ from tests.conftest import compose
 from transfer_lab.data.splits import Task
 from transfer_lab.errors import UserError
 from transfer_lab.models.registry import backbone_from_config
-from transfer_lab.pipeline import build_module
+from transfer_lab.networks import build_module
 from transfer_lab.transfer.treatments import plan_from_config, plan_treatment
 
 LAYERS = 16  # DenseNet-BC-100: (100 - 4) // 3 // 2 bottleneck layers per dense block

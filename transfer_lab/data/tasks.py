@@ -220,8 +220,6 @@ class JobData:
     split: ClassSplit  # class ids of A in source_images, of B in target_images
     task_a: Task
     task_b: Task
-    data: DictConfig
-    binary_heads: int
 
     @property
     def out_of_domain(self) -> bool:
@@ -231,12 +229,6 @@ class JobData:
     def name(self) -> str:
         a, b = self.source_images.name, self.target_images.name
         return f"{a}→{b}" if self.out_of_domain else a
-
-    def selffer_task(self) -> Task:
-        """For BnB: B itself, within B's budget, with binary partitions of B's classes."""
-        return _task(
-            self.target_images, self.task_b.classes, self.data, self.binary_heads, budget=True
-        )
 
 
 def _task(images, classes: Sequence[int], data: DictConfig, heads: int, budget: bool) -> Task:
@@ -250,6 +242,7 @@ def _task(images, classes: Sequence[int], data: DictConfig, heads: int, budget: 
         per_class=data.per_class if budget else None,
         binary_heads=heads,
         groups=_groups(images, classes, data) if heads else None,
+        val_from_budget=bool(data.get("val_from_budget", False)),
     )
 
 
@@ -335,4 +328,4 @@ def build_job_data(cfg: DictConfig) -> JobData:
             split = ClassSplit(source=split.target, target=split.source)
     task_a = _task(source_images, split.source, data, heads, budget=False)
     task_b = _task(target_images, split.target, data, 0, budget=True)
-    return JobData(source_images, target_images, split, task_a, task_b, data, heads)
+    return JobData(source_images, target_images, split, task_a, task_b)
