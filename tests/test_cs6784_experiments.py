@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from tests import recipes
 from tests.conftest import compose
 from transfer_lab.models.registry import backbone_from_config
 from transfer_lab.networks import target_schedule
@@ -23,18 +23,6 @@ from transfer_lab.transfer.treatments import plan_from_config
 
 def grid(cfg) -> dict[str, list[str]]:
     return {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items()}
-
-
-def rates(stage_cfg, epochs: int) -> list[float]:
-    """The new layers' learning rate in epochs 1..epochs, stepped once per epoch as Lightning does."""
-    optimizer = instantiate(stage_cfg.optim)([torch.nn.Parameter(torch.zeros(1))])
-    scheduler = instantiate(stage_cfg.scheduler)(optimizer)
-    seen = []
-    for _ in range(epochs):
-        seen.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-    return seen
 
 
 def arms(experiment: str, **fixed: str):
@@ -66,7 +54,8 @@ def test_long_tail_keeps_60_images_per_class_for_40_epochs():
     for cfg, plan in arms("long_tail"):
         assert cfg.data.per_class == 60  # --limitTransClsSize 60
         schedule = target_schedule(cfg, plan)
-        seen = rates(schedule, int(schedule.epochs))
+        module = recipes.target_module(cfg, plan)
+        seen = recipes.rates_by_epoch(module, int(schedule.epochs))["new"]
         if plan.label == "baseB":  # adjust_opt_transfer_baseline: 275 epochs, 126 and 226
             assert schedule.epochs == 275
             at = {e: seen[e - 1] for e in (1, 125, 126, 225, 226, 275)}

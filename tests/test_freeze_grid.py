@@ -7,18 +7,14 @@ Source: matham/cs6784_2017 at 30d2bed, `train.py` (`main`, `--transBlocksLayers`
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
 
+from tests import recipes
 from tests.conftest import compose
-from transfer_lab.data.splits import Task
 from transfer_lab.errors import UserError
 from transfer_lab.models.registry import backbone_from_config
-from transfer_lab.networks import build_module
 from transfer_lab.transfer.treatments import plan_from_config, plan_treatment
 
 LAYERS = 16  # DenseNet-BC-100: (100 - 4) // 3 // 2 bottleneck layers per dense block
@@ -99,18 +95,10 @@ def target_module(freeze_depth: str, source_state: dict[str, torch.Tensor]):
     """The target network a freeze_depth job builds (50 classes of B), and its config."""
     cfg = compose(["+experiment=freeze_depth", f"transfer.freeze_depth={freeze_depth}"])
     OmegaConf.resolve(cfg.target)
-    stages = list(source_state_names(source_state))
-    plan = plan_from_config(cfg.transfer, stages)
-    some = np.arange(2)
-    task = Task(tuple(range(50)), some, some, some, np.zeros((0, 50), dtype=np.int64))
-    images = SimpleNamespace(shape=(3, 32, 32))
-    torch.manual_seed(1)
-    module = build_module(cfg, cfg.target, images, task, 0.0, plan, source_state)
-    return module, plan, cfg
-
-
-def source_state_names(state: dict[str, torch.Tensor]) -> dict[str, None]:
-    return dict.fromkeys(k.split(".")[1] for k in state)
+    plan = plan_from_config(
+        cfg.transfer, list(dict.fromkeys(k.split(".")[1] for k in source_state))
+    )
+    return recipes.target_module(cfg, plan, source_state), plan, cfg
 
 
 @pytest.fixture(scope="module")
@@ -149,23 +137,10 @@ def test_copied_frozen_reset_and_rates(source_state, freeze_depth):
     assert cfg.target.epochs == 40
 
 
-def rates_by_epoch(module, epochs: int) -> dict[str, list[float]]:
-    """Each group's learning rate in epochs 1..epochs, stepping the scheduler as Lightning does."""
-    configured = module.configure_optimizers()
-    optimizer, scheduler = configured["optimizer"], configured["lr_scheduler"]["scheduler"]
-    rates: dict[str, list[float]] = {g["name"]: [] for g in optimizer.param_groups}
-    for _ in range(epochs):
-        for group in optimizer.param_groups:
-            rates[group["name"]].append(group["lr"])
-        optimizer.step()
-        scheduler.step()
-    return rates
-
-
 def test_classifier_rate_drops_at_epochs_26_and_36(source_state):
     """adjust_opt_transfer(epoch1=26, epoch2=36): at epoch 26 `fc['lr'] = 1e-2`, at 36 1e-3."""
     module, _, cfg = target_module("block2_layer05", source_state)
-    rates = rates_by_epoch(module, int(cfg.target.epochs))
+    rates = recipes.rates_by_epoch(module, int(cfg.target.epochs))
     at = {e: rates["new"][e - 1] for e in (1, 25, 26, 35, 36, 40)}
     assert at == pytest.approx({1: 0.1, 25: 0.1, 26: 0.01, 35: 0.01, 36: 0.001, 40: 0.001})
     assert rates["copied"][0] == pytest.approx(0.01) and rates["copied"][24] == pytest.approx(0.01)
@@ -179,6 +154,6 @@ def test_classifier_rate_drops_at_epochs_26_and_36(source_state):
 def test_copied_rate_is_the_originals_after_the_drops(source_state):
     """adjust_opt_transfer: at epoch 26 `base['lr'] = 1e-2` (unchanged), at 36 1e-3."""
     module, _, cfg = target_module("block2_layer05", source_state)
-    rates = rates_by_epoch(module, int(cfg.target.epochs))
+    rates = recipes.rates_by_epoch(module, int(cfg.target.epochs))
     at = {e: rates["copied"][e - 1] for e in (26, 35, 36, 40)}
     assert at == pytest.approx({26: 0.01, 35: 0.01, 36: 0.001, 40: 0.001})
