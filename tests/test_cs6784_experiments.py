@@ -74,3 +74,21 @@ def test_ood_targets_are_cifar10_and_svhn_for_b_s_100_epochs():
         assert cfg.data.target.name == "svhn"
         if plan.label == "A6B+":
             assert target_schedule(cfg, plan).epochs == 100  # args.nFTEpochs
+
+
+def test_natural_manmade_copies_what_transblocks_kept():
+    """--transBlocks: run_transfer_dset_b with ft_blocks [] (every block reset: scratch, 275
+    epochs), [1] (conv1, dense1, trans1 kept), [1, 2], and [1, 2, 3] (only the classifier reset)
+    — densenet.py reset_layers resets the blocks not listed."""
+    axes = grid(compose(["+experiment=natural_manmade"]))
+    assert axes["data"] == ["cifar100_natural_manmade_cs6784", "cifar100_natural_manmade"]
+    copied = {plan.label: plan.copied for _, plan in arms("natural_manmade")}
+    assert copied == {
+        "baseB": (),
+        "A3B+": ("stem", "block1", "trans1"),
+        "A5B+": ("stem", "block1", "trans1", "block2", "trans2"),
+        "A6B+": ("stem", "block1", "trans1", "block2", "trans2", "block3"),
+    }
+    for cfg, plan in arms("natural_manmade"):
+        assert target_schedule(cfg, plan).epochs == (275 if plan.label == "baseB" else 100)
+        assert cfg.model.beta == 0
