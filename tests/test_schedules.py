@@ -18,11 +18,12 @@ import torch
 
 from tests.conftest import compose
 from transfer_lab.data.digits import load_digits
-from transfer_lab.data.tasks import build_job_data
+from transfer_lab.data.tasks import build_job_data, datamodule_for
 from transfer_lab.errors import UserError
 from transfer_lab.lr_history import LearningRateHistory
 from transfer_lab.models.schedules import PhaseRates, multistep
-from transfer_lab.pipeline import build_module, datamodule_for, target_schedule
+from transfer_lab.networks import build_module
+from transfer_lab.pipeline import target_schedule
 from transfer_lab.transfer.treatments import plan_from_config
 
 IMAGES = load_digits()
@@ -254,7 +255,7 @@ def test_lightning_trains_each_epoch_at_the_rate_the_phases_give(tmp_path):
         accelerator="cpu",
         default_root_dir=tmp_path,
     )
-    trainer.fit(module, datamodule=datamodule_for(cfg, IMAGES, job.task_b, "target"))
+    trainer.fit(module, datamodule=datamodule_for(job.target_images, job.task_b, seed=0))
     assert history.history == {
         "new": pytest.approx([0.1, 0.1, 0.02, 0.02]),
         "copied": pytest.approx([0.01, 0.01, 0.02, 0.02]),

@@ -29,6 +29,9 @@ class StageResults:
     test_loss: float | None = None
     epochs: int | None = None
     seconds: float | None = None
+    monitor: str | None = None  # the validation metric that selected the checkpoint
+    monitor_value: float | None = None  # its value at the selected epoch
+    lr_history: dict[str, list[float]] = field(default_factory=dict)  # group → rate per epoch
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> StageResults:

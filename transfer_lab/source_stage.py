@@ -102,7 +102,16 @@ def run_source(
             fitted.checkpoint.unlink(missing_ok=True)  # the cache keeps the network instead
         metrics = {
             k: getattr(fitted.results, k)
-            for k in ("val_acc", "test_acc", "test_loss", "epochs", "seconds")
+            for k in (
+                "val_acc",
+                "test_acc",
+                "test_loss",
+                "epochs",
+                "seconds",
+                "monitor",
+                "monitor_value",
+                "lr_history",
+            )
         }
         state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}
         return {"state_dict": state, "metrics": metrics}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from transfer_lab.errors import UserError
+from transfer_lab.selection import monitor_for
 
 
 def validate(cfg: DictConfig) -> None:
@@ -18,3 +19,12 @@ def validate(cfg: DictConfig) -> None:
         raise UserError("model.beta > 0 needs binary heads; set model.binary_heads to 1 or more.")
     if float(cfg.transfer.lr_scale) < 0:
         raise UserError("transfer.lr_scale must be 0 or more (1 = same rate as the new layers).")
+    scheduler = cfg.target.get("scheduler") or {}
+    if float(cfg.transfer.lr_scale) != 1 and "PhaseRates" in str(scheduler.get("_target_", "")):
+        raise UserError(
+            f"transfer.lr_scale={cfg.transfer.lr_scale} has no effect under a phases schedule, "
+            "which sets the copied stages' rate itself; set it in target.scheduler.phases or "
+            "leave lr_scale at 1."
+        )
+    monitor_for(cfg.source, beta, heads)  # each raises UserError for a monitor that cannot work
+    monitor_for(cfg.target, 0.0, 0)
