@@ -23,6 +23,7 @@ from transfer_lab.errors import UserError
 from transfer_lab.lr_history import LearningRateHistory
 from transfer_lab.models.schedules import PhaseRates, multistep
 from transfer_lab.networks import build_module
+from transfer_lab.paths import config_dir
 from transfer_lab.pipeline import target_schedule
 from transfer_lab.transfer.treatments import plan_from_config
 
@@ -260,3 +261,17 @@ def test_lightning_trains_each_epoch_at_the_rate_the_phases_give(tmp_path):
         "new": pytest.approx([0.1, 0.1, 0.02, 0.02]),
         "copied": pytest.approx([0.01, 0.01, 0.02, 0.02]),
     }
+
+
+EXPERIMENTS = sorted(p.stem for p in config_dir().joinpath("experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("arm", ["A4B+", "baseB"])
+def test_every_experiments_schedule_builds_for_every_kind_of_network(experiment, arm):
+    """Each stage's optimizer and scheduler build: every phase names every group's rate."""
+    for stage in ("source", "target") if arm == "A4B+" else ("target",):
+        module, *_ = built([f"+experiment={experiment}"], stage, arm)
+        configured = module.configure_optimizers()
+        optimizer = configured["optimizer"] if isinstance(configured, dict) else configured
+        assert {g["role"] for g in optimizer.param_groups} <= {"new", "copied"}
