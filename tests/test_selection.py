@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import pytorch_lightning as pl
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.conftest import compose
+from tests.test_model import IMAGES, module, task
+from transfer_lab.data.datamodule import TaskDataModule
 from transfer_lab.errors import UserError
 from transfer_lab.selection import Monitor, monitor_for
 from transfer_lab.validation import validate
@@ -50,6 +53,20 @@ def test_the_job_check_refuses_a_bad_monitor_and_lr_scale_under_phases_before_tr
     with pytest.raises(UserError, match="lr_scale=0.1 has no effect"):
         validate(compose(["schedule=cs6784_densenet", "transfer.lr_scale=0.1"]))
     validate(compose(["schedule=yosinski", "transfer.lr_scale=0.1"]))  # multistep: it scales
+
+
+def test_objective_accuracy_weighs_classifier_and_heads_as_cs6784_selected():
+    """train.py `test`: error = (1 − β)·classifier error + β/K·Σ head errors; its complement."""
+    model, t = module(beta=0.4, heads=2)
+    trainer = pl.Trainer(
+        logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu"
+    )
+    (logged,) = trainer.validate(model, TaskDataModule(IMAGES, task(), batch_size=7), verbose=False)
+    expected = 0.6 * logged["val/acc"] + 0.4 * logged["val/binary_acc"]
+    assert logged["val/objective_acc"] == pytest.approx(expected, abs=1e-6)
+    assert logged["val/binary_acc"] == pytest.approx(
+        (logged["val/binary0_acc"] + logged["val/binary1_acc"]) / 2, abs=1e-6
+    )
 
 
 @pytest.mark.slow

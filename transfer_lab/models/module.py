@@ -150,7 +150,27 @@ class TransferModule(pl.LightningModule):
                 on_step=False,
                 batch_size=batch_size,
             )
+        self.log(
+            f"{split}/objective_acc",
+            self._objective_accuracy(logits, labels, binary_logits, binary_labels).detach(),
+            on_epoch=True,
+            on_step=False,
+            batch_size=batch_size,
+        )
         return loss
+
+    def _objective_accuracy(self, logits, labels, binary_logits, binary_labels) -> torch.Tensor:
+        """(1 − β)·accuracy + β·mean binary-head accuracy: CS6784's selection criterion.
+
+        Their train.py `test` kept A's checkpoint with the lowest error weighted as the loss is
+        (1 − β for the classifier, β/K per head; the heads only at β = 1). Averaged over batches
+        by size, as Lightning does, this is exactly the epoch's weighted accuracy.
+        """
+        accuracy = (logits.argmax(1) == labels).float().mean()
+        if not binary_logits:
+            return accuracy
+        hits = torch.cat(binary_logits).argmax(1) == binary_labels.reshape(-1)
+        return (1 - self.beta) * accuracy + self.beta * hits.float().mean()
 
     def training_step(self, batch, batch_idx):  # noqa: D102
         return self._step(batch, "train")
