@@ -94,12 +94,19 @@ def test_beta_one_selects_on_the_trained_loss_and_records_rates_per_epoch(cli):
         "new": pytest.approx([0.1, 0.1, 0.02]),
         "copied": pytest.approx([0.01, 0.01, 0.02]),
     }
-    (run,) = {p.parent for p in job.rglob("events.out.tfevents.*") if p.parent.name == "target"}
-    logged = EventAccumulator(str(run), size_guidance={"scalars": 0})
-    logged.Reload()
-    curves = {t: [e.value for e in logged.Scalars(t)] for t in logged.Tags()["scalars"]}
+    curves = scalars(job, "target")
     lr = {tag.rsplit("/", 1)[-1]: values for tag, values in curves.items() if "lr-" in tag}
     assert lr == {
         "new": pytest.approx([0.1, 0.1, 0.02]),
         "copied": pytest.approx([0.01, 0.01, 0.02]),
     }
+    # measuring the selected weights' val/acc adds no point to the source's curve
+    assert len(scalars(job, "source")["val/acc"]) == 3
+
+
+def scalars(job, stage: str) -> dict[str, list[float]]:
+    """Every scalar curve TensorBoard holds for one stage of a job."""
+    (run,) = {p.parent for p in job.rglob("events.out.tfevents.*") if p.parent.name == stage}
+    logged = EventAccumulator(str(run), size_guidance={"scalars": 0})
+    logged.Reload()
+    return {t: [e.value for e in logged.Scalars(t)] for t in logged.Tags()["scalars"]}

@@ -95,15 +95,39 @@ def build_trainer(
     monitor: Monitor,
 ) -> pl.Trainer:
     """A Trainer for one stage: the `always` callbacks (selection, rate history), then config's."""
-    trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
-    trainer_kwargs["precision"] = precision_for(trainer_kwargs.get("precision", "auto"))
     return pl.Trainer(
         max_epochs=int(stage_cfg.epochs),
         callbacks=[*always, *configured_callbacks(cfg, stage_cfg, monitor)],
         logger=configured_loggers(cfg, ctx, stage) or False,
         default_root_dir=str(ctx.job_dir),
-        **trainer_kwargs,
+        **trainer_settings(cfg),
     )
+
+
+def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The `trainer` config as Trainer keywords, precision resolved."""
+    settings = OmegaConf.to_container(cfg.trainer, resolve=True)
+    settings["precision"] = precision_for(settings.get("precision", "auto"))
+    return settings
+
+
+def selected_val_acc(
+    module: pl.LightningModule,
+    datamodule: pl.LightningDataModule,
+    checkpoint: str,
+    cfg: DictConfig,
+    ctx: JobContext,
+) -> float:
+    """The classifier's validation accuracy of the selected weights, measured without logging:
+    a point appended to the stage's val/acc curve would read as one more epoch."""
+    settings = {
+        **trainer_settings(cfg),
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    }
+    checker = pl.Trainer(logger=False, callbacks=[], default_root_dir=str(ctx.job_dir), **settings)
+    (logged,) = checker.validate(module, datamodule=datamodule, ckpt_path=checkpoint, verbose=False)
+    return float(logged["val/acc"])
 
 
 def fit_and_test(
@@ -140,8 +164,7 @@ def fit_and_test(
     score = float(selection.best_model_score) if best else None
     val_acc = score if monitor.metric == "val/acc" else None
     if best and val_acc is None:  # selected on another metric: the classifier's accuracy there
-        checked = trainer.validate(module, datamodule=datamodule, ckpt_path=best, verbose=False)
-        val_acc = float(checked[0]["val/acc"])
+        val_acc = selected_val_acc(module, datamodule, best, cfg, ctx)
     tested = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
     results = StageResults(
         val_acc=val_acc,
