@@ -10,8 +10,7 @@ from tests.conftest import compose
 from transfer_lab.data.digits import load_digits
 from transfer_lab.data.tasks import build_job_data
 from transfer_lab.errors import UserError
-from transfer_lab.networks import build_module
-from transfer_lab.pipeline import target_schedule
+from transfer_lab.networks import build_module, target_schedule
 from transfer_lab.training import derived_seed
 from transfer_lab.transfer.treatments import parse_arm, plan_from_config, plan_treatment
 

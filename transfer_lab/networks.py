@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from transfer_lab.data.images import ImageSet
 from transfer_lab.data.splits import Task
@@ -24,6 +24,14 @@ def stage_names(cfg: DictConfig, images: ImageSet) -> list[str]:
     channels, height, _ = images.shape
     with torch.device("meta"):
         return backbone_from_config(cfg.backbone, channels, height).stage_names
+
+
+def target_schedule(cfg: DictConfig, plan: Plan) -> DictConfig:
+    """The target stage's schedule; networks without a source may have their own (target.scratch)."""
+    scratch = cfg.target.get("scratch")
+    if plan.source_task is None and scratch:
+        return OmegaConf.merge(cfg.target, scratch)
+    return cfg.target
 
 
 def optimizer_parts(stage_cfg: DictConfig) -> tuple[Any, Any]:

@@ -16,11 +16,11 @@ from transfer_lab.data import tasks as data_tasks
 from transfer_lab.data.splits import Task
 from transfer_lab.hparams import log_hparams
 from transfer_lab.job_context import JobContext
-from transfer_lab.networks import build_module, stage_names
+from transfer_lab.networks import build_module, stage_names, target_schedule
 from transfer_lab.results import JobResults, StageResults
 from transfer_lab.source_stage import run_source
 from transfer_lab.training import derived_seed, fit_and_test
-from transfer_lab.transfer.treatments import Plan, plan_from_config
+from transfer_lab.transfer.treatments import plan_from_config
 from transfer_lab.validation import validate
 
 log = logging.getLogger(__name__)
@@ -28,14 +28,6 @@ log = logging.getLogger(__name__)
 
 def describe(task: Task, letter: str) -> str:
     return f"{letter} ({len(task.classes)} classes, {len(task.train)} training images)"
-
-
-def target_schedule(cfg: DictConfig, plan: Plan) -> DictConfig:
-    """The target stage's schedule; networks without a source may have their own (target.scratch)."""
-    scratch = cfg.target.get("scratch")
-    if plan.source_task is None and scratch:
-        return OmegaConf.merge(cfg.target, scratch)
-    return cfg.target
 
 
 def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
