@@ -37,6 +37,14 @@ class StageResults:
     def from_json(cls, data: dict[str, Any] | None) -> StageResults:
         return _from_json(cls, data or {})
 
+    def metrics(self) -> dict[str, Any]:
+        """How the training went: every field but where the network is kept (the cache stores
+        these beside the network, so a job that reuses it reports the same)."""
+        data = dataclasses.asdict(self)
+        for key in ("trained", "cache_key", "checkpoint_sha256"):
+            data.pop(key)
+        return data
+
 
 @dataclass
 class JobResults:
