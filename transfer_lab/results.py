@@ -18,7 +18,9 @@ RESULTS_FILE = "results.json"
 class StageResults:
     """One training stage (source or target): how it went and what it selected.
 
-    `trained` and `cache_key` describe a source network: trained now or reused from the cache.
+    `trained` and `cache_key` describe a network kept in the source cache: a source, or the
+    target of a baseB job (BnB jobs are cut from it: their `source.cache_key` is its key);
+    trained now or reused from the cache.
     """
 
     trained: bool = False
@@ -61,7 +63,8 @@ class JobResults:
     family: str | None = None  # the label without its depth: baseB, AnB+, …
     depth: int | None = None
     stages: list[str] = field(default_factory=list)
-    freeze: bool | None = None
+    freeze: bool | None = None  # any stage frozen
+    freeze_depth: int | None = None  # stages 1..n frozen (n ≤ depth)
     lr_scale: float | None = None
     beta: float | None = None
     binary_heads: int | None = None

@@ -44,6 +44,7 @@ SPLIT_ONLY_DATA_KEYS = {
     "direction",
     "binary",
     "val_fraction",
+    "val_from_budget",
     "fraction",
     "per_class",
     "target",

@@ -46,11 +46,15 @@ class Fitted:
     loggers: list[Logger]
 
 
+# One seed stream per network a job trains, so fresh layers never replay another network's
+# initialisation: BnB is cut from baseB's network (trained on the target stream), so its own
+# fresh layers draw from a third stream.
+SEED_STREAMS = {"source": 0, "target": 1, "selffer": 2}
+
+
 def derived_seed(seed: int, stage: str) -> int:
-    """A training seed per stage, so the target's fresh layers never replay the source's init."""
-    return int(
-        np.random.SeedSequence([int(seed), 1 if stage == "target" else 0]).generate_state(1)[0]
-    )
+    """A training seed per stream (source, target, selffer) from the job's training seed."""
+    return int(np.random.SeedSequence([int(seed), SEED_STREAMS[stage]]).generate_state(1)[0])
 
 
 def precision_for(setting: Any) -> Any:
