@@ -525,7 +525,9 @@ def check_folders(master: DictConfig, multirun: bool) -> None:
     """The cache and the output folder can be written, and hold nothing of another job."""
     task_overrides = list(master.hydra.overrides.task)
     given = {
-        o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1] for o in task_overrides if "=" in o
+        o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1]
+        for o in master.hydra.overrides.hydra
+        if "=" in o
     }
     check_writable(Path(master.paths.cache_dir), "paths.cache_dir (or $TRANSFER_LAB_CACHE)")
     if multirun and "hydra.sweep.dir" in given:
