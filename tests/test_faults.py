@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.conftest import REPO
 from transfer_lab.transfer.cache import SourceCache
@@ -151,4 +152,10 @@ def test_the_same_config_and_seeds_give_the_same_split_and_metrics(cli):
     for stage in ("source", "target"):
         for metric in ("val_acc", "test_acc", "test_loss", "epochs"):
             assert first[stage][metric] == second[stage][metric], (stage, metric)
-    assert first["source"]["checkpoint_sha256"] == second["source"]["checkpoint_sha256"]
+    key = first["source"]["cache_key"]
+    assert second["source"]["cache_key"] == key
+    weights = [
+        SourceCache(cli.cwd / f"{n}-cache").load(key)["state_dict"] for n in ("first", "second")
+    ]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
