@@ -165,7 +165,7 @@ def check_before_running(command: str, args: list[str]) -> None:
     """Refuse bad settings and unwritable folders in one sentence each, before any folder is made."""
     from transfer_lab.validation import check_command_line, check_writable
 
-    check_command_line(args, multirun=command == "sweep")
+    check_command_line(args, multirun=command == "sweep" or bool({"-m", "--multirun"} & set(args)))
     key = "hydra.run.dir" if command == "run" else "hydra.sweep.dir"
     if not has_override(args, key):
         check_writable(Path("outputs" if command == "run" else "multirun"), key)
