@@ -65,7 +65,8 @@ class StopOnNonFiniteLoss(pl.Callback):
             self.bad = flag if self.bad is None else self.bad | flag
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:  # noqa: D102
-        if self.bad is not None and bool(self.bad):
+        bad = self.bad is not None and bool(self.bad)
+        if trainer.strategy.reduce_boolean_decision(bad, all=False):  # any process, all stop
             raise UserError(
                 f"the {self.stage} training loss became NaN or infinite in epoch "
                 f"{trainer.current_epoch + 1}; lower {self.stage}.optim.lr or use "
