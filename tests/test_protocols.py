@@ -33,7 +33,7 @@ def test_yosinski_sweep_trains_two_sources_per_split_seed(cli):
     trained, keys = defaultdict(int), defaultdict(set)
     for r in results:
         if r["label"] == "baseB":
-            assert r["source"] == {"trained": False}
+            assert r["source"]["trained"] is False and r["source"]["cache_key"] is None
             continue
         trained[r["split_seed"]] += r["source"]["trained"]
         keys[(r["split_seed"], r["label"][0])].add(r["source"]["cache_key"])
