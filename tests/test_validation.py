@@ -64,6 +64,8 @@ BAD_INPUTS = [
     ),
     (["data.source_classes=11"], "data.source_classes=11 is out of range; it must be in 2..10"),
     (["model.beta=["], "cannot read the override 'model.beta=['"),
+    (["hydra.job.chdir=abc"], "Error merging override hydra.job.chdir=abc: "),
+    (["~model"], "the composed config lacks or misshapes a setting transfer_lab needs"),
     (["model.beta=0,0.4"], "model.beta=0,0.4"),  # a sweep's values given to one run
     (["sweep", "+hydra.sweep.dir=elsewhere"], "write hydra.sweep.dir=VALUE without the leading +"),
     (["sweep", "model.beta=0,1.5"], "model.beta=1.5 is out of range"),  # one point of a grid
@@ -155,3 +157,23 @@ def test_full_hydra_error_shows_the_traceback(cli, monkeypatch):
 def test_closest_names_the_nearest_valid_name_or_nothing():
     assert closest("digitz", ["digits", "mnist"]) == " (did you mean digits?)"
     assert closest("zzzz", ["digits", "mnist"]) == ""
+
+
+def test_a_per_class_budget_larger_than_a_class_says_it_is_capped(caplog):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from transfer_lab.data.splits import make_task
+    from transfer_lab.data.tasks import warn_if_budget_capped
+
+    labels = np.repeat(np.arange(4), [30, 30, 30, 8])
+    images = SimpleNamespace(train_labels=torch.as_tensor(labels))
+    task = make_task(labels, labels, [0, 1, 2, 3], split_seed=0, val_fraction=0.25, per_class=20)
+    with caplog.at_level("WARNING"):
+        warn_if_budget_capped(images, task, 20)
+    assert "data.per_class=20 is more than the 6 training images" in caplog.text
+    assert "the budget is capped" in caplog.text
+    caplog.clear()
+    warn_if_budget_capped(images, task, 5)
+    assert not caplog.text

@@ -496,7 +496,14 @@ def check_command_line(args: list[str], multirun: bool) -> None:
         found: list[str] = []
         for cfg in jobs:
             HydraConfig.instance().set_config(cfg)
-            for sentence in problems(cfg):
+            try:
+                sentences = problems(cfg)
+            except Exception as error:  # a section removed (~model) or of the wrong kind
+                sentences = [
+                    f"the composed config lacks or misshapes a setting transfer_lab needs "
+                    f"({composition_sentence(error).rstrip('.')}); keep the defaults' sections."
+                ]
+            for sentence in sentences:
                 if sentence not in found:
                     found.append(sentence)
         if found:
@@ -562,6 +569,9 @@ def composition_sentence(error: Exception, loader: Any = None) -> str:
         if line.strip() and not line.strip().startswith(("full_key:", "object_type", "reference"))
     ]
     message = " ".join(lines) or type(error).__name__
+    cause = error.__cause__
+    if cause is not None and str(cause).strip() and str(cause).splitlines()[0] not in message:
+        message = f"{message.rstrip('.')}: {str(cause).splitlines()[0]}"
     already = _quoted_after(message, "An item is already at")
     if already:
         return f"{already} is already a setting; write {already}=VALUE without the leading +."
