@@ -73,6 +73,7 @@ class JobResults:
     binary_partitions: list[list[int]] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
+    code_sha256: str | None = None  # the package's source files: which code produced this
     config: dict[str, Any] = field(default_factory=dict)
     source: StageResults = field(default_factory=StageResults)
     target: StageResults | None = None

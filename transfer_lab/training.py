@@ -20,8 +20,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar, RichProgressBar
 from pytorch_lightning.loggers import Logger
+from pytorch_lightning.plugins import TorchCheckpointIO
 
-from transfer_lab.atomic import file_sha256
+from transfer_lab.atomic import file_sha256, write_atomically
+from transfer_lab.errors import UserError
 from transfer_lab.job_context import JobContext
 from transfer_lab.lr_history import LearningRateHistory
 from transfer_lab.results import StageResults
@@ -35,6 +37,44 @@ class RichBar(RichProgressBar):
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)
         return metrics
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written beside their path, flushed and renamed into place, so a killed job
+    leaves the previous file or none, never half of one (Lightning's local save copies a
+    temporary file from /tmp, which is not atomic across disks)."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:  # noqa: D102
+        write_atomically(Path(path), lambda tmp: torch.save(checkpoint, tmp))
+
+
+class StopOnNonFiniteLoss(pl.Callback):
+    """Fail the stage, in one sentence, when its training loss becomes NaN or infinite.
+
+    The check accumulates on the device and is read once per epoch, so it costs no per-step sync.
+    """
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+        self.bad: torch.Tensor | None = None
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:  # noqa: D102
+        self.bad = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: D102
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor):
+            flag = ~torch.isfinite(loss.detach()).all()
+            self.bad = flag if self.bad is None else self.bad | flag
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:  # noqa: D102
+        bad = self.bad is not None and bool(self.bad)
+        if trainer.strategy.reduce_boolean_decision(bad, all=False):  # any process, all stop
+            raise UserError(
+                f"the {self.stage} training loss became NaN or infinite in epoch "
+                f"{trainer.current_epoch + 1}; lower {self.stage}.optim.lr or use "
+                f"trainer.precision=32-true."
+            )
 
 
 @dataclass
@@ -98,13 +138,20 @@ def build_trainer(
     always: list[pl.Callback],
     monitor: Monitor,
 ) -> pl.Trainer:
-    """A Trainer for one stage: the `always` callbacks (selection, rate history), then config's."""
+    """A Trainer for one stage: the `always` callbacks (selection, rate history, a stop on a
+    non-finite loss), then config's; checkpoints are written whole or not at all."""
+    settings = trainer_settings(cfg)
+    settings.setdefault("plugins", [AtomicCheckpointIO()])
     return pl.Trainer(
         max_epochs=int(stage_cfg.epochs),
-        callbacks=[*always, *configured_callbacks(cfg, stage_cfg, monitor)],
+        callbacks=[
+            *always,
+            StopOnNonFiniteLoss(stage),
+            *configured_callbacks(cfg, stage_cfg, monitor),
+        ],
         logger=configured_loggers(cfg, ctx, stage) or False,
         default_root_dir=str(ctx.job_dir),
-        **trainer_settings(cfg),
+        **settings,
     )
 
 
