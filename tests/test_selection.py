@@ -13,6 +13,7 @@ from tests.test_model import IMAGES, module, task
 from transfer_lab.data.datamodule import TaskDataModule
 from transfer_lab.errors import UserError
 from transfer_lab.selection import Monitor, monitor_for
+from transfer_lab.training import configured_callbacks
 from transfer_lab.validation import validate
 
 
@@ -67,6 +68,14 @@ def test_objective_accuracy_weighs_classifier_and_heads_as_cs6784_selected():
     assert logged["val/binary_acc"] == pytest.approx(
         (logged["val/binary0_acc"] + logged["val/binary1_acc"]) / 2, abs=1e-6
     )
+
+
+def test_early_stopping_from_the_callbacks_group_watches_the_stages_monitor():
+    cfg = compose(["model.beta=1", "callbacks=[early_stopping]"])
+    for stage, beta, expected in ((cfg.source, 1.0, ("val/loss", "min")), (cfg.target, 0, None)):
+        monitor = monitor_for(stage, beta, binary_heads=1)
+        (stopping,) = configured_callbacks(cfg, stage, monitor)
+        assert (stopping.monitor, stopping.mode) == (expected or ("val/acc", "max"))
 
 
 @pytest.mark.slow

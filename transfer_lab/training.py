@@ -109,8 +109,17 @@ def precision_for(setting: Any) -> Any:
 def configured_callbacks(
     cfg: DictConfig, stage_cfg: DictConfig, monitor: Monitor
 ) -> list[pl.Callback]:
-    """The `callbacks` group's entries, plus early stopping on the monitor when the stage asks."""
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    """The `callbacks` group's entries, plus early stopping on the monitor when the stage asks.
+
+    An entry whose `monitor` is "auto" watches the stage's selection monitor, so early stopping
+    and checkpoint selection never disagree on what "better" means (at β = 1, say).
+    """
+    callbacks = []
+    for entry in (cfg.get("callbacks") or {}).values():
+        if entry and entry.get("monitor") == "auto":
+            entry = OmegaConf.merge(entry, {"monitor": monitor.metric, "mode": monitor.mode})
+        if entry:
+            callbacks.append(instantiate(entry))
     if not cfg.trainer.get("enable_progress_bar", True):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     if stage_cfg.get("early_stopping"):
