@@ -52,5 +52,5 @@ def test_report_without_sweeps_says_what_to_do(cli):
 def test_bad_value_is_one_sentence_and_a_nonzero_exit(cli):
     done = cli(["model.beta=1.5", "trainer.enable_progress_bar=false"], check=False)
     assert done.returncode == 2
-    assert "model.beta=1.5 is outside [0, 1]" in done.stdout + done.stderr
+    assert "model.beta=1.5 is out of range; it must be in [0, 1]" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr

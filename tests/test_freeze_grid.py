@@ -146,11 +146,6 @@ def test_classifier_rate_drops_at_epochs_26_and_36(source_state):
     assert rates["copied"][0] == pytest.approx(0.01) and rates["copied"][24] == pytest.approx(0.01)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs per-group phase schedules (issue 9 point 1): the multistep scheduler also "
-    "divides the copied stages' 0.01 by 10 at epochs 26 and 36",
-)
 def test_copied_rate_is_the_originals_after_the_drops(source_state):
     """adjust_opt_transfer: at epoch 26 `base['lr'] = 1e-2` (unchanged), at 36 1e-3."""
     module, _, cfg = target_module("block2_layer05", source_state)

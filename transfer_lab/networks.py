@@ -59,6 +59,7 @@ def build_module(
     if plan is not None and plan.copied:
         copy_stages(backbone, source_state, plan.copied)
     optimizer, scheduler = optimizer_parts(stage_cfg)
+    biases = stage_cfg.get("biases") or {}  # Caffe's convention: lr_mult 2, decay_mult 0
     return TransferModule(
         backbone,
         num_classes=len(task.classes),
@@ -70,4 +71,6 @@ def build_module(
         frozen=plan.frozen if plan else (),
         lr_scale=float(cfg.transfer.lr_scale),
         freeze_bn_stats=bool(cfg.transfer.freeze_bn_stats),
+        bias_lr_mult=float(biases.get("lr_mult", 1.0)),
+        bias_decay_mult=float(biases.get("decay_mult", 1.0)),
     )

@@ -17,7 +17,7 @@ from transfer_lab.hparams import log_hparams
 from transfer_lab.job_context import JobContext
 from transfer_lab.networks import stage_names
 from transfer_lab.results import JobResults, StageResults
-from transfer_lab.source_stage import run_source
+from transfer_lab.source_stage import code_sha256, run_source
 from transfer_lab.target_stage import baseb_network, train_on_b
 from transfer_lab.transfer.treatments import plan_from_config
 from transfer_lab.validation import validate
@@ -68,6 +68,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
             "target_labelled": len(task_b.train) + len(task_b.val),  # all B labels the arm used
         },
         overrides=list(ctx.overrides),
+        code_sha256=code_sha256(),
         config=OmegaConf.to_container(cfg, resolve=True),
     )
 
@@ -112,6 +113,7 @@ def write_failure(job_dir: Path, cfg: DictConfig, ctx: JobContext, reason: str) 
         reason=reason,
         experiment=ctx.experiment,
         overrides=list(ctx.overrides),
+        code_sha256=code_sha256(),
         split_seed=cfg.data.get("split_seed"),
         seed=cfg.get("seed"),
         config=OmegaConf.to_container(cfg, resolve=False),

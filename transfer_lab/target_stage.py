@@ -97,10 +97,7 @@ def baseb_network(
         if stage != "target" and done.checkpoint is not None:
             done.checkpoint.unlink(missing_ok=True)  # the cache keeps the network instead
         fitted.append(done)
-        metrics = {
-            k: getattr(done.results, k)
-            for k in ("val_acc", "test_acc", "test_loss", "epochs", "seconds")
-        }
+        metrics = done.results.metrics()
         state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}
         return {"state_dict": state, "metrics": metrics}
 

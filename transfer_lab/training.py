@@ -1,8 +1,9 @@
 """One training stage with Lightning: the Trainer, its callbacks and loggers, and selection.
 
 Callbacks and loggers come from the `callbacks` and `logger` config groups (by `_target_`), so a
-user adds early stopping or a CSV logger with an override. Checkpoint selection by validation
-accuracy is not among them: it is part of every study's recipe, so it is always on.
+user adds early stopping or a CSV logger with an override. Checkpoint selection on a validation
+metric (`monitor`, see selection.py) and the record of every group's learning rate per epoch are
+not among them: they are part of every study's recipe and of its audit, so they are always on.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar, RichProgressBar
 from pytorch_lightning.loggers import Logger
+from pytorch_lightning.plugins import TorchCheckpointIO
 
-from transfer_lab.atomic import file_sha256
+from transfer_lab.atomic import file_sha256, write_atomically
+from transfer_lab.errors import UserError
 from transfer_lab.job_context import JobContext
+from transfer_lab.lr_history import LearningRateHistory
 from transfer_lab.results import StageResults
+from transfer_lab.selection import Monitor, monitor_for
 
 
 class RichBar(RichProgressBar):
@@ -32,6 +37,44 @@ class RichBar(RichProgressBar):
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)
         return metrics
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written beside their path, flushed and renamed into place, so a killed job
+    leaves the previous file or none, never half of one (Lightning's local save copies a
+    temporary file from /tmp, which is not atomic across disks)."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:  # noqa: D102
+        write_atomically(Path(path), lambda tmp: torch.save(checkpoint, tmp))
+
+
+class StopOnNonFiniteLoss(pl.Callback):
+    """Fail the stage, in one sentence, when its training loss becomes NaN or infinite.
+
+    The check accumulates on the device and is read once per epoch, so it costs no per-step sync.
+    """
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+        self.bad: torch.Tensor | None = None
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:  # noqa: D102
+        self.bad = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: D102
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor):
+            flag = ~torch.isfinite(loss.detach()).all()
+            self.bad = flag if self.bad is None else self.bad | flag
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:  # noqa: D102
+        bad = self.bad is not None and bool(self.bad)
+        if trainer.strategy.reduce_boolean_decision(bad, all=False):  # any process, all stop
+            raise UserError(
+                f"the {self.stage} training loss became NaN or infinite in epoch "
+                f"{trainer.current_epoch + 1}; lower {self.stage}.optim.lr or use "
+                f"trainer.precision=32-true."
+            )
 
 
 @dataclass
@@ -63,14 +106,25 @@ def precision_for(setting: Any) -> Any:
     return "32-true"
 
 
-def configured_callbacks(cfg: DictConfig, stage_cfg: DictConfig) -> list[pl.Callback]:
-    """The `callbacks` group's entries, plus early stopping when the stage asks for it."""
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+def configured_callbacks(
+    cfg: DictConfig, stage_cfg: DictConfig, monitor: Monitor
+) -> list[pl.Callback]:
+    """The `callbacks` group's entries, plus early stopping on the monitor when the stage asks.
+
+    An entry whose `monitor` is "auto" watches the stage's selection monitor, so early stopping
+    and checkpoint selection never disagree on what "better" means (at β = 1, say).
+    """
+    callbacks = []
+    for entry in (cfg.get("callbacks") or {}).values():
+        if entry and entry.get("monitor") == "auto":
+            entry = OmegaConf.merge(entry, {"monitor": monitor.metric, "mode": monitor.mode})
+        if entry:
+            callbacks.append(instantiate(entry))
     if not cfg.trainer.get("enable_progress_bar", True):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     if stage_cfg.get("early_stopping"):
         patience = int(stage_cfg.early_stopping)
-        callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=patience))
+        callbacks.append(EarlyStopping(monitor.metric, mode=monitor.mode, patience=patience))
     return callbacks
 
 
@@ -86,17 +140,54 @@ def configured_loggers(cfg: DictConfig, ctx: JobContext, stage: str) -> list[Log
 
 
 def build_trainer(
-    cfg: DictConfig, stage_cfg: DictConfig, ctx: JobContext, stage: str, selection: ModelCheckpoint
+    cfg: DictConfig,
+    stage_cfg: DictConfig,
+    ctx: JobContext,
+    stage: str,
+    always: list[pl.Callback],
+    monitor: Monitor,
 ) -> pl.Trainer:
-    trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
-    trainer_kwargs["precision"] = precision_for(trainer_kwargs.get("precision", "auto"))
+    """A Trainer for one stage: the `always` callbacks (selection, rate history, a stop on a
+    non-finite loss), then config's; checkpoints are written whole or not at all."""
+    settings = trainer_settings(cfg)
+    settings.setdefault("plugins", [AtomicCheckpointIO()])
     return pl.Trainer(
         max_epochs=int(stage_cfg.epochs),
-        callbacks=[selection, *configured_callbacks(cfg, stage_cfg)],
+        callbacks=[
+            *always,
+            StopOnNonFiniteLoss(stage),
+            *configured_callbacks(cfg, stage_cfg, monitor),
+        ],
         logger=configured_loggers(cfg, ctx, stage) or False,
         default_root_dir=str(ctx.job_dir),
-        **trainer_kwargs,
+        **settings,
     )
+
+
+def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The `trainer` config as Trainer keywords, precision resolved."""
+    settings = OmegaConf.to_container(cfg.trainer, resolve=True)
+    settings["precision"] = precision_for(settings.get("precision", "auto"))
+    return settings
+
+
+def selected_val_acc(
+    module: pl.LightningModule,
+    datamodule: pl.LightningDataModule,
+    checkpoint: str,
+    cfg: DictConfig,
+    ctx: JobContext,
+) -> float:
+    """The classifier's validation accuracy of the selected weights, measured without logging:
+    a point appended to the stage's val/acc curve would read as one more epoch."""
+    settings = {
+        **trainer_settings(cfg),
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    }
+    checker = pl.Trainer(logger=False, callbacks=[], default_root_dir=str(ctx.job_dir), **settings)
+    (logged,) = checker.validate(module, datamodule=datamodule, ckpt_path=checkpoint, verbose=False)
+    return float(logged["val/acc"])
 
 
 def fit_and_test(
@@ -107,28 +198,43 @@ def fit_and_test(
     cfg: DictConfig,
     ctx: JobContext,
 ) -> Fitted:
-    """Train with validation-based selection, then test the selected weights once."""
+    """Train with selection on the stage's validation monitor, then test the selected weights once.
+
+    `val_acc` is the classifier's validation accuracy of the selected weights, whatever selected
+    them; `monitor` and `monitor_value` say what did.
+    """
+    monitor = monitor_for(
+        stage_cfg, getattr(module, "beta", 0.0), len(getattr(module, "binary_heads", ()))
+    )
     selection = ModelCheckpoint(
         dirpath=ctx.job_dir / "checkpoints",
         filename=stage,
-        monitor="val/acc",
-        mode="max",
+        monitor=monitor.metric,
+        mode=monitor.mode,
         save_top_k=1,
         save_weights_only=True,
         enable_version_counter=False,
     )
-    trainer = build_trainer(cfg, stage_cfg, ctx, stage, selection)
+    rates = LearningRateHistory()
+    trainer = build_trainer(cfg, stage_cfg, ctx, stage, [selection, rates], monitor)
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
     seconds = time.perf_counter() - started
     best = selection.best_model_path or None
+    score = float(selection.best_model_score) if best else None
+    val_acc = score if monitor.metric == "val/acc" else None
+    if best and val_acc is None:  # selected on another metric: the classifier's accuracy there
+        val_acc = selected_val_acc(module, datamodule, best, cfg, ctx)
     tested = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
     results = StageResults(
-        val_acc=float(selection.best_model_score) if best else None,
+        val_acc=val_acc,
         test_acc=float(tested["test/acc"]),
         test_loss=float(tested["test/loss"]),
         epochs=int(trainer.current_epoch),
         seconds=round(seconds, 2),
         checkpoint_sha256=file_sha256(Path(best)) if best else None,
+        monitor=monitor.metric,
+        monitor_value=score,
+        lr_history=rates.history,
     )
     return Fitted(results, Path(best) if best else None, list(trainer.loggers))

@@ -9,6 +9,7 @@ A are random balanced halves (`data.binary=random`) or whole superclasses (`supe
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ from transfer_lab.data.datamodule import TaskDataModule
 from transfer_lab.data.readers import MissingFiles
 from transfer_lab.data.splits import ClassSplit, Task, make_task, rng_for, split_classes
 from transfer_lab.errors import UserError
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("random", "superclasses")
 BINARY = ("random", "superclasses")
@@ -266,6 +269,20 @@ def normalise_like_source(target_images, source_images, stats: str) -> None:
     target_images.settings.std = std if given.std is None else given.std
 
 
+def warn_if_budget_capped(images, task: Task, per_class: int | None) -> None:
+    """Say so when B's per-class budget is larger than what some class of B has."""
+    if per_class is None:
+        return
+    counts = np.bincount(images.train_labels.numpy()[task.train])[list(task.classes)]
+    if counts.min() < int(per_class):
+        log.warning(
+            "data.per_class=%d is more than the %d training images the smallest class of B has "
+            "after the validation carve-out; such classes use all of theirs (the budget is capped).",
+            int(per_class),
+            int(counts.min()),
+        )
+
+
 def build_job_data(cfg: DictConfig) -> JobData:
     """Load the data of a job (both datasets before any training) and split it."""
     data = cfg.data
@@ -328,4 +345,5 @@ def build_job_data(cfg: DictConfig) -> JobData:
             split = ClassSplit(source=split.target, target=split.source)
     task_a = _task(source_images, split.source, data, heads, budget=False)
     task_b = _task(target_images, split.target, data, 0, budget=True)
+    warn_if_budget_capped(target_images, task_b, data.get("per_class"))
     return JobData(source_images, target_images, split, task_a, task_b)
