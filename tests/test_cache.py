@@ -101,3 +101,20 @@ def test_a_killed_writes_temporary_file_is_removed_under_the_lock(tmp_path):
     leftover.write_bytes(b"half a checkpoint")
     _, _, trained = cache.fetch_or_train(DEFINITION, lambda: 1 / 0)
     assert not trained and not leftover.exists()
+
+
+def test_a_checkpoint_write_that_fails_leaves_the_previous_file_whole(tmp_path):
+    from transfer_lab.training import AtomicCheckpointIO
+
+    io, path = AtomicCheckpointIO(), tmp_path / "checkpoints" / "target.ckpt"
+    io.save_checkpoint({"state_dict": {"w": torch.ones(3)}}, path)
+    before = path.read_bytes()
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise RuntimeError("killed mid-write")
+
+    with contextlib.suppress(RuntimeError):
+        io.save_checkpoint({"state_dict": {"w": torch.zeros(3)}, "x": Unpicklable()}, path)
+    assert path.read_bytes() == before
+    assert list(path.parent.iterdir()) == [path]  # no temporary file left
