@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 RUN := $(PY) -m transfer_lab
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format tensorboard clean \
+.PHONY: help install demo test test-fast lint format tensorboard clean bench \
 	digits-yosinski digits-fraction yosinski densenet-beta densenet-beta-k4 densenet-beta-k10 \
 	wrn-beta imagenet100-beta freeze-depth fashion-fraction long-tail ood-transfer
 
@@ -59,6 +59,9 @@ test: $(STAMP)  ## the whole test suite, end-to-end runs included
 
 test-fast: $(STAMP)  ## the tests not marked slow (seconds of tiny training at most)
 	$(PY) -m pytest -q -m "not slow"
+
+bench: $(STAMP)  ## what the machinery costs over plain PyTorch: table + benchmarks/results/*.json (<10 min on 2 cores)
+	$(PY) benchmarks/run_all.py $(ARGS)
 
 lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check .
