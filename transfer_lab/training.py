@@ -1,12 +1,16 @@
 """One training stage with Lightning: the Trainer, its callbacks and loggers, and selection.
 
 Callbacks and loggers come from the `callbacks` and `logger` config groups (by `_target_`), so a
-user adds early stopping or a CSV logger with an override. Checkpoint selection by validation
-accuracy is not among them: it is part of every study's recipe, so it is always on.
+user adds early stopping or a CSV logger with an override. Selection by validation accuracy is
+not among them: it is part of every study's recipe, so it is always on. It keeps the best
+weights in memory and the stage writes them once, at its end: writing a checkpoint at every
+improvement (Lightning's ModelCheckpoint) cost more than the training on the offline studies,
+whose epochs are one or a few batches.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar, RichProgressBar
 from pytorch_lightning.loggers import Logger
 
-from transfer_lab.atomic import file_sha256
+from transfer_lab.atomic import file_sha256, write_atomically
 from transfer_lab.job_context import JobContext
 from transfer_lab.results import StageResults
 
@@ -32,6 +36,49 @@ class RichBar(RichProgressBar):
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)
         return metrics
+
+
+class BestWeights(pl.Callback):
+    """Keeps a copy of the weights of the epoch with the best `monitor` (higher is better).
+
+    An epoch is kept when its score is strictly higher than the best so far (the first epoch
+    always), as Lightning's ModelCheckpoint selects; a non-finite score never improves.
+    The copy stays on the training device: no host transfer, no file per improvement.
+    """
+
+    def __init__(self, monitor: str = "val/acc") -> None:
+        self.monitor = monitor
+        self.state: dict[str, torch.Tensor] | None = None
+        self.score: torch.Tensor | None = None
+        self.epoch: int | None = None
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        score = trainer.callback_metrics.get(self.monitor)
+        if trainer.sanity_checking or score is None:
+            return
+        score = score.detach().float()
+        finite = math.isfinite(score.item())
+        if self.state is not None and not (finite and score.item() > self.score.item()):
+            return
+        self.score = score if finite else torch.tensor(-math.inf)
+        self.epoch = trainer.current_epoch
+        self.state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+    def restore(self, module: pl.LightningModule) -> None:
+        """Load the kept weights into `module` (nothing happens if none were kept)."""
+        if self.state is not None:
+            module.load_state_dict(self.state)
+
+    def save(self, path: Path) -> Path:
+        """Write the kept weights as one checkpoint, whole or absent, as Lightning lays one out."""
+        payload = {
+            "state_dict": {k: v.cpu() for k, v in self.state.items()},
+            "epoch": self.epoch,
+            "monitor": self.monitor,
+            "score": float(self.score),
+        }
+        write_atomically(path, lambda tmp: torch.save(payload, tmp))
+        return path
 
 
 @dataclass
@@ -59,10 +106,25 @@ def precision_for(setting: Any) -> Any:
     return "32-true"
 
 
+def show_progress(cfg: DictConfig) -> bool:
+    """`trainer.enable_progress_bar`, where null means: in a single run, not in a sweep.
+
+    A sweep's console already says which job runs; redrawing a bar every epoch cost a third of
+    a digits job's time (its epochs are one batch).
+    """
+    setting = cfg.trainer.get("enable_progress_bar")
+    if setting is not None:
+        return bool(setting)
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN)
+
+
 def configured_callbacks(cfg: DictConfig, stage_cfg: DictConfig) -> list[pl.Callback]:
     """The `callbacks` group's entries, plus early stopping when the stage asks for it."""
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
-    if not cfg.trainer.get("enable_progress_bar", True):
+    if not show_progress(cfg):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     if stage_cfg.get("early_stopping"):
         patience = int(stage_cfg.early_stopping)
@@ -82,13 +144,20 @@ def configured_loggers(cfg: DictConfig, ctx: JobContext, stage: str) -> list[Log
 
 
 def build_trainer(
-    cfg: DictConfig, stage_cfg: DictConfig, ctx: JobContext, stage: str, selection: ModelCheckpoint
+    cfg: DictConfig, stage_cfg: DictConfig, ctx: JobContext, stage: str, selection: BestWeights
 ) -> pl.Trainer:
     trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_kwargs["precision"] = precision_for(trainer_kwargs.get("precision", "auto"))
+    trainer_kwargs["enable_progress_bar"] = show_progress(cfg)
+    callbacks = [selection, *configured_callbacks(cfg, stage_cfg)]
+    # Selection does not need Lightning's checkpointing; it stays on only for a configured
+    # ModelCheckpoint, so no default one writes a file every epoch.
+    trainer_kwargs.setdefault(
+        "enable_checkpointing", any(isinstance(c, ModelCheckpoint) for c in callbacks)
+    )
     return pl.Trainer(
         max_epochs=int(stage_cfg.epochs),
-        callbacks=[selection, *configured_callbacks(cfg, stage_cfg)],
+        callbacks=callbacks,
         logger=configured_loggers(cfg, ctx, stage) or False,
         default_root_dir=str(ctx.job_dir),
         **trainer_kwargs,
@@ -102,29 +171,30 @@ def fit_and_test(
     stage_cfg: DictConfig,
     cfg: DictConfig,
     ctx: JobContext,
+    save_checkpoint: bool = True,
 ) -> Fitted:
-    """Train with validation-based selection, then test the selected weights once."""
-    selection = ModelCheckpoint(
-        dirpath=ctx.job_dir / "checkpoints",
-        filename=stage,
-        monitor="val/acc",
-        mode="max",
-        save_top_k=1,
-        save_weights_only=True,
-        enable_version_counter=False,
-    )
+    """Train with validation-based selection, then test the selected weights once.
+
+    The selected weights are written to <job>/checkpoints/<stage>.ckpt at the end when
+    `save_checkpoint` (the source stage does not: the cache keeps its network).
+    """
+    selection = BestWeights("val/acc")
     trainer = build_trainer(cfg, stage_cfg, ctx, stage, selection)
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
     seconds = time.perf_counter() - started
-    best = selection.best_model_path or None
-    tested = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+    selection.restore(module)
+    tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+    kept = selection.state is not None
+    checkpoint = None
+    if kept and save_checkpoint:
+        checkpoint = selection.save(ctx.job_dir / "checkpoints" / f"{stage}.ckpt")
     results = StageResults(
-        val_acc=float(selection.best_model_score) if best else None,
+        val_acc=float(selection.score) if kept else None,
         test_acc=float(tested["test/acc"]),
         test_loss=float(tested["test/loss"]),
         epochs=int(trainer.current_epoch),
         seconds=round(seconds, 2),
-        checkpoint_sha256=file_sha256(Path(best)) if best else None,
+        checkpoint_sha256=file_sha256(checkpoint) if checkpoint else None,
     )
-    return Fitted(results, Path(best) if best else None, list(trainer.loggers))
+    return Fitted(results, checkpoint, list(trainer.loggers))
