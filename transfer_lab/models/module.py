@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from transfer_lab.models.backbone import Backbone
@@ -73,15 +74,31 @@ class TransferModule(pl.LightningModule):
         self.freeze_bn_stats = freeze_bn_stats
         for name in self.frozen:
             self.backbone.stages[name].requires_grad_(False)
+        # Epoch metrics accumulate on the device and are read once per epoch (`_log_epoch`):
+        # no host sync and no self.log call per step. Inputs are not validated per step
+        # (validate_args=False), and NaN losses propagate into the mean as they are.
         self.accuracy = nn.ModuleDict(
-            {f"{split}_acc": MulticlassAccuracy(num_classes, average="micro") for split in SPLITS}
+            {
+                f"{split}_acc": MulticlassAccuracy(
+                    num_classes, average="micro", validate_args=False
+                )
+                for split in SPLITS
+            }
         )
         self.binary_accuracy = nn.ModuleDict(
             {
                 f"{split}_acc": nn.ModuleList(
-                    MulticlassAccuracy(2, average="micro") for _ in self.binary_heads
+                    MulticlassAccuracy(2, average="micro", validate_args=False)
+                    for _ in self.binary_heads
                 )
                 for split in SPLITS
+            }
+        )
+        self.mean_loss = nn.ModuleDict(
+            {
+                f"{split}_{name}": MeanMetric(nan_strategy="disable")
+                for split in SPLITS
+                for name in ("loss", "ce")
             }
         )
         self.train()  # Lightning keeps each submodule's mode, so frozen BN must start in eval
@@ -107,29 +124,39 @@ class TransferModule(pl.LightningModule):
         binary_labels = self.binary_partitions[:, labels]
         loss, ce = beta_loss(logits, labels, binary_logits, binary_labels, self.beta)
         batch_size = len(labels)
-        accuracy = self.accuracy[f"{split}_acc"]
-        accuracy(logits, labels)
-        self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, batch_size=batch_size)
-        self.log(f"{split}/ce", ce, on_step=False, on_epoch=True, batch_size=batch_size)
-        self.log(
-            f"{split}/acc",
-            accuracy,
-            on_epoch=True,
-            on_step=False,
-            prog_bar=split == "val",
-            batch_size=batch_size,
-        )
+        self.accuracy[f"{split}_acc"].update(logits.detach(), labels)
+        self.mean_loss[f"{split}_loss"].update(loss.detach(), batch_size)
+        self.mean_loss[f"{split}_ce"].update(ce.detach(), batch_size)
         for k, head_logits in enumerate(binary_logits):
-            metric = self.binary_accuracy[f"{split}_acc"][k]
-            metric(head_logits, binary_labels[k])
-            self.log(
-                f"{split}/binary{k}_acc",
-                metric,
-                on_epoch=True,
-                on_step=False,
-                batch_size=batch_size,
-            )
+            self.binary_accuracy[f"{split}_acc"][k].update(head_logits.detach(), binary_labels[k])
         return loss
+
+    def _log_epoch(self, split: str) -> None:
+        """Log a split's epoch means (weighted by batch size) and accuracies, then reset them.
+
+        Only what callbacks and `trainer.test` read goes through `self.log` (val/acc for
+        selection, early stopping and the progress bar; the test metrics): each `self.log` call
+        costs Lightning milliseconds, more than a whole training step on the offline studies.
+        The rest is read from the device in one transfer and handed to the loggers directly,
+        at the step Lightning would use.
+        """
+        metrics = {
+            f"{split}/loss": self.mean_loss[f"{split}_loss"],
+            f"{split}/ce": self.mean_loss[f"{split}_ce"],
+            f"{split}/acc": self.accuracy[f"{split}_acc"],
+        }
+        for k, metric in enumerate(self.binary_accuracy[f"{split}_acc"]):
+            metrics[f"{split}/binary{k}_acc"] = metric
+        values = {name: metric.compute() for name, metric in metrics.items()}
+        for metric in metrics.values():
+            metric.reset()
+        read_by_callbacks = set(values) if split == "test" else {"val/acc"} & set(values)
+        for name in read_by_callbacks:
+            self.log(name, values[name], prog_bar=name == "val/acc")
+        if self.loggers and split != "test":
+            plain = dict(zip(values, torch.stack(list(values.values())).tolist(), strict=True))
+            for logger in self.loggers:
+                logger.log_metrics(plain, step=self.global_step)
 
     def training_step(self, batch, batch_idx):  # noqa: D102
         return self._step(batch, "train")
@@ -139,6 +166,15 @@ class TransferModule(pl.LightningModule):
 
     def test_step(self, batch, batch_idx):  # noqa: D102
         self._step(batch, "test")
+
+    def on_train_epoch_end(self):  # noqa: D102
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self):  # noqa: D102
+        self._log_epoch("val")
+
+    def on_test_epoch_end(self):  # noqa: D102
+        self._log_epoch("test")
 
     def parameter_groups(self) -> list[dict[str, Any]]:
         """Trainable parameters split into new layers and copied stages (frozen ones left out)."""
