@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## make .venv with transfer_lab and the dev tools
 
-demo: $(STAMP)  ## the offline β study on digits (16 jobs, about 2 minutes on 2 cores) and its report
+demo: $(STAMP)  ## the offline β study on digits (32 jobs, a few minutes on 2 cores) and its report
 	$(RUN) +experiment=digits_beta sweep
 
 # Each study: its sweep, which writes its report at the end. Real datasets are read from data/
