@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 RUN := $(PY) -m transfer_lab
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format tensorboard clean \
+.PHONY: help install demo test test-fast lint format tensorboard clean bench \
 	digits-yosinski digits-fraction yosinski densenet-beta densenet-beta-k4 densenet-beta-k10 \
 	wrn-beta imagenet100-beta freeze-depth fashion-fraction long-tail ood-transfer \
 	natural-manmade
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## make .venv with transfer_lab and the dev tools
 
-demo: $(STAMP)  ## the offline β study on digits (16 jobs, about 2 minutes on 2 cores) and its report
+demo: $(STAMP)  ## the offline β study on digits (32 jobs, a few minutes on 2 cores) and its report
 	$(RUN) +experiment=digits_beta sweep
 
 # Each study: its sweep, which writes its report at the end. Real datasets are read from data/
@@ -62,6 +62,9 @@ test: $(STAMP)  ## the whole test suite, end-to-end runs included
 
 test-fast: $(STAMP)  ## the tests not marked slow (seconds of tiny training at most)
 	$(PY) -m pytest -q -m "not slow"
+
+bench: $(STAMP)  ## what the machinery costs over plain PyTorch: table + benchmarks/results/*.json (<10 min on 2 cores)
+	$(PY) benchmarks/run_all.py $(ARGS)
 
 lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check .

@@ -138,9 +138,10 @@ def run_source(
         pl.seed_everything(derived_seed(cfg.seed, "source"), verbose=False)
         module = build_module(cfg, cfg.source, images, task, beta=float(cfg.model.beta))
         datamodule = data_tasks.datamodule_for(images, task, seed=derived_seed(cfg.seed, "source"))
-        fitted = fit_and_test(module, datamodule, "source", cfg.source, cfg, ctx)
-        if fitted.checkpoint is not None:
-            fitted.checkpoint.unlink(missing_ok=True)  # the cache keeps the network instead
+        # No checkpoint file: the cache keeps the network instead.
+        fitted = fit_and_test(
+            module, datamodule, "source", cfg.source, cfg, ctx, save_checkpoint=False
+        )
         metrics = fitted.results.metrics()
         state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}
         return {"state_dict": state, "metrics": metrics}

@@ -1,13 +1,17 @@
 """One training stage with Lightning: the Trainer, its callbacks and loggers, and selection.
 
 Callbacks and loggers come from the `callbacks` and `logger` config groups (by `_target_`), so a
-user adds early stopping or a CSV logger with an override. Checkpoint selection on a validation
-metric (`monitor`, see selection.py) and the record of every group's learning rate per epoch are
-not among them: they are part of every study's recipe and of its audit, so they are always on.
+user adds early stopping or a CSV logger with an override. Selection on a validation metric
+(`monitor`, see selection.py) and the record of every group's learning rate per epoch are not
+among them: they are part of every study's recipe and of its audit, so they are always on.
+Selection keeps the best weights in memory and the stage writes them once, at its end: writing a
+checkpoint at every improvement (Lightning's ModelCheckpoint) cost more than the training on the
+offline studies, whose epochs are one or a few batches.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +81,56 @@ class StopOnNonFiniteLoss(pl.Callback):
             )
 
 
+class BestWeights(pl.Callback):
+    """Keeps a copy of the weights of the epoch with the best `monitor` (in its `mode`).
+
+    An epoch is kept when its score is strictly better than the best so far (the first epoch
+    always), as Lightning's ModelCheckpoint selects; a non-finite score never improves. The
+    classifier's validation accuracy of the kept epoch is noted too, whatever selected it.
+    The copy stays on the training device: no host transfer, no file per improvement.
+    """
+
+    def __init__(self, monitor: str = "val/acc", mode: str = "max") -> None:
+        self.monitor = monitor
+        self.sign = 1.0 if mode == "max" else -1.0
+        self.state: dict[str, torch.Tensor] | None = None
+        self.score: torch.Tensor | None = None
+        self.val_acc: float | None = None
+        self.epoch: int | None = None
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        score = trainer.callback_metrics.get(self.monitor)
+        if trainer.sanity_checking or score is None:
+            return
+        score = score.detach().float()
+        finite = math.isfinite(score.item())
+        if self.state is not None and not (
+            finite and self.sign * score.item() > self.sign * self.score.item()
+        ):
+            return
+        self.score = score if finite else torch.tensor(-self.sign * math.inf)
+        self.epoch = trainer.current_epoch
+        val_acc = trainer.callback_metrics.get("val/acc")
+        self.val_acc = float(val_acc) if val_acc is not None else None
+        self.state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+    def restore(self, module: pl.LightningModule) -> None:
+        """Load the kept weights into `module` (nothing happens if none were kept)."""
+        if self.state is not None:
+            module.load_state_dict(self.state)
+
+    def save(self, path: Path) -> Path:
+        """Write the kept weights as one checkpoint, whole or absent, as Lightning lays one out."""
+        payload = {
+            "state_dict": {k: v.cpu() for k, v in self.state.items()},
+            "epoch": self.epoch,
+            "monitor": self.monitor,
+            "score": float(self.score),
+        }
+        write_atomically(path, lambda tmp: torch.save(payload, tmp))
+        return path
+
+
 @dataclass
 class Fitted:
     """A trained stage: its results, the selected weights on disk, and the Trainer's loggers."""
@@ -106,6 +160,21 @@ def precision_for(setting: Any) -> Any:
     return "32-true"
 
 
+def show_progress(cfg: DictConfig) -> bool:
+    """`trainer.enable_progress_bar`, where null means: in a single run, not in a sweep.
+
+    A sweep's console already says which job runs; redrawing a bar every epoch cost a third of
+    a digits job's time (its epochs are one batch).
+    """
+    setting = cfg.trainer.get("enable_progress_bar")
+    if setting is not None:
+        return bool(setting)
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN)
+
+
 def configured_callbacks(
     cfg: DictConfig, stage_cfg: DictConfig, monitor: Monitor
 ) -> list[pl.Callback]:
@@ -120,7 +189,7 @@ def configured_callbacks(
             entry = OmegaConf.merge(entry, {"monitor": monitor.metric, "mode": monitor.mode})
         if entry:
             callbacks.append(instantiate(entry))
-    if not cfg.trainer.get("enable_progress_bar", True):
+    if not show_progress(cfg):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     if stage_cfg.get("early_stopping"):
         patience = int(stage_cfg.early_stopping)
@@ -148,16 +217,23 @@ def build_trainer(
     monitor: Monitor,
 ) -> pl.Trainer:
     """A Trainer for one stage: the `always` callbacks (selection, rate history, a stop on a
-    non-finite loss), then config's; checkpoints are written whole or not at all."""
+    non-finite loss), then config's; any checkpoint is written whole or not at all."""
     settings = trainer_settings(cfg)
+    settings["enable_progress_bar"] = show_progress(cfg)
     settings.setdefault("plugins", [AtomicCheckpointIO()])
+    callbacks = [
+        *always,
+        StopOnNonFiniteLoss(stage),
+        *configured_callbacks(cfg, stage_cfg, monitor),
+    ]
+    # Selection does not need Lightning's checkpointing; it stays on only for a configured
+    # ModelCheckpoint, so no default one writes a file every epoch.
+    settings.setdefault(
+        "enable_checkpointing", any(isinstance(c, ModelCheckpoint) for c in callbacks)
+    )
     return pl.Trainer(
         max_epochs=int(stage_cfg.epochs),
-        callbacks=[
-            *always,
-            StopOnNonFiniteLoss(stage),
-            *configured_callbacks(cfg, stage_cfg, monitor),
-        ],
+        callbacks=callbacks,
         logger=configured_loggers(cfg, ctx, stage) or False,
         default_root_dir=str(ctx.job_dir),
         **settings,
@@ -171,25 +247,6 @@ def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
     return settings
 
 
-def selected_val_acc(
-    module: pl.LightningModule,
-    datamodule: pl.LightningDataModule,
-    checkpoint: str,
-    cfg: DictConfig,
-    ctx: JobContext,
-) -> float:
-    """The classifier's validation accuracy of the selected weights, measured without logging:
-    a point appended to the stage's val/acc curve would read as one more epoch."""
-    settings = {
-        **trainer_settings(cfg),
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-    }
-    checker = pl.Trainer(logger=False, callbacks=[], default_root_dir=str(ctx.job_dir), **settings)
-    (logged,) = checker.validate(module, datamodule=datamodule, ckpt_path=checkpoint, verbose=False)
-    return float(logged["val/acc"])
-
-
 def fit_and_test(
     module: pl.LightningModule,
     datamodule: pl.LightningDataModule,
@@ -197,44 +254,39 @@ def fit_and_test(
     stage_cfg: DictConfig,
     cfg: DictConfig,
     ctx: JobContext,
+    save_checkpoint: bool = True,
 ) -> Fitted:
     """Train with selection on the stage's validation monitor, then test the selected weights once.
 
-    `val_acc` is the classifier's validation accuracy of the selected weights, whatever selected
-    them; `monitor` and `monitor_value` say what did.
+    `val_acc` is the classifier's validation accuracy of the selected epoch, whatever selected
+    it; `monitor` and `monitor_value` say what did. The selected weights are written to
+    <job>/checkpoints/<stage>.ckpt at the end when `save_checkpoint` (the source stage does not:
+    the cache keeps its network).
     """
     monitor = monitor_for(
         stage_cfg, getattr(module, "beta", 0.0), len(getattr(module, "binary_heads", ()))
     )
-    selection = ModelCheckpoint(
-        dirpath=ctx.job_dir / "checkpoints",
-        filename=stage,
-        monitor=monitor.metric,
-        mode=monitor.mode,
-        save_top_k=1,
-        save_weights_only=True,
-        enable_version_counter=False,
-    )
+    selection = BestWeights(monitor.metric, monitor.mode)
     rates = LearningRateHistory()
     trainer = build_trainer(cfg, stage_cfg, ctx, stage, [selection, rates], monitor)
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
     seconds = time.perf_counter() - started
-    best = selection.best_model_path or None
-    score = float(selection.best_model_score) if best else None
-    val_acc = score if monitor.metric == "val/acc" else None
-    if best and val_acc is None:  # selected on another metric: the classifier's accuracy there
-        val_acc = selected_val_acc(module, datamodule, best, cfg, ctx)
-    tested = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+    selection.restore(module)
+    tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+    kept = selection.state is not None
+    checkpoint = None
+    if kept and save_checkpoint:
+        checkpoint = selection.save(ctx.job_dir / "checkpoints" / f"{stage}.ckpt")
     results = StageResults(
-        val_acc=val_acc,
+        val_acc=selection.val_acc if kept else None,
         test_acc=float(tested["test/acc"]),
         test_loss=float(tested["test/loss"]),
         epochs=int(trainer.current_epoch),
         seconds=round(seconds, 2),
-        checkpoint_sha256=file_sha256(Path(best)) if best else None,
+        checkpoint_sha256=file_sha256(checkpoint) if checkpoint else None,
         monitor=monitor.metric,
-        monitor_value=score,
+        monitor_value=float(selection.score) if kept else None,
         lr_history=rates.history,
     )
-    return Fitted(results, Path(best) if best else None, list(trainer.loggers))
+    return Fitted(results, checkpoint, list(trainer.loggers))

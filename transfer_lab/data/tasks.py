@@ -9,6 +9,8 @@ A are random balanced halves (`data.binary=random`) or whole superclasses (`supe
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,6 +81,23 @@ def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
+_READ: dict[tuple[str, str], Any] = {}  # images of readers that read no files, per process
+
+
+def read_once(read, arguments: dict[str, Any]):
+    """`read(**arguments)`; a reader marked `reads_no_files` (the bundled digits) runs once per
+    process and arguments, and every job gets its own shallow copy (tensors and channel
+    statistics shared, never written), so a sweep's jobs stop re-reading the same data."""
+    if not getattr(read, "reads_no_files", False):
+        return read(**arguments)
+    key = (f"{read.__module__}.{read.__qualname__}", json.dumps(arguments, sort_keys=True))
+    if key not in _READ:
+        images = read(**arguments)
+        images.channel_stats()
+        _READ[key] = images
+    return copy.copy(_READ[key])
+
+
 def load_images(data: DictConfig, key: str = "data", parent: DictConfig | None = None):
     """Read one dataset as its config says; missing files become one sentence naming `key`."""
     kwargs: dict[str, Any] = {"root": data.root, "download": bool(data.download)}
@@ -88,7 +107,7 @@ def load_images(data: DictConfig, key: str = "data", parent: DictConfig | None =
     reader = dict(_plain(data.reader))
     read = get_method(reader.pop("_target_"))  # called directly: Hydra would wrap our errors
     try:
-        images = read(**reader, **kwargs)
+        images = read_once(read, {**reader, **kwargs})
     except MissingFiles as missing:
         raise UserError(missing.sentence(key)) from None
     base = parent if parent is not None else data
