@@ -2,7 +2,12 @@
 
 Callbacks and loggers come from the `callbacks` and `logger` config groups (by `_target_`), so a
 user adds early stopping or a CSV logger with an override. Checkpoint selection by validation
-accuracy is not among them: it is part of every study's recipe, so it is always on.
+accuracy is not among them: it is part of every study's recipe, so it is always on; nor is the
+stage's resumable last checkpoint (`checkpoints/<stage>-last.ckpt`, written every epoch), from
+which a stopped job goes on where it was.
+
+Several devices (`trainer=ddp`) use Lightning's `ddp_spawn`: only `trainer.fit` runs in the
+spawned ranks; the job's other steps (split, cache, test, results) stay in this one process.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
+from lightning_fabric.plugins.environments import LightningEnvironment
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar, RichProgressBar
 from pytorch_lightning.loggers import Logger
 
 from transfer_lab.atomic import file_sha256
+from transfer_lab.data.batches import epoch_seed
 from transfer_lab.job_context import JobContext
 from transfer_lab.results import StageResults
 
@@ -32,6 +39,17 @@ class RichBar(RichProgressBar):
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)
         return metrics
+
+
+class EpochSeeds(pl.Callback):
+    """Seed the global RNG (dropout) from (seed, epoch, rank) at every epoch's start, so a run
+    resumed from its last checkpoint draws what an uninterrupted one would."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        torch.manual_seed(epoch_seed(self.seed, trainer.current_epoch, trainer.global_rank, 2))
 
 
 @dataclass
@@ -81,18 +99,76 @@ def configured_loggers(cfg: DictConfig, ctx: JobContext, stage: str) -> list[Log
     return loggers
 
 
+def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The Trainer's keyword arguments from `cfg.trainer`, less our own keys."""
+    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    kwargs.pop("channels_last", None)
+    kwargs["precision"] = precision_for(kwargs.get("precision", "auto"))
+    if "spawn" in str(kwargs.get("strategy", "")):
+        # Spawned ranks live on this machine, also inside a SLURM allocation of one task.
+        kwargs["plugins"] = [LightningEnvironment()]
+        # The network and batches reach the ranks through shared memory; passing it as file
+        # descriptors failed on our test machine ("unable to resize file"), by name it works.
+        torch.multiprocessing.set_sharing_strategy("file_system")
+    if kwargs.get("accelerator") == "cpu":
+        kwargs["sync_batchnorm"] = False  # PyTorch synchronises BatchNorm on GPUs only
+    return kwargs
+
+
+def is_distributed(cfg: DictConfig) -> bool:
+    return "ddp" in str(cfg.trainer.get("strategy", "auto"))
+
+
 def build_trainer(
     cfg: DictConfig, stage_cfg: DictConfig, ctx: JobContext, stage: str, selection: ModelCheckpoint
 ) -> pl.Trainer:
-    trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
-    trainer_kwargs["precision"] = precision_for(trainer_kwargs.get("precision", "auto"))
+    last = ModelCheckpoint(
+        dirpath=selection.dirpath,
+        filename=f"{stage}-last",
+        save_top_k=1,
+        monitor=None,
+        enable_version_counter=False,
+    )
     return pl.Trainer(
         max_epochs=int(stage_cfg.epochs),
-        callbacks=[selection, *configured_callbacks(cfg, stage_cfg)],
+        callbacks=[
+            selection,
+            last,
+            EpochSeeds(derived_seed(cfg.seed, stage)),
+            *configured_callbacks(cfg, stage_cfg),
+        ],
         logger=configured_loggers(cfg, ctx, stage) or False,
         default_root_dir=str(ctx.job_dir),
-        **trainer_kwargs,
+        **trainer_settings(cfg),
     )
+
+
+def last_checkpoint(ctx: JobContext, stage: str) -> Path:
+    """The stage's resumable checkpoint: weights, optimiser, scheduler, epoch and selection."""
+    return ctx.job_dir / "checkpoints" / f"{stage}-last.ckpt"
+
+
+def test_once(
+    trainer: pl.Trainer,
+    module: pl.LightningModule,
+    datamodule: pl.LightningDataModule,
+    best: str | None,
+    cfg: DictConfig,
+) -> dict[str, float]:
+    """Test the selected weights once, on one device: a spawned DDP fit hands back to this
+    process, which tests on a Trainer of its own rather than spawning the ranks again."""
+    if is_distributed(cfg):
+        settings = trainer_settings(cfg)
+        trainer = pl.Trainer(
+            accelerator=settings.get("accelerator", "auto"),
+            devices=1,
+            precision=settings["precision"],
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            deterministic=settings.get("deterministic", False),
+        )
+    return trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
 
 
 def fit_and_test(
@@ -103,7 +179,8 @@ def fit_and_test(
     cfg: DictConfig,
     ctx: JobContext,
 ) -> Fitted:
-    """Train with validation-based selection, then test the selected weights once."""
+    """Train with validation-based selection (resuming from the stage's last checkpoint if a
+    stopped run left one), then test the selected weights once."""
     selection = ModelCheckpoint(
         dirpath=ctx.job_dir / "checkpoints",
         filename=stage,
@@ -113,17 +190,26 @@ def fit_and_test(
         save_weights_only=True,
         enable_version_counter=False,
     )
+    if cfg.trainer.get("channels_last"):
+        module = module.to(memory_format=torch.channels_last)
     trainer = build_trainer(cfg, stage_cfg, ctx, stage, selection)
+    last = last_checkpoint(ctx, stage)
+    resume = str(last) if last.exists() else None
     started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     seconds = time.perf_counter() - started
-    best = selection.best_model_path or None
-    tested = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+    # The last checkpoint holds the epoch and the selection's state; a spawned fit hands only
+    # the best path back to this process, so both are read from it.
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    chosen = state["callbacks"][selection.state_key]
+    best = chosen.get("best_model_path") or None
+    tested = test_once(trainer, module, datamodule, best, cfg)
+    score = chosen.get("best_model_score")
     results = StageResults(
-        val_acc=float(selection.best_model_score) if best else None,
+        val_acc=float(score) if best and score is not None else None,
         test_acc=float(tested["test/acc"]),
         test_loss=float(tested["test/loss"]),
-        epochs=int(trainer.current_epoch),
+        epochs=int(state["epoch"]) + 1,
         seconds=round(seconds, 2),
         checkpoint_sha256=file_sha256(Path(best)) if best else None,
     )

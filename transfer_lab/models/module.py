@@ -109,8 +109,16 @@ class TransferModule(pl.LightningModule):
         batch_size = len(labels)
         accuracy = self.accuracy[f"{split}_acc"]
         accuracy(logits, labels)
-        self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, batch_size=batch_size)
-        self.log(f"{split}/ce", ce, on_step=False, on_epoch=True, batch_size=batch_size)
+        # sync_dist: under DDP the epoch's loss is averaged over the ranks (a no-op on one device)
+        for name, value in (("loss", loss), ("ce", ce)):
+            self.log(
+                f"{split}/{name}",
+                value,
+                on_step=False,
+                on_epoch=True,
+                batch_size=batch_size,
+                sync_dist=True,
+            )
         self.log(
             f"{split}/acc",
             accuracy,
