@@ -18,7 +18,7 @@ from transfer_lab.hparams import log_hparams
 from transfer_lab.job_context import JobContext
 from transfer_lab.networks import build_module, stage_names
 from transfer_lab.results import JobResults, StageResults
-from transfer_lab.source_stage import run_source
+from transfer_lab.source_stage import run_source, source_definition
 from transfer_lab.training import derived_seed, fit_and_test
 from transfer_lab.transfer.treatments import Plan, plan_from_config
 from transfer_lab.validation import validate
@@ -36,6 +36,27 @@ def target_schedule(cfg: DictConfig, plan: Plan) -> DictConfig:
     if plan.source_task is None and scratch:
         return OmegaConf.merge(cfg.target, scratch)
     return cfg.target
+
+
+def source_inputs(job: data_tasks.JobData, plan: Plan) -> tuple[Task, object, str]:
+    """(task, images, letter) the source network trains on: A for transfer, B for selffer."""
+    if plan.source_task == "A":
+        return job.task_a, job.source_images, "A"
+    return job.selffer_task(), job.target_images, plan.source_task
+
+
+def source_needed(cfg: DictConfig) -> dict | None:
+    """The definition (what its cache key hashes) of the source network this job needs, or None.
+
+    A sweep asks this of every job before it runs any, to train each distinct source once first.
+    """
+    validate(cfg)
+    job = data_tasks.build_job_data(cfg)
+    plan = plan_from_config(cfg.transfer, stage_names(cfg, job.source_images))
+    if plan.source_task is None:
+        return None
+    task, images, _ = source_inputs(job, plan)
+    return source_definition(cfg, images, task)
 
 
 def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
@@ -81,12 +102,16 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     # 3. Source stage (transfer: on A; selffer: on B), reused from the cache when it exists.
     source_state = None
     if plan.source_task is not None:
-        on_a = plan.source_task == "A"
-        source_task = task_a if on_a else job.selffer_task()
-        source_images = job.source_images if on_a else job.target_images
+        source_task, source_images, letter = source_inputs(job, plan)
         source_state, results.source = run_source(
-            cfg, source_images, source_task, ctx, describe(source_task, plan.source_task)
+            cfg, source_images, source_task, ctx, describe(source_task, letter)
         )
+    if cfg.get("only_source"):  # a sweep's first phase: the source network is all it needs
+        results.status = "ok"
+        results.seconds = round(time.time() - started, 2)
+        results.write(ctx.job_dir)
+        drop_resume_points(ctx.job_dir)
+        return results
 
     # 4. Target stage: copy, freeze, re-initialise as planned; train on B; test once.
     log.info("%s · target: %s on %s", ctx.banner, plan.label, describe(task_b, "B"))
@@ -106,6 +131,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     results.seconds = round(time.time() - started, 2)
     log_hparams(fitted.loggers, results)
     results.write(ctx.job_dir)
+    drop_resume_points(ctx.job_dir)
     log.info(
         "%s · target test accuracy %.4f (validation %.4f), %s",
         ctx.banner,
@@ -114,6 +140,12 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
         plan.label,
     )
     return results
+
+
+def drop_resume_points(job_dir: Path) -> None:
+    """A finished job has nothing left to resume: its last checkpoints only take disk space."""
+    for last in (job_dir / "checkpoints").glob("*-last.ckpt"):
+        last.unlink()
 
 
 def write_failure(job_dir: Path, cfg: DictConfig, ctx: JobContext, reason: str) -> None:

@@ -53,6 +53,11 @@ class SourceCache:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def contains(self, key: str) -> bool:
+        """Whether a source is stored under this key (its bytes are checked when loaded)."""
+        checkpoint, meta_path, _ = self._paths(key)
+        return checkpoint.exists() and meta_path.exists()
+
     def load(self, key: str) -> Trained | None:
         """The stored source, or None if absent or if its bytes no longer match its hash."""
         checkpoint, meta_path, _ = self._paths(key)
