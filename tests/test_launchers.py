@@ -1,0 +1,84 @@
+"""Sweeps on Hydra's launchers: joblib workers and submitit's local executor (the SLURM path)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import REPO, TINY
+from transfer_lab.workers import claim_slot
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_worker_keeps_its_slot_and_the_next_worker_gets_the_next(tmp_path):
+    import subprocess
+    import sys
+
+    assert claim_slot(tmp_path, 2) == claim_slot(tmp_path, 2)  # one slot for the process's life
+    other = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from transfer_lab.workers import claim_slot as c; "
+            f"import pathlib; print(c(pathlib.Path({str(tmp_path)!r}), 2))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
+    assert other.stdout.strip() == str(1 - claim_slot(tmp_path, 2))
+
+
+def jobs(sweep, count):
+    return [json.loads((sweep / str(n) / "results.json").read_text()) for n in range(count)]
+
+
+def test_parallel_workers_train_the_shared_source_once_before_any_target(cli, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    done = cli(
+        [
+            "sweep",
+            "launcher=parallel",
+            "hydra.launcher.n_jobs=2",
+            "transfer.arm=A4B+,A3B,A2B+",
+            "source.epochs=1",
+            "target.epochs=1",
+            "hydra.sweep.dir=sweep",
+            *TINY[2:],
+        ]
+    )
+    assert "plan: 1 source network(s) to train, then 3 target job(s)" in done.stdout
+    sweep = cli.cwd / "sweep"
+    results = jobs(sweep, 3)
+    assert all(r["status"] == "ok" for r in results)
+    assert len({r["source"]["cache_key"] for r in results}) == 1
+    assert not any(r["source"]["trained"] for r in results)  # none trained it, none waited
+    (source_job,) = (sweep / "sources").iterdir()
+    assert json.loads((source_job / "results.json").read_text())["source"]["trained"]
+    key = results[0]["source"]["cache_key"]
+    stored = cli.cwd / "cache" / key[:2] / f"{key}.pt"
+    for n in range(3):  # each target composed its config after the source was stored
+        assert (sweep / str(n) / ".hydra" / "config.yaml").stat().st_mtime >= stored.stat().st_mtime
+    assert len(list((sweep / ".workers").glob("*.lock"))) == 2
+
+
+def test_submitit_local_sweep_runs_every_job(cli, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    done = cli(
+        [
+            "sweep",
+            "launcher=submitit_local",
+            "transfer.arm=baseB,A4B+",
+            "source.epochs=1",
+            "target.epochs=1",
+            "hydra.sweep.dir=sweep",
+            *TINY[2:],
+        ]
+    )
+    assert "plan: 1 source network(s) to train, then 2 target job(s)" in done.stdout
+    sweep = cli.cwd / "sweep"
+    assert [r["status"] for r in jobs(sweep, 2)] == ["ok", "ok"]
+    assert list((sweep / ".submitit").iterdir())  # the jobs went through submitit
