@@ -71,3 +71,15 @@ def test_sweep_of_two_process_ddp_jobs(cli):
             assert sum(counts) == train and abs(counts[0] - counts[1]) <= 1
     assert len(list(sweep.glob("*/results.json"))) == 2
     assert len(list((sweep / "sources").glob("*/results.json"))) == 1
+
+
+def test_several_devices_mean_spawned_ranks_and_plain_ddp_is_refused():
+    from tests.conftest import compose
+    from transfer_lab.errors import UserError
+    from transfer_lab.training import SPAWNED_DDP, is_distributed, trainer_settings
+
+    cfg = compose(["trainer.devices=4", "trainer.accelerator=cpu"])
+    assert trainer_settings(cfg)["strategy"] == SPAWNED_DDP and is_distributed(cfg)
+    assert not is_distributed(compose(["trainer=cpu"]))
+    with pytest.raises(UserError, match="re-running the command line; use trainer=ddp"):
+        trainer_settings(compose(["+trainer.strategy=ddp", "trainer.devices=2"]))

@@ -19,7 +19,7 @@ from transfer_lab.job_context import JobContext
 from transfer_lab.networks import build_module, stage_names
 from transfer_lab.results import JobResults, StageResults
 from transfer_lab.source_stage import run_source, source_definition
-from transfer_lab.training import derived_seed, fit_and_test
+from transfer_lab.training import derived_seed, fit_and_test, strategy_for
 from transfer_lab.transfer.treatments import Plan, plan_from_config
 from transfer_lab.validation import validate
 
@@ -63,6 +63,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     """Run one job end to end and return its results (also written to results.json)."""
     # 1. Check the config before anything is trained or written.
     validate(cfg)
+    strategy_for(OmegaConf.to_container(cfg.trainer, resolve=True))
     started = time.time()
 
     # 2. Split: both datasets, tasks A and B with their budgets, and the plan of the arm.

@@ -28,6 +28,7 @@ from pytorch_lightning.loggers import Logger
 
 from transfer_lab.atomic import file_sha256
 from transfer_lab.data.batches import epoch_seed
+from transfer_lab.errors import UserError
 from transfer_lab.job_context import JobContext
 from transfer_lab.results import StageResults
 
@@ -99,12 +100,34 @@ def configured_loggers(cfg: DictConfig, ctx: JobContext, stage: str) -> list[Log
     return loggers
 
 
+SPAWNED_DDP = "ddp_spawn_find_unused_parameters_true"  # binary heads are unused when β = 0
+
+
+def strategy_for(trainer: dict[str, Any]) -> str:
+    """The DDP strategy a job may use: ranks spawned for the fit, never the command line re-run.
+
+    Lightning's plain `ddp` starts each rank by running the command again, which in a job means
+    re-running the split, the source stage (waiting on the cache lock rank 0 holds) or a whole
+    sweep; so several devices under `strategy: auto` mean spawned ranks, and plain ddp is refused.
+    """
+    strategy = str(trainer.get("strategy", "auto"))
+    if strategy == "auto" and str(trainer.get("devices", 1)) != "1":
+        return SPAWNED_DDP
+    if "ddp" in strategy and "spawn" not in strategy:
+        raise UserError(
+            f"trainer.strategy={strategy} starts every rank by re-running the command line; "
+            f"use trainer=ddp (trainer.strategy={SPAWNED_DDP}), whose ranks only run the fit."
+        )
+    return strategy
+
+
 def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
     """The Trainer's keyword arguments from `cfg.trainer`, less our own keys."""
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     kwargs.pop("channels_last", None)
     kwargs["precision"] = precision_for(kwargs.get("precision", "auto"))
-    if "spawn" in str(kwargs.get("strategy", "")):
+    kwargs["strategy"] = strategy_for(kwargs)
+    if "spawn" in kwargs["strategy"]:
         # Spawned ranks live on this machine, also inside a SLURM allocation of one task.
         kwargs["plugins"] = [LightningEnvironment()]
         # The network and batches reach the ranks through shared memory; passing it as file
@@ -116,7 +139,7 @@ def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
 
 
 def is_distributed(cfg: DictConfig) -> bool:
-    return "ddp" in str(cfg.trainer.get("strategy", "auto"))
+    return "ddp" in strategy_for(OmegaConf.to_container(cfg.trainer, resolve=True))
 
 
 def build_trainer(
