@@ -34,13 +34,28 @@ def test_resume_without_an_unfinished_sweep_says_so(cli):
     assert "no unfinished sweep" in done.stderr
 
 
+def test_a_last_checkpoint_of_another_config_is_not_resumed(tmp_path):
+    from omegaconf import OmegaConf
+
+    from transfer_lab.training import resumable
+
+    last = tmp_path / "target-last.ckpt"
+    assert not resumable(last, OmegaConf.create({"seed": 0}))  # nothing yet: start, stamp it
+    last.write_bytes(b"weights")
+    assert resumable(last, OmegaConf.create({"seed": 0}))
+    assert not resumable(last, OmegaConf.create({"seed": 1}))
+    assert not last.exists()
+
+
 def selected_weights(job_dir):
     return torch.load(job_dir / "checkpoints" / "target.ckpt", weights_only=False)["state_dict"]
 
 
 @pytest.mark.slow
-def test_a_stopped_job_resumes_from_its_last_checkpoint_to_the_same_selection(cli):
+def test_a_stopped_job_resumes_from_its_last_checkpoint_to_the_same_selection(cli, monkeypatch):
     common = [
+        "+callbacks.stop._target_=tests.distributed_helpers.StopAt",
+        "+callbacks.stop.epoch=${oc.env:STOP_AT,-1}",  # the same config, stopped or not
         "transfer.arm=A4B+",
         "source.epochs=1",
         "target.epochs=4",
@@ -49,12 +64,14 @@ def test_a_stopped_job_resumes_from_its_last_checkpoint_to_the_same_selection(cl
         *TINY[2:],
     ]
     cli([*common, "hydra.run.dir=whole"])
-    stop = ["+callbacks.stop._target_=tests.distributed_helpers.StopAt", "+callbacks.stop.epoch=2"]
-    assert cli([*common, *stop, "hydra.run.dir=cut"], check=False).returncode != 0
+    monkeypatch.setenv("STOP_AT", "2")
+    assert cli([*common, "hydra.run.dir=cut"], check=False).returncode != 0
+    monkeypatch.delenv("STOP_AT")
     cut = cli.cwd / "cut"
     assert "stopped at epoch 2" in json.loads((cut / "results.json").read_text())["reason"]
     assert torch.load(cut / "checkpoints" / "target-last.ckpt", weights_only=False)["epoch"] == 1
     cli([*common, "hydra.run.dir=cut"])
+    assert "resuming from" in (cut / "job.log").read_text()
 
     whole, resumed = (
         json.loads((cli.cwd / d / "results.json").read_text()) for d in ("whole", "cut")

@@ -145,7 +145,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
 
 def drop_resume_points(job_dir: Path) -> None:
     """A finished job has nothing left to resume: its last checkpoints only take disk space."""
-    for last in (job_dir / "checkpoints").glob("*-last.ckpt"):
+    for last in (job_dir / "checkpoints").glob("*-last.*"):
         last.unlink()
 
 

@@ -12,6 +12,9 @@ spawned ranks; the job's other steps (split, cache, test, results) stay in this 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +34,8 @@ from transfer_lab.data.batches import epoch_seed
 from transfer_lab.errors import UserError
 from transfer_lab.job_context import JobContext
 from transfer_lab.results import StageResults
+
+log = logging.getLogger(__name__)
 
 
 class RichBar(RichProgressBar):
@@ -171,6 +176,23 @@ def last_checkpoint(ctx: JobContext, stage: str) -> Path:
     return ctx.job_dir / "checkpoints" / f"{stage}-last.ckpt"
 
 
+def resumable(last: Path, cfg: DictConfig) -> bool:
+    """Whether `last` was written by this very config; if not, it is removed and the stage starts
+    over (a rerun with other settings in the same folder must not pick up foreign weights)."""
+    settings = OmegaConf.to_container(cfg, resolve=False)  # as written, so paths may move
+    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+    stamp = last.with_suffix(".config")
+    if last.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        log.info("resuming from %s", last)
+        return True
+    if last.exists():
+        log.warning("%s was written by another config; training this stage from the start", last)
+        last.unlink()
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint)
+    return False
+
+
 def test_once(
     trainer: pl.Trainer,
     module: pl.LightningModule,
@@ -217,7 +239,7 @@ def fit_and_test(
         module = module.to(memory_format=torch.channels_last)
     trainer = build_trainer(cfg, stage_cfg, ctx, stage, selection)
     last = last_checkpoint(ctx, stage)
-    resume = str(last) if last.exists() else None
+    resume = str(last) if resumable(last, cfg) else None
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     seconds = time.perf_counter() - started
