@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -13,9 +17,6 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_worker_keeps_its_slot_and_the_next_worker_gets_the_next(tmp_path):
-    import subprocess
-    import sys
-
     assert claim_slot(tmp_path, 2) == claim_slot(tmp_path, 2)  # one slot for the process's life
     other = subprocess.run(
         [
@@ -30,6 +31,26 @@ def test_a_worker_keeps_its_slot_and_the_next_worker_gets_the_next(tmp_path):
         check=True,
     )
     assert other.stdout.strip() == str(1 - claim_slot(tmp_path, 2))
+
+
+def test_a_worker_gets_the_gpu_of_its_slot_and_its_share_of_the_cores(tmp_path):
+    (tmp_path / ".workers").mkdir()
+    held = open(tmp_path / ".workers" / "0.lock", "a")  # noqa: SIM115 (another worker's slot 0)
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    code = (
+        "import os, pathlib, torch; from transfer_lab.workers import pin_worker; "
+        f"print(pin_worker(pathlib.Path({str(tmp_path)!r}), 4)); "
+        "print(os.environ['CUDA_VISIBLE_DEVICES'], torch.get_num_threads())"
+    )
+    env = {**os.environ, "TRANSFER_LAB_GPUS": "5,7", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    held.close()
+    line, pinned = done.stdout.strip().splitlines()
+    threads = max(1, (os.cpu_count() or 1) // 4)
+    assert line == f"worker 1: GPU 7, {threads} CPU thread(s)"
+    assert pinned == f"7 {threads}"
 
 
 def jobs(sweep, count):
