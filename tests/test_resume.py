@@ -138,3 +138,28 @@ def test_slurm_tasks_as_ranks_are_refused_with_what_to_use(cli):
     done = cli(args, check=False)
     assert done.returncode == 2
     assert "use trainer=ddp with hydra.launcher.gpus_per_node=N" in done.stderr
+
+
+def test_resume_takes_the_newest_unfinished_sweep_and_its_arguments(tmp_path):
+    import os
+
+    from transfer_lab.cli import resume_arguments
+    from transfer_lab.results import JobResults
+
+    def sweep(name: str, done: int, mtime: int):
+        folder = tmp_path / "2026-01-01" / name
+        folder.mkdir(parents=True)
+        grid = [["model.beta=0"], ["model.beta=0.4"]]
+        (folder / "jobs.json").write_text(json.dumps(grid))
+        (folder / "command.json").write_text(json.dumps([f"+experiment={name}", "x=1"]))
+        for n in range(done):
+            JobResults(status="ok", overrides=grid[n]).write(folder / str(n))
+        os.utime(folder, (mtime, mtime))
+        return folder
+
+    sweep("old", done=1, mtime=1_000)
+    newest_finished = sweep("finished", done=2, mtime=3_000)
+    wanted = sweep("unfinished", done=1, mtime=2_000)
+    folder, args = resume_arguments(tmp_path, [])
+    assert folder == wanted != newest_finished
+    assert args == ["+experiment=unfinished", "x=1", f"hydra.sweep.dir={wanted}"]
