@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -33,3 +35,21 @@ class StopAt(pl.Callback):
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         if trainer.current_epoch == self.epoch:
             raise RuntimeError(f"stopped at epoch {self.epoch}")
+
+
+class PauseOnce(pl.Callback):
+    """The first time an epoch starts: write this process's id to `marker` and wait there, so a
+    test can pre-empt the job at a known point (a later attempt finds the marker and goes on)."""
+
+    def __init__(self, epoch: int, marker: str) -> None:
+        self.epoch, self.marker = int(epoch), Path(marker)
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch != self.epoch or self.marker.exists():
+            return
+        ready = self.marker.with_suffix(".tmp")
+        ready.write_text(str(os.getpid()))
+        ready.rename(self.marker)  # whole when seen: the test reads the id from it
+        for _ in range(6000):  # at most ten minutes, in case no signal ever comes
+            time.sleep(0.1)
+        raise RuntimeError("paused and never pre-empted")

@@ -103,3 +103,41 @@ def test_submitit_local_sweep_runs_every_job(cli, monkeypatch):
     sweep = cli.cwd / "sweep"
     assert [r["status"] for r in jobs(sweep, 2)] == ["ok", "ok"]
     assert list((sweep / ".submitit").iterdir())  # the jobs went through submitit
+
+
+def test_a_preempted_submitit_job_is_requeued_and_resumes_from_its_last_checkpoint(tmp_path):
+    """The SLURM path on this machine: submitit's pre-emption signal, its requeue, our resume."""
+    import signal
+    import time
+
+    marker = tmp_path / "paused"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TRANSFER_LAB_CACHE": str(tmp_path / "cache")}
+    args = [
+        sys.executable,
+        "-m",
+        "transfer_lab",
+        "sweep",
+        "launcher=submitit_local",
+        "transfer.arm=baseB",
+        "target.epochs=4",
+        "+callbacks.pause._target_=tests.distributed_helpers.PauseOnce",
+        "+callbacks.pause.epoch=2",
+        f"+callbacks.pause.marker={marker}",
+        "hydra.sweep.dir=sweep",
+        *TINY[2:],
+    ]
+    with open(tmp_path / "sweep.log", "w") as out:
+        sweep = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=out, stderr=out)
+        try:
+            while not marker.exists() and sweep.poll() is None:
+                time.sleep(0.1)
+            assert marker.exists(), (tmp_path / "sweep.log").read_text()[-3000:]
+            os.kill(int(marker.read_text()), signal.SIGUSR2)  # submitit's pre-emption signal
+            assert sweep.wait(timeout=600) == 0, (tmp_path / "sweep.log").read_text()[-3000:]
+        finally:
+            if sweep.poll() is None:
+                sweep.kill()
+    job = tmp_path / "sweep" / "0"
+    results = json.loads((job / "results.json").read_text())
+    assert results["status"] == "ok" and results["target"]["epochs"] == 4
+    assert "resuming from" in (job / "job.log").read_text()
