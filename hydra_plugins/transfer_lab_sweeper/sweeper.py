@@ -54,6 +54,9 @@ class SourcesFirstSweeper(BasicSweeper):
             definition = source_needed(config)
         except UserError:
             return None  # the job itself will say what is wrong, in its results.json
+        except Exception as error:  # noqa: BLE001 (likewise: the job records its own failure)
+            log.warning("could not plan the source of %s: %s", " ".join(overrides), error)
+            return None
         if definition is None:
             return None
         key = cache_key(definition)
