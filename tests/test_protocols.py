@@ -37,10 +37,12 @@ def test_yosinski_sweep_trains_two_sources_per_split_seed(cli):
     assert len(results) == 14 and {r["status"] for r in results} == {"ok"}
     trained, keys = defaultdict(int), defaultdict(set)
     for r in results:
+        # baseB's own network is the BnB jobs' source: stored under one key, trained once, first
+        network = r["target"] if r["label"] == "baseB" else r["source"]
         if r["label"] == "baseB":
-            assert r["source"]["cache_key"] is None
-            continue
-        keys[(r["split_seed"], r["label"][0])].add(r["source"]["cache_key"])
+            assert r["source"]["trained"] is False and r["source"]["cache_key"] is None
+        assert network["trained"] is False  # the sweep's source jobs trained it
+        keys[(r["split_seed"], r["label"][0].upper())].add(network["cache_key"])  # b(aseB) → B
     for s in sources_of(cli.cwd):
         trained[s["split_seed"]] += s["source"]["trained"]
     assert dict(trained) == {0: 2, 1: 2}  # baseA and baseB, once each, before the targets

@@ -9,18 +9,18 @@ import logging
 import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from transfer_lab.data import tasks as data_tasks
 from transfer_lab.data.splits import Task
 from transfer_lab.hparams import log_hparams
 from transfer_lab.job_context import JobContext
-from transfer_lab.networks import build_module, stage_names
+from transfer_lab.networks import stage_names
 from transfer_lab.results import JobResults, StageResults
-from transfer_lab.source_stage import run_source, source_definition
-from transfer_lab.training import derived_seed, fit_and_test, strategy_for
-from transfer_lab.transfer.treatments import Plan, plan_from_config
+from transfer_lab.source_stage import code_sha256, run_source, source_definition
+from transfer_lab.target_stage import baseb_definition, baseb_network, train_on_b
+from transfer_lab.training import strategy_for
+from transfer_lab.transfer.treatments import plan_from_config
 from transfer_lab.validation import validate
 
 log = logging.getLogger(__name__)
@@ -30,33 +30,20 @@ def describe(task: Task, letter: str) -> str:
     return f"{letter} ({len(task.classes)} classes, {len(task.train)} training images)"
 
 
-def target_schedule(cfg: DictConfig, plan: Plan) -> DictConfig:
-    """The target stage's schedule; networks without a source may have their own (target.scratch)."""
-    scratch = cfg.target.get("scratch")
-    if plan.source_task is None and scratch:
-        return OmegaConf.merge(cfg.target, scratch)
-    return cfg.target
-
-
-def source_inputs(job: data_tasks.JobData, plan: Plan) -> tuple[Task, object, str]:
-    """(task, images, letter) the source network trains on: A for transfer, B for selffer."""
-    if plan.source_task == "A":
-        return job.task_a, job.source_images, "A"
-    return job.selffer_task(), job.target_images, plan.source_task
-
-
 def source_needed(cfg: DictConfig) -> dict | None:
-    """The definition (what its cache key hashes) of the source network this job needs, or None.
+    """The definition (what its cache key hashes) of the cached network this job copies from, or
+    None: A's source for transfer, baseB's network for selffer (BnB).
 
     A sweep asks this of every job before it runs any, to train each distinct source once first.
     """
     validate(cfg)
     job = data_tasks.build_job_data(cfg)
     plan = plan_from_config(cfg.transfer, stage_names(cfg, job.source_images))
-    if plan.source_task is None:
-        return None
-    task, images, _ = source_inputs(job, plan)
-    return source_definition(cfg, images, task)
+    if plan.source_task == "A":
+        return source_definition(cfg, job.source_images, job.task_a)
+    if plan.source_task == "B":
+        return baseb_definition(cfg, job)
+    return None
 
 
 def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
@@ -83,6 +70,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
         depth=plan.depth,
         stages=stages,
         freeze=bool(plan.frozen),
+        freeze_depth=plan.freeze_depth,
         lr_scale=float(cfg.transfer.lr_scale),
         beta=float(cfg.model.beta),
         binary_heads=int(cfg.model.binary_heads),
@@ -95,18 +83,22 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
             "target_train": len(task_b.train),
             "target_val": len(task_b.val),
             "target_test": len(task_b.test),
+            "target_labelled": len(task_b.train) + len(task_b.val),  # all B labels the arm used
         },
         overrides=list(ctx.overrides),
+        code_sha256=code_sha256(),
         config=OmegaConf.to_container(cfg, resolve=True),
     )
 
-    # 3. Source stage (transfer: on A; selffer: on B), reused from the cache when it exists.
+    # 3. Source stage, reused from the cache when it exists: transfer trains on A; selffer (BnB)
+    #    is cut from baseB's own network, the one the baseB arm trains.
     source_state = None
-    if plan.source_task is not None:
-        source_task, source_images, letter = source_inputs(job, plan)
+    if plan.source_task == "A":
         source_state, results.source = run_source(
-            cfg, source_images, source_task, ctx, describe(source_task, letter)
+            cfg, job.source_images, task_a, ctx, describe(task_a, "A")
         )
+    elif plan.source_task == "B":
+        source_state, results.source, _ = baseb_network(cfg, job, ctx, stage="source")
     if cfg.get("only_source"):  # a sweep's first phase: the source network is all it needs
         results.status = "ok"
         results.seconds = round(time.time() - started, 2)
@@ -114,23 +106,19 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
         drop_resume_points(ctx.job_dir)
         return results
 
-    # 4. Target stage: copy, freeze, re-initialise as planned; train on B; test once.
+    # 4. Target stage: copy, freeze, re-initialise as planned; train on B; test once. baseB goes
+    #    through the source cache, so the BnB jobs of its split reuse its network.
     log.info("%s · target: %s on %s", ctx.banner, plan.label, describe(task_b, "B"))
-    pl.seed_everything(derived_seed(cfg.seed, "target"), verbose=False)
-    target_cfg = target_schedule(cfg, plan)
-    module = build_module(
-        cfg, target_cfg, job.target_images, task_b, beta=0.0, plan=plan, source_state=source_state
-    )
-    datamodule = data_tasks.datamodule_for(
-        job.target_images, task_b, seed=derived_seed(cfg.seed, "target")
-    )
-    fitted = fit_and_test(module, datamodule, "target", target_cfg, cfg, ctx)
-    results.target = fitted.results
+    if plan.treatment == "scratch":
+        _, results.target, loggers = baseb_network(cfg, job, ctx, stage="target")
+    else:
+        _, fitted = train_on_b(cfg, job, plan, ctx, source_state=source_state)
+        results.target, loggers = fitted.results, fitted.loggers
 
     # 5. Results: results.json (whole or absent) and the TensorBoard hparams session.
     results.status = "ok"
     results.seconds = round(time.time() - started, 2)
-    log_hparams(fitted.loggers, results)
+    log_hparams(loggers, results)
     results.write(ctx.job_dir)
     drop_resume_points(ctx.job_dir)
     log.info(
@@ -156,6 +144,7 @@ def write_failure(job_dir: Path, cfg: DictConfig, ctx: JobContext, reason: str) 
         reason=reason,
         experiment=ctx.experiment,
         overrides=list(ctx.overrides),
+        code_sha256=code_sha256(),
         split_seed=cfg.data.get("split_seed"),
         seed=cfg.get("seed"),
         config=OmegaConf.to_container(cfg, resolve=False),
