@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,14 @@ TINY = [
     "target.epochs=2",
     "trainer.enable_progress_bar=false",
 ]
+
+
+def source_jobs(sweep: Path) -> list[dict]:
+    """results.json of the jobs a sweep ran first to train its source networks (sources/<key>/).
+
+    Every target job then finds its source in the cache, so its own `source.trained` is false.
+    """
+    return [json.loads(p.read_text()) for p in sorted(sweep.glob("sources/*/results.json"))]
 
 
 @dataclass

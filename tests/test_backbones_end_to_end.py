@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.conftest import source_jobs
 from tests.test_backbones import STAGES
 
 pytestmark = pytest.mark.slow
@@ -25,7 +26,8 @@ TINY_JOB = [
 
 
 def sweep_results(cli, args: list[str]) -> dict[str, dict]:
-    """Run a sweep in its own folder; results.json of each job by its backbone= choice."""
+    """Run a sweep in its own folder; results.json of each job by its backbone= choice (and the
+    sweep's source jobs under "sources")."""
     done = cli(["sweep", *args, *TINY_JOB])
     (sweep,) = (cli.cwd / "multirun").glob("*/*")
     results = {}
@@ -33,6 +35,7 @@ def sweep_results(cli, args: list[str]) -> dict[str, dict]:
         result = json.loads((job / "results.json").read_text())
         choice = next(o.split("=", 1)[1] for o in result["overrides"] if o.startswith("backbone="))
         results[choice] = result
+    results["sources"] = source_jobs(sweep)
     assert "report:" in done.stdout
     return results
 
@@ -59,10 +62,12 @@ def test_every_backbone_transfers_frozen_stages_on_8x8_digits(cli):
             "transfer.freeze=true",
         ],
     )
+    sources = results.pop("sources")
     assert set(results) == set(choices)
+    assert len(sources) == len(choices) and all(s["source"]["trained"] for s in sources)
     for choice, result in results.items():
         assert result["status"] == "ok", (choice, result.get("reason"))
-        assert result["label"] == "A2B" and result["source"]["trained"] is True
+        assert result["label"] == "A2B" and result["source"]["cache_key"]
         assert 0 <= result["target"]["test_acc"] <= 1
         if choice in STAGES:
             assert result["stages"] == STAGES[choice]

@@ -43,7 +43,11 @@ def test_every_experiment_composes(name):
 
 @pytest.mark.parametrize(
     "group,option",
-    [(g, o) for g in ("data", "backbone", "optim", "scheduler", "launcher") for o in GROUPS[g]],
+    [
+        (g, o)
+        for g in ("data", "backbone", "optim", "scheduler", "launcher", "trainer")
+        for o in GROUPS[g]
+    ],
 )
 def test_every_option_of_a_group_composes(group, option):
     at = f"{group}@source.{group}" if group in ("optim", "scheduler") else group
@@ -54,8 +58,10 @@ def test_every_option_of_a_group_composes(group, option):
             "local": "BasicLauncher",
             "parallel": "JoblibLauncher",
             "slurm": "SlurmLauncher",
+            "submitit_local": "LocalLauncher",
         }
         assert cfg.hydra.launcher._target_.endswith(expected[option])
+    assert cfg.hydra.sweeper._target_.endswith("SourcesFirstSweeper")
 
 
 def test_optimizers_and_schedulers_instantiate_as_partials():
@@ -84,3 +90,10 @@ def test_command_line_replaces_a_grid_axis():
         == 4
     )
     assert count_jobs({"model.beta": "0,0.2"}, ["data.split_seed=0,1,2", "+experiment=x"]) == 6
+
+
+def test_trainer_configs_say_what_each_device_setting_means():
+    gpu, ddp = compose(["trainer=gpu"]).trainer, compose(["trainer=ddp"]).trainer
+    assert gpu.accelerator == "gpu" and gpu.devices == 1 and gpu.channels_last
+    assert ddp.strategy.startswith("ddp_spawn") and ddp.devices == -1 and ddp.sync_batchnorm
+    assert compose(["trainer=cpu"]).trainer.precision == "32-true"

@@ -57,5 +57,7 @@ def test_experiment_runs_end_to_end_on_tiny_real_format_data(cli, data_root, exp
     results = json.loads(results_path.read_text())
     assert results["status"] == "ok", results.get("reason")
     assert results["experiment"] == experiment
-    assert results["source"]["trained"] is True
+    (source_path,) = list((cli.cwd / "multirun").glob("*/*/sources/*/results.json"))
+    source = json.loads(source_path.read_text())["source"]  # trained first, then found
+    assert source["trained"] and source["cache_key"] == results["source"]["cache_key"]
     assert results["target"]["epochs"] == 1 and 0 <= results["target"]["test_acc"] <= 1

@@ -66,7 +66,7 @@ def test_a_killed_job_leaves_no_half_file_and_the_rerun_completes(cli):
     args = [f"hydra.run.dir={job}", "source.epochs=1", QUIET]
     killed = run_in_subprocess([*args, "target.epochs=1000"], cli.cwd, REPO)
     try:
-        while not (job / "checkpoints" / "target.ckpt").exists():  # mid-way through the target
+        while not (job / "checkpoints" / "target-last.ckpt").exists():  # mid-way through the target
             assert killed.poll() is None, killed.communicate()[0][-3000:]
             time.sleep(0.1)
     finally:

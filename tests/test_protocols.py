@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import pytest
 
-from tests.conftest import TINY
+from tests.conftest import TINY, source_jobs
 
 pytestmark = pytest.mark.slow
 
@@ -15,6 +15,11 @@ pytestmark = pytest.mark.slow
 def sweep_results(cwd):
     (sweep,) = list((cwd / "multirun").glob("*/*"))
     return [json.loads(p.read_text()) for p in sorted(sweep.glob("*/results.json"))]
+
+
+def sources_of(cwd):
+    (sweep,) = list((cwd / "multirun").glob("*/*"))
+    return source_jobs(sweep)
 
 
 def test_yosinski_sweep_trains_two_sources_per_split_seed(cli):
@@ -32,13 +37,15 @@ def test_yosinski_sweep_trains_two_sources_per_split_seed(cli):
     assert len(results) == 14 and {r["status"] for r in results} == {"ok"}
     trained, keys = defaultdict(int), defaultdict(set)
     for r in results:
-        # baseB's own network is the BnB jobs' source: stored under one key, trained once
+        # baseB's own network is the BnB jobs' source: stored under one key, trained once, first
         network = r["target"] if r["label"] == "baseB" else r["source"]
         if r["label"] == "baseB":
             assert r["source"]["trained"] is False and r["source"]["cache_key"] is None
-        trained[r["split_seed"]] += network["trained"]
+        assert network["trained"] is False  # the sweep's source jobs trained it
         keys[(r["split_seed"], r["label"][0].upper())].add(network["cache_key"])  # b(aseB) → B
-    assert dict(trained) == {0: 2, 1: 2}  # baseA and baseB, once each
+    for s in sources_of(cli.cwd):
+        trained[s["split_seed"]] += s["source"]["trained"]
+    assert dict(trained) == {0: 2, 1: 2}  # baseA and baseB, once each, before the targets
     assert all(len(k) == 1 for k in keys.values()) and len(keys) == 4
     by_label = {(r["split_seed"], r["label"]): r for r in results}
     assert by_label[(0, "A3B+")]["freeze"] is False and by_label[(0, "A1B")]["freeze"] is True
@@ -57,7 +64,8 @@ def test_fraction_sweep_reuses_the_source_across_budgets(cli):
     )
     results = sweep_results(cli.cwd)
     transfer = [r for r in results if r["label"] == "A4B+"]
-    assert sorted(r["source"]["trained"] for r in transfer) == [False, True]
+    assert len({r["source"]["cache_key"] for r in transfer}) == 1
+    assert [s["source"]["trained"] for s in sources_of(cli.cwd)] == [True]  # one, for both
     sizes = {
         (r["label"], r["config"]["data"]["fraction"]): r["sizes"]["target_train"] for r in results
     }

@@ -2,7 +2,7 @@
 
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 
-from hydra_plugins.transfer_lab_sweeper import ComposeOnceBasicSweeper
+from hydra_plugins.transfer_lab_sweeper.sweeper import SourcesFirstSweeper
 from transfer_lab.paths import config_dir
 
 
@@ -16,15 +16,18 @@ class Composer:
         self.composed.append(sweep_overrides)
 
 
-def sweeper_with(launcher) -> tuple[ComposeOnceBasicSweeper, Composer]:
-    sweeper = ComposeOnceBasicSweeper(max_batch_size=None, params=None)
+def sweeper_with(launcher) -> tuple[SourcesFirstSweeper, Composer]:
+    # Without BasicSweeper.__init__: Hydra's plugin scan (run by any earlier compose in this
+    # process) re-executes its module, and its zero-argument super() then no longer matches.
+    sweeper = SourcesFirstSweeper.__new__(SourcesFirstSweeper)
+    sweeper.max_batch_size, sweeper.params = None, None
     sweeper.launcher, sweeper.hydra_context, sweeper.config = launcher, None, object()
     sweeper.config_loader = Composer()
     return sweeper, sweeper.config_loader
 
 
 def test_the_default_config_uses_the_sweeper():
-    assert "ComposeOnceBasicSweeper" in (config_dir() / "config.yaml").read_text()
+    assert "override hydra/sweeper: transfer_lab" in (config_dir() / "config.yaml").read_text()
 
 
 def test_in_process_jobs_are_not_composed_before_launch():

@@ -8,6 +8,7 @@ command word may stand anywhere among the arguments.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -98,10 +99,17 @@ def task(cfg) -> float:
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
-    if multirun:
+    if multirun and "joblib" in str(hc.launcher.get("_target_", "")):
+        from transfer_lab.workers import pin_worker
+
+        log.info(pin_worker(Path(hc.sweep.dir), int(hc.launcher.n_jobs)))
+    if multirun and cfg.get("only_source"):
+        name, tensorboard_dir = f"source-{job_dir.name}", Path(hc.sweep.dir) / "tensorboard"
+        banner = f"source {job_dir.name[:8]}"
+    elif multirun:  # the folder is the job's number in the grid (transfer_lab.sweep_plan)
         total = os.environ.get(JOB_COUNT_ENV, "?")
-        banner = f"job {hc.job.num + 1}/{total}"
-        name, tensorboard_dir = str(hc.job.num), Path(hc.sweep.dir) / "tensorboard"
+        name, tensorboard_dir = job_dir.name, Path(hc.sweep.dir) / "tensorboard"
+        banner = f"job {int(name) + 1}/{total}" if name.isdigit() else f"job {name}"
     else:
         banner, name, tensorboard_dir = "job", "run", job_dir / "tensorboard"
     ctx = JobContext(
@@ -157,6 +165,42 @@ def run_hydra(args: list[str]) -> None:
         sys.argv = saved
 
 
+COMMAND_FILE = "command.json"  # a sweep's arguments, for `sweep --resume`
+
+
+def write_command(sweep_dir: Path, args: list[str]) -> None:
+    from transfer_lab.atomic import write_json_atomically
+
+    if not (sweep_dir / COMMAND_FILE).exists():
+        write_json_atomically(sweep_dir / COMMAND_FILE, list(args))
+
+
+def unfinished_sweeps(root: Path) -> list[Path]:
+    """Sweep folders under root, newest first, whose grid has a job without an ok results.json."""
+    from transfer_lab.sweep_plan import JOBS_FILE, finished
+
+    found = []
+    for jobs_file in root.glob(f"*/*/{JOBS_FILE}"):
+        folder, jobs = jobs_file.parent, json.loads(jobs_file.read_text())
+        done = all(finished(folder / str(n), job) for n, job in enumerate(jobs))
+        if (folder / COMMAND_FILE).exists() and not done:
+            found.append(folder)
+    return sorted(found, key=lambda folder: folder.stat().st_mtime, reverse=True)
+
+
+def resume_arguments(root: Path, args: list[str]) -> tuple[Path, list[str]]:
+    """`sweep --resume`: the newest unfinished sweep's folder, and its arguments unless given."""
+
+    sweeps = unfinished_sweeps(root)
+    if not sweeps:
+        raise UserError(f"there is no unfinished sweep under {root}/ to resume; start one.")
+    folder = sweeps[0]
+    given = args or json.loads((folder / COMMAND_FILE).read_text())
+    kept = [a for a in given if not a.startswith("hydra.sweep.dir=")]
+    print(f"resuming {folder}", flush=True)
+    return folder, [*kept, f"hydra.sweep.dir={folder}"]
+
+
 def has_override(args: list[str], key: str) -> bool:
     return any(a.lstrip("+~").startswith(f"{key}=") for a in args)
 
@@ -183,6 +227,13 @@ def main(argv: list[str] | None = None) -> int:
         return report_main(rest)
 
     quiet_libraries()
+    if command == "sweep" and "--resume" in rest:
+        rest.remove("--resume")
+        try:
+            _, rest = resume_arguments(Path("multirun"), rest)
+        except UserError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     informational = any(a.split("=")[0] in INFO_FLAGS for a in rest)
     if not informational:
         try:
@@ -210,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sweep_dir = unique_dir(Path("multirun"))
             rest.append(f"hydra.sweep.dir={sweep_dir}")
+        write_command(sweep_dir, rest)
     run_hydra(["--multirun", *rest])
     if sweep_dir is None:
         return 0

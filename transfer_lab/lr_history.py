@@ -20,3 +20,10 @@ class LearningRateHistory(pl.Callback):
             for index, group in enumerate(optimizer.param_groups):
                 name = str(group.get("name", f"group{index}"))
                 self.history.setdefault(name, []).append(float(group["lr"]))
+
+    # Kept in the stage's last checkpoint, so a resumed stage goes on with its rates so far.
+    def state_dict(self) -> dict:  # noqa: D102
+        return {"history": {k: list(v) for k, v in self.history.items()}}
+
+    def load_state_dict(self, state_dict: dict) -> None:  # noqa: D102
+        self.history = {k: list(v) for k, v in state_dict.get("history", {}).items()}

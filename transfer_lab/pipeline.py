@@ -17,8 +17,9 @@ from transfer_lab.hparams import log_hparams
 from transfer_lab.job_context import JobContext
 from transfer_lab.networks import stage_names
 from transfer_lab.results import JobResults, StageResults
-from transfer_lab.source_stage import code_sha256, run_source
-from transfer_lab.target_stage import baseb_network, train_on_b
+from transfer_lab.source_stage import code_sha256, run_source, source_definition
+from transfer_lab.target_stage import baseb_definition, baseb_network, train_on_b
+from transfer_lab.training import strategy_for
 from transfer_lab.transfer.treatments import plan_from_config
 from transfer_lab.validation import validate
 
@@ -29,10 +30,27 @@ def describe(task: Task, letter: str) -> str:
     return f"{letter} ({len(task.classes)} classes, {len(task.train)} training images)"
 
 
+def source_needed(cfg: DictConfig) -> dict | None:
+    """The definition (what its cache key hashes) of the cached network this job copies from, or
+    None: A's source for transfer, baseB's network for selffer (BnB).
+
+    A sweep asks this of every job before it runs any, to train each distinct source once first.
+    """
+    validate(cfg)
+    job = data_tasks.build_job_data(cfg)
+    plan = plan_from_config(cfg.transfer, stage_names(cfg, job.source_images))
+    if plan.source_task == "A":
+        return source_definition(cfg, job.source_images, job.task_a)
+    if plan.source_task == "B":
+        return baseb_definition(cfg, job)
+    return None
+
+
 def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     """Run one job end to end and return its results (also written to results.json)."""
     # 1. Check the config before anything is trained or written.
     validate(cfg)
+    strategy_for(OmegaConf.to_container(cfg.trainer, resolve=True))
     started = time.time()
 
     # 2. Split: both datasets, tasks A and B with their budgets, and the plan of the arm.
@@ -81,6 +99,12 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
         )
     elif plan.source_task == "B":
         source_state, results.source, _ = baseb_network(cfg, job, ctx, stage="source")
+    if cfg.get("only_source"):  # a sweep's first phase: the source network is all it needs
+        results.status = "ok"
+        results.seconds = round(time.time() - started, 2)
+        results.write(ctx.job_dir)
+        drop_resume_points(ctx.job_dir)
+        return results
 
     # 4. Target stage: copy, freeze, re-initialise as planned; train on B; test once. baseB goes
     #    through the source cache, so the BnB jobs of its split reuse its network.
@@ -96,6 +120,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     results.seconds = round(time.time() - started, 2)
     log_hparams(loggers, results)
     results.write(ctx.job_dir)
+    drop_resume_points(ctx.job_dir)
     log.info(
         "%s · target test accuracy %.4f (validation %.4f), %s",
         ctx.banner,
@@ -104,6 +129,12 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
         plan.label,
     )
     return results
+
+
+def drop_resume_points(job_dir: Path) -> None:
+    """A finished job has nothing left to resume: its last checkpoints only take disk space."""
+    for last in (job_dir / "checkpoints").glob("*-last.*"):
+        last.unlink()
 
 
 def write_failure(job_dir: Path, cfg: DictConfig, ctx: JobContext, reason: str) -> None:

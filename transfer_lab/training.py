@@ -3,14 +3,22 @@
 Callbacks and loggers come from the `callbacks` and `logger` config groups (by `_target_`), so a
 user adds early stopping or a CSV logger with an override. Selection on a validation metric
 (`monitor`, see selection.py) and the record of every group's learning rate per epoch are not
-among them: they are part of every study's recipe and of its audit, so they are always on.
-Selection keeps the best weights in memory and the stage writes them once, at its end: writing a
-checkpoint at every improvement (Lightning's ModelCheckpoint) cost more than the training on the
-offline studies, whose epochs are one or a few batches.
+among them: they are part of every study's recipe and of its audit, so they are always on; nor
+is the stage's resumable last checkpoint (`checkpoints/<stage>-last.ckpt`, every
+`checkpoint_every` epochs), from which a stopped job goes on where it was. Selection keeps the
+best weights in memory and the stage writes them once, at its end: writing a checkpoint at
+every improvement (Lightning's ModelCheckpoint) cost more than the training on the offline
+studies, whose epochs are one or a few batches.
+
+Several devices (`trainer=ddp`) use Lightning's `ddp_spawn`: only `trainer.fit` runs in the
+spawned ranks; the job's other steps (split, cache, test, results) stay in this one process.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -21,17 +29,21 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
+from lightning_fabric.plugins.environments import LightningEnvironment
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar, RichProgressBar
 from pytorch_lightning.loggers import Logger
 from pytorch_lightning.plugins import TorchCheckpointIO
 
 from transfer_lab.atomic import file_sha256, write_atomically
+from transfer_lab.data.batches import epoch_seed
 from transfer_lab.errors import UserError
 from transfer_lab.job_context import JobContext
 from transfer_lab.lr_history import LearningRateHistory
 from transfer_lab.results import StageResults
 from transfer_lab.selection import Monitor, monitor_for
+
+log = logging.getLogger(__name__)
 
 
 class RichBar(RichProgressBar):
@@ -41,6 +53,17 @@ class RichBar(RichProgressBar):
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)
         return metrics
+
+
+class EpochSeeds(pl.Callback):
+    """Seed the global RNG (dropout) from (seed, epoch, rank) at every epoch's start, so a run
+    resumed from its last checkpoint draws what an uninterrupted one would."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        torch.manual_seed(epoch_seed(self.seed, trainer.current_epoch, trainer.global_rank, 2))
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -113,6 +136,19 @@ class BestWeights(pl.Callback):
         val_acc = trainer.callback_metrics.get("val/acc")
         self.val_acc = float(val_acc) if val_acc is not None else None
         self.state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """What the resumable last checkpoint keeps of the selection so far."""
+        return {
+            "state": self.state,
+            "score": self.score,
+            "val_acc": self.val_acc,
+            "epoch": self.epoch,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # noqa: D102
+        self.state, self.score = state_dict["state"], state_dict["score"]
+        self.val_acc, self.epoch = state_dict["val_acc"], state_dict["epoch"]
 
     def restore(self, module: pl.LightningModule) -> None:
         """Load the kept weights into `module` (nothing happens if none were kept)."""
@@ -220,7 +256,7 @@ def build_trainer(
     non-finite loss), then config's; any checkpoint is written whole or not at all."""
     settings = trainer_settings(cfg)
     settings["enable_progress_bar"] = show_progress(cfg)
-    settings.setdefault("plugins", [AtomicCheckpointIO()])
+    settings["plugins"] = [*settings.get("plugins", []), AtomicCheckpointIO()]
     callbacks = [
         *always,
         StopOnNonFiniteLoss(stage),
@@ -240,11 +276,79 @@ def build_trainer(
     )
 
 
+SPAWNED_DDP = "ddp_spawn_find_unused_parameters_true"  # binary heads are unused when β = 0
+
+
+def strategy_for(trainer: dict[str, Any]) -> str:
+    """The DDP strategy a job may use: ranks spawned for the fit, never the command line re-run.
+
+    Lightning's plain `ddp` starts each rank by running the command again, which in a job means
+    re-running the split, the source stage (waiting on the cache lock rank 0 holds) or a whole
+    sweep; so several devices under `strategy: auto` mean spawned ranks, and plain ddp is refused.
+    """
+    strategy = str(trainer.get("strategy", "auto"))
+    if strategy == "auto" and str(trainer.get("devices", 1)) != "1":
+        return SPAWNED_DDP
+    if "ddp" in strategy and "spawn" not in strategy:
+        raise UserError(
+            f"trainer.strategy={strategy} starts every rank by re-running the command line; "
+            f"use trainer=ddp (trainer.strategy={SPAWNED_DDP}), whose ranks only run the fit."
+        )
+    return strategy
+
+
 def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
-    """The `trainer` config as Trainer keywords, precision resolved."""
+    """The `trainer` config as Trainer keywords: precision resolved, our own keys left out, and
+    several devices as ranks spawned for the fit."""
     settings = OmegaConf.to_container(cfg.trainer, resolve=True)
+    settings.pop("channels_last", None)
     settings["precision"] = precision_for(settings.get("precision", "auto"))
+    settings["strategy"] = strategy_for(settings)
+    if "spawn" in settings["strategy"]:
+        # Spawned ranks live on this machine, also inside a SLURM allocation of one task.
+        settings["plugins"] = [LightningEnvironment()]
+        # The network and batches reach the ranks through shared memory; passing it as file
+        # descriptors failed on our test machine ("unable to resize file"), by name it works.
+        torch.multiprocessing.set_sharing_strategy("file_system")
+    if settings.get("accelerator") == "cpu":
+        settings["sync_batchnorm"] = False  # PyTorch synchronises BatchNorm on GPUs only
     return settings
+
+
+def is_distributed(cfg: DictConfig) -> bool:
+    return "ddp" in strategy_for(OmegaConf.to_container(cfg.trainer, resolve=True))
+
+
+def one_device_settings(cfg: DictConfig) -> dict[str, Any]:
+    """Trainer keywords for a check or the test after the fit: one device, no ranks to spawn."""
+    settings = trainer_settings(cfg)
+    if is_distributed(cfg):
+        for key in ("strategy", "plugins", "sync_batchnorm"):
+            settings.pop(key, None)
+        settings["devices"] = 1
+    return {**settings, "enable_progress_bar": False, "enable_model_summary": False}
+
+
+def last_checkpoint(ctx: JobContext, stage: str) -> Path:
+    """The stage's resumable checkpoint: weights, optimiser, scheduler, epoch and selection."""
+    return ctx.job_dir / "checkpoints" / f"{stage}-last.ckpt"
+
+
+def resumable(last: Path, cfg: DictConfig) -> bool:
+    """Whether `last` was written by this very config; if not, it is removed and the stage starts
+    over (a rerun with other settings in the same folder must not pick up foreign weights)."""
+    settings = OmegaConf.to_container(cfg, resolve=False)  # as written, so paths may move
+    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+    stamp = last.with_suffix(".config")
+    if last.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        log.info("resuming from %s", last)
+        return True
+    if last.exists():
+        log.warning("%s was written by another config; training this stage from the start", last)
+        last.unlink()
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint)
+    return False
 
 
 def fit_and_test(
@@ -267,13 +371,42 @@ def fit_and_test(
         stage_cfg, getattr(module, "beta", 0.0), len(getattr(module, "binary_heads", ()))
     )
     selection = BestWeights(monitor.metric, monitor.mode)
+    distributed = is_distributed(cfg)
+    every = 1 if distributed else int(cfg.get("checkpoint_every", 1))
+    last = ModelCheckpoint(
+        dirpath=ctx.job_dir / "checkpoints",
+        filename=f"{stage}-last",
+        save_top_k=1 if every else 0,
+        every_n_epochs=every or None,
+        monitor=None,
+        enable_version_counter=False,
+    )
     rates = LearningRateHistory()
-    trainer = build_trainer(cfg, stage_cfg, ctx, stage, [selection, rates], monitor)
+    seeds = EpochSeeds(derived_seed(cfg.seed, stage))
+    if cfg.trainer.get("channels_last"):
+        module = module.to(memory_format=torch.channels_last)
+    trainer = build_trainer(cfg, stage_cfg, ctx, stage, [selection, last, rates, seeds], monitor)
+    resume = last_checkpoint(ctx, stage)
     started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule)
+    trainer.fit(
+        module, datamodule=datamodule, ckpt_path=str(resume) if resumable(resume, cfg) else None
+    )
     seconds = time.perf_counter() - started
+    if distributed:  # the ranks' callbacks are gone with them: read the last checkpoint
+        state = torch.load(resume, map_location="cpu", weights_only=False)
+        selection.load_state_dict(state["callbacks"][selection.state_key])
+        rates.load_state_dict(state["callbacks"].get(rates.state_key, {}))
     selection.restore(module)
-    tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+    if distributed:  # test once, here, on one device, rather than spawning the ranks
+        tester = pl.Trainer(
+            logger=False,
+            callbacks=[],
+            default_root_dir=str(ctx.job_dir),
+            **one_device_settings(cfg),
+        )
+    else:
+        tester = trainer
+    tested = tester.test(module, datamodule=datamodule, verbose=False)[0]
     kept = selection.state is not None
     checkpoint = None
     if kept and save_checkpoint:
@@ -282,7 +415,7 @@ def fit_and_test(
         val_acc=selection.val_acc if kept else None,
         test_acc=float(tested["test/acc"]),
         test_loss=float(tested["test/loss"]),
-        epochs=int(trainer.current_epoch),
+        epochs=int(state["epoch"]) + 1 if distributed else int(trainer.current_epoch),
         seconds=round(seconds, 2),
         checkpoint_sha256=file_sha256(checkpoint) if checkpoint else None,
         monitor=monitor.metric,

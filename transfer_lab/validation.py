@@ -472,14 +472,18 @@ def check_sweep_folder(folder: Path, overrides: list[str]) -> None:
 
 
 def check_run_folder(folder: Path, overrides: list[str]) -> None:
-    """A job folder whose results.json records other settings is another job's."""
+    """A job folder whose finished results.json records other settings is another job's (a
+    failed or stopped job's folder may be run again, e.g. to resume it)."""
     saved = Path(folder) / "results.json"
     if not saved.is_file():
         return
     try:
-        before = json.loads(saved.read_text()).get("overrides", [])
+        record = json.loads(saved.read_text())
     except (OSError, ValueError):
         return
+    if record.get("status") != "ok":
+        return
+    before = record.get("overrides", [])
     if _settings(before) != _settings(overrides):
         raise UserError(
             f"{folder} already holds the results of a different job "
@@ -539,7 +543,8 @@ def _sweep_jobs(loader: Any, master: DictConfig, overrides: list[str]) -> Iterab
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     sweeper = master.hydra.sweeper
-    if "BasicSweeper" not in str(sweeper.get("_target_", "")):
+    target = str(sweeper.get("_target_", ""))
+    if not any(name in target for name in ("BasicSweeper", "SourcesFirstSweeper")):
         yield master  # Optuna, Ax, …: the points are chosen while the sweep runs
         return
     params = [f"{k}={v}" for k, v in (sweeper.get("params") or {}).items()]

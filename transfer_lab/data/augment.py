@@ -47,6 +47,10 @@ class DeviceAugment:
         self.normalize = Normalize(mean, std)
         self.generator = torch.Generator().manual_seed(int(seed))
 
+    def reseed(self, seed: int) -> None:
+        """Start the draws again from `seed` (DeviceBatches does so per epoch and rank)."""
+        self.generator.manual_seed(int(seed))
+
     def draw(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(dy, dx, flip) per image, from the CPU generator so every device draws the same."""
         span = 2 * self.recipe.padding + 1

@@ -64,14 +64,18 @@ class TaskDataModule(pl.LightningDataModule):
             self._on_device[part] = cached
         return cached
 
+    def _batches(self, part: str, batch_size: int, transform, shuffle: bool = False):
+        """Batches of one part, this rank's share of each under DDP (the trainer says which)."""
+        x, y = self._tensors(part)
+        trainer = getattr(self, "trainer", None)
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        return DeviceBatches(x, y, batch_size, transform, shuffle, self.seed, rank, world)
+
     def train_dataloader(self) -> DeviceBatches:
-        x, y = self._tensors("train")
-        return DeviceBatches(x, y, self.batch_size, self.augment, shuffle=True, seed=self.seed)
+        return self._batches("train", self.batch_size, self.augment, shuffle=True)
 
     def val_dataloader(self) -> DeviceBatches:
-        x, y = self._tensors("val")
-        return DeviceBatches(x, y, self.eval_batch_size, self.normalize)
+        return self._batches("val", self.eval_batch_size, self.normalize)
 
     def test_dataloader(self) -> DeviceBatches:
-        x, y = self._tensors("test")
-        return DeviceBatches(x, y, self.eval_batch_size, self.normalize)
+        return self._batches("test", self.eval_batch_size, self.normalize)

@@ -53,6 +53,11 @@ class SourceCache:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def contains(self, key: str) -> bool:
+        """Whether a source is stored under this key (its bytes are checked when loaded)."""
+        checkpoint, meta_path, _ = self._paths(key)
+        return checkpoint.exists() and meta_path.exists()
+
     def _remove_leftovers(self, key: str) -> None:
         """Temporary files of a write that was killed; only the lock holder writes this key."""
         for leftover in self._paths(key)[0].parent.glob(f".{key}.*.tmp"):

@@ -1,0 +1,165 @@
+"""Sweeps and jobs that resume: finished jobs are skipped, stopped ones go on from their last
+checkpoint and end where an uninterrupted run ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from tests.conftest import REPO, TINY
+
+
+def test_a_different_grid_in_the_same_folder_is_refused(cli):
+    sweep = cli.cwd / "sweep"
+    sweep.mkdir()
+    (sweep / "jobs.json").write_text(json.dumps([["model.beta=0"], ["model.beta=0.5"]]))
+    done = cli(["sweep", "model.beta=0,0.2", "hydra.sweep.dir=sweep"], check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: sweep holds a sweep of a different grid; run the same command as before to "
+        "resume it, or give a new hydra.sweep.dir."
+    ]
+
+
+def test_resume_without_an_unfinished_sweep_says_so(cli):
+    done = cli(["sweep", "--resume"], check=False)
+    assert done.returncode == 2
+    assert "no unfinished sweep" in done.stderr
+
+
+def test_a_last_checkpoint_of_another_config_is_not_resumed(tmp_path):
+    from omegaconf import OmegaConf
+
+    from transfer_lab.training import resumable
+
+    last = tmp_path / "target-last.ckpt"
+    assert not resumable(last, OmegaConf.create({"seed": 0}))  # nothing yet: start, stamp it
+    last.write_bytes(b"weights")
+    assert resumable(last, OmegaConf.create({"seed": 0}))
+    assert not resumable(last, OmegaConf.create({"seed": 1}))
+    assert not last.exists()
+
+
+def selected_weights(job_dir):
+    return torch.load(job_dir / "checkpoints" / "target.ckpt", weights_only=False)["state_dict"]
+
+
+@pytest.mark.slow
+def test_a_stopped_job_resumes_from_its_last_checkpoint_to_the_same_selection(cli, monkeypatch):
+    common = [
+        "+callbacks.stop._target_=tests.distributed_helpers.StopAt",
+        "+callbacks.stop.epoch=${oc.env:STOP_AT,-1}",  # the same config, stopped or not
+        "transfer.arm=A4B+",
+        "source.epochs=1",
+        "target.epochs=4",
+        "trainer.deterministic=true",
+        "trainer.accelerator=cpu",
+        *TINY[2:],
+    ]
+    cli([*common, "hydra.run.dir=whole"])
+    monkeypatch.setenv("STOP_AT", "2")
+    assert cli([*common, "hydra.run.dir=cut"], check=False).returncode != 0
+    monkeypatch.delenv("STOP_AT")
+    cut = cli.cwd / "cut"
+    assert "stopped at epoch 2" in json.loads((cut / "results.json").read_text())["reason"]
+    assert torch.load(cut / "checkpoints" / "target-last.ckpt", weights_only=False)["epoch"] == 1
+    cli([*common, "hydra.run.dir=cut"])
+    assert "resuming from" in (cut / "job.log").read_text()
+
+    whole, resumed = (
+        json.loads((cli.cwd / d / "results.json").read_text()) for d in ("whole", "cut")
+    )
+    assert resumed["status"] == "ok"
+    for key in ("val_acc", "test_acc", "epochs"):
+        assert resumed["target"][key] == whole["target"][key]
+    a, b = selected_weights(cli.cwd / "whole"), selected_weights(cut)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not (cut / "checkpoints" / "target-last.ckpt").exists()  # done: nothing to resume
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_and_run_again_runs_only_the_unfinished_jobs(tmp_path):
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "TRANSFER_LAB_CACHE": str(tmp_path / "cache"),
+    }
+    args = [
+        sys.executable,
+        "-m",
+        "transfer_lab",
+        "sweep",
+        "transfer.arm=baseB",
+        "data.split_seed=0,1,2",
+        "target.epochs=1",
+        "hydra.sweep.dir=sweep",
+        *TINY[2:],
+    ]
+    sweep = tmp_path / "sweep"
+    first = subprocess.Popen(
+        args,
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while not (sweep / "0" / "results.json").exists() and first.poll() is None:
+            time.sleep(0.05)
+        os.killpg(first.pid, signal.SIGKILL)
+    finally:
+        first.wait()
+    finished = sorted(p.parent.name for p in sweep.glob("*/results.json"))
+    assert "0" in finished and len(finished) < 3, finished
+    before = {n: (sweep / n / "results.json").read_bytes() for n in finished}
+
+    again = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    left = 3 - len(finished)
+    assert f"then {left} target job(s) ({len(finished)} of 3 already finished)" in again.stdout
+    for n, text in before.items():
+        assert (sweep / n / "results.json").read_bytes() == text  # not run again
+    assert all(
+        json.loads((sweep / str(n) / "results.json").read_text())["status"] == "ok"
+        for n in range(3)
+    )
+
+
+def test_slurm_tasks_as_ranks_are_refused_with_what_to_use(cli):
+    args = ["sweep", "launcher=slurm", "hydra.launcher.tasks_per_node=4", "hydra.sweep.dir=s"]
+    done = cli(args, check=False)
+    assert done.returncode == 2
+    assert "use trainer=ddp with hydra.launcher.gpus_per_node=N" in done.stderr
+
+
+def test_resume_takes_the_newest_unfinished_sweep_and_its_arguments(tmp_path):
+    import os
+
+    from transfer_lab.cli import resume_arguments
+    from transfer_lab.results import JobResults
+
+    def sweep(name: str, done: int, mtime: int):
+        folder = tmp_path / "2026-01-01" / name
+        folder.mkdir(parents=True)
+        grid = [["model.beta=0"], ["model.beta=0.4"]]
+        (folder / "jobs.json").write_text(json.dumps(grid))
+        (folder / "command.json").write_text(json.dumps([f"+experiment={name}", "x=1"]))
+        for n in range(done):
+            JobResults(status="ok", overrides=grid[n]).write(folder / str(n))
+        os.utime(folder, (mtime, mtime))
+        return folder
+
+    sweep("old", done=1, mtime=1_000)
+    newest_finished = sweep("finished", done=2, mtime=3_000)
+    wanted = sweep("unfinished", done=1, mtime=2_000)
+    folder, args = resume_arguments(tmp_path, [])
+    assert folder == wanted != newest_finished
+    assert args == ["+experiment=unfinished", "x=1", f"hydra.sweep.dir={wanted}"]

@@ -1,0 +1,106 @@
+"""A sweep's plan: which of its jobs are already done, and which source networks to train first.
+
+The grid is Hydra's basic sweeper's; the jobs run on the configured Hydra launcher, in two
+phases: first one job per distinct source network that the unfinished jobs need and the cache
+lacks (`only_source=true`, in `sources/<key>`), then the unfinished jobs themselves. So no
+target job waits on another job's source while it holds a worker, and a sweep run again in the
+same folder skips what finished and resumes the rest from their last checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transfer_lab.atomic import write_json_atomically
+from transfer_lab.errors import UserError
+from transfer_lab.results import JobResults
+
+log = logging.getLogger(__name__)
+
+JOBS_FILE = "jobs.json"  # the sweep's grid: one list of overrides per job, by job number
+SOURCES_DIR = "sources"
+
+
+@dataclass
+class Plan:
+    jobs: list[list[str]]  # the grid, by job number
+    done: list[int] = field(default_factory=list)  # finished with the same overrides
+    todo: list[int] = field(default_factory=list)
+    sources: dict[str, list[str]] = field(default_factory=dict)  # cache key → a job's overrides
+
+    def summary(self) -> str:
+        done = f" ({len(self.done)} of {len(self.jobs)} already finished)" if self.done else ""
+        return (
+            f"plan: {len(self.sources)} source network(s) to train, then "
+            f"{len(self.todo)} target job(s){done}"
+        )
+
+
+def check_launcher(launcher: dict) -> None:
+    """A job is one process on one node: several GPUs are ranks it spawns, not SLURM tasks."""
+    tasks, nodes = launcher.get("tasks_per_node") or 1, launcher.get("nodes") or 1
+    if tasks > 1 or nodes > 1:
+        raise UserError(
+            f"hydra.launcher.tasks_per_node={tasks} and nodes={nodes}: a job runs as one task on "
+            f"one node; for several GPUs per job use trainer=ddp with "
+            f"hydra.launcher.gpus_per_node=N and keep tasks_per_node=1 and nodes=1."
+        )
+
+
+def check_same_grid(sweep_dir: Path, jobs: Sequence[Sequence[str]]) -> None:
+    """Record the grid in a new sweep folder; refuse a different grid in an existing one."""
+    path = sweep_dir / JOBS_FILE
+    grid = [list(job) for job in jobs]
+    if path.exists():
+        if json.loads(path.read_text()) != grid:
+            raise UserError(
+                f"{sweep_dir} holds a sweep of a different grid; run the same command as before "
+                f"to resume it, or give a new hydra.sweep.dir."
+            )
+        return
+    write_json_atomically(path, grid)
+
+
+def finished(job_dir: Path, overrides: Sequence[str]) -> bool:
+    """Whether this job folder holds an ok results.json of a job with these overrides."""
+    try:
+        results = JobResults.read(job_dir)
+    except (OSError, ValueError):
+        return False
+    return results.ok and list(results.overrides) == list(overrides)
+
+
+def make_plan(
+    sweep_dir: Path,
+    jobs: Sequence[Sequence[str]],
+    source_to_train: Callable[[Sequence[str]], str | None],
+) -> Plan:
+    """What is left to do: unfinished jobs, and the distinct uncached sources they need."""
+    check_same_grid(sweep_dir, jobs)
+    plan = Plan(jobs=[list(job) for job in jobs])
+    for number, overrides in enumerate(plan.jobs):
+        if finished(sweep_dir / str(number), overrides):
+            plan.done.append(number)
+            continue
+        plan.todo.append(number)
+        key = source_to_train(overrides)
+        if key is not None and key not in plan.sources:
+            plan.sources[key] = list(overrides)
+    return plan
+
+
+def source_jobs(plan: Plan) -> list[list[str]]:
+    """Overrides of the source phase's jobs, each in its own folder named by its cache key."""
+    return [
+        [*overrides, "only_source=true", f"hydra.sweep.subdir={SOURCES_DIR}/{key[:16]}"]
+        for key, overrides in plan.sources.items()
+    ]
+
+
+def target_jobs(plan: Plan) -> list[list[str]]:
+    """Overrides of the unfinished jobs, each in the folder of its number in the grid."""
+    return [[*plan.jobs[n], f"hydra.sweep.subdir={n}"] for n in plan.todo]
