@@ -59,7 +59,7 @@ WRITE_ERRNOS = {
 
 
 def closest(name: Any, valid: Iterable[str]) -> str:
-    """ "; did you mean X?" for the valid name closest to `name`, or "" when none is close."""
+    """The hint ' (did you mean X?)' with the valid name closest to `name`, or '' if none is."""
     match = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.5)
     return f" (did you mean {match[0]}?)" if match else ""
 
@@ -492,7 +492,7 @@ def check_command_line(args: list[str], multirun: bool) -> None:
             master = loader.load_configuration("config", overrides, run_mode=mode)
             jobs = [master] if not multirun else list(_sweep_jobs(loader, master, overrides))
         except Exception as error:
-            raise UserError(composition_sentence(error, loader)) from None
+            raise UserError(composition_sentence(error)) from None
         found: list[str] = []
         for cfg in jobs:
             HydraConfig.instance().set_config(cfg)
@@ -547,7 +547,7 @@ def check_folders(master: DictConfig, multirun: bool) -> None:
         check_writable(folder, "hydra.run.dir")
 
 
-def composition_sentence(error: Exception, loader: Any = None) -> str:
+def composition_sentence(error: Exception) -> str:
     """Hydra's or OmegaConf's message on one line, with the closest valid name or key."""
     from hydra.errors import MissingConfigException, OverrideParseException
 
