@@ -9,18 +9,17 @@ import logging
 import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from transfer_lab.data import tasks as data_tasks
 from transfer_lab.data.splits import Task
 from transfer_lab.hparams import log_hparams
 from transfer_lab.job_context import JobContext
-from transfer_lab.networks import build_module, stage_names
+from transfer_lab.networks import stage_names
 from transfer_lab.results import JobResults, StageResults
 from transfer_lab.source_stage import code_sha256, run_source
-from transfer_lab.training import derived_seed, fit_and_test
-from transfer_lab.transfer.treatments import Plan, plan_from_config
+from transfer_lab.target_stage import baseb_network, train_on_b
+from transfer_lab.transfer.treatments import plan_from_config
 from transfer_lab.validation import validate
 
 log = logging.getLogger(__name__)
@@ -28,14 +27,6 @@ log = logging.getLogger(__name__)
 
 def describe(task: Task, letter: str) -> str:
     return f"{letter} ({len(task.classes)} classes, {len(task.train)} training images)"
-
-
-def target_schedule(cfg: DictConfig, plan: Plan) -> DictConfig:
-    """The target stage's schedule; networks without a source may have their own (target.scratch)."""
-    scratch = cfg.target.get("scratch")
-    if plan.source_task is None and scratch:
-        return OmegaConf.merge(cfg.target, scratch)
-    return cfg.target
 
 
 def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
@@ -61,6 +52,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
         depth=plan.depth,
         stages=stages,
         freeze=bool(plan.frozen),
+        freeze_depth=plan.freeze_depth,
         lr_scale=float(cfg.transfer.lr_scale),
         beta=float(cfg.model.beta),
         binary_heads=int(cfg.model.binary_heads),
@@ -73,39 +65,36 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
             "target_train": len(task_b.train),
             "target_val": len(task_b.val),
             "target_test": len(task_b.test),
+            "target_labelled": len(task_b.train) + len(task_b.val),  # all B labels the arm used
         },
         overrides=list(ctx.overrides),
         code_sha256=code_sha256(),
         config=OmegaConf.to_container(cfg, resolve=True),
     )
 
-    # 3. Source stage (transfer: on A; selffer: on B), reused from the cache when it exists.
+    # 3. Source stage, reused from the cache when it exists: transfer trains on A; selffer (BnB)
+    #    is cut from baseB's own network, the one the baseB arm trains.
     source_state = None
-    if plan.source_task is not None:
-        on_a = plan.source_task == "A"
-        source_task = task_a if on_a else job.selffer_task()
-        source_images = job.source_images if on_a else job.target_images
+    if plan.source_task == "A":
         source_state, results.source = run_source(
-            cfg, source_images, source_task, ctx, describe(source_task, plan.source_task)
+            cfg, job.source_images, task_a, ctx, describe(task_a, "A")
         )
+    elif plan.source_task == "B":
+        source_state, results.source, _ = baseb_network(cfg, job, ctx, stage="source")
 
-    # 4. Target stage: copy, freeze, re-initialise as planned; train on B; test once.
+    # 4. Target stage: copy, freeze, re-initialise as planned; train on B; test once. baseB goes
+    #    through the source cache, so the BnB jobs of its split reuse its network.
     log.info("%s · target: %s on %s", ctx.banner, plan.label, describe(task_b, "B"))
-    pl.seed_everything(derived_seed(cfg.seed, "target"), verbose=False)
-    target_cfg = target_schedule(cfg, plan)
-    module = build_module(
-        cfg, target_cfg, job.target_images, task_b, beta=0.0, plan=plan, source_state=source_state
-    )
-    datamodule = data_tasks.datamodule_for(
-        job.target_images, task_b, seed=derived_seed(cfg.seed, "target")
-    )
-    fitted = fit_and_test(module, datamodule, "target", target_cfg, cfg, ctx)
-    results.target = fitted.results
+    if plan.treatment == "scratch":
+        _, results.target, loggers = baseb_network(cfg, job, ctx, stage="target")
+    else:
+        _, fitted = train_on_b(cfg, job, plan, ctx, source_state=source_state)
+        results.target, loggers = fitted.results, fitted.loggers
 
     # 5. Results: results.json (whole or absent) and the TensorBoard hparams session.
     results.status = "ok"
     results.seconds = round(time.time() - started, 2)
-    log_hparams(fitted.loggers, results)
+    log_hparams(loggers, results)
     results.write(ctx.job_dir)
     log.info(
         "%s · target test accuracy %.4f (validation %.4f), %s",

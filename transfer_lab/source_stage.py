@@ -47,6 +47,7 @@ SPLIT_ONLY_DATA_KEYS = {
     "direction",
     "binary",
     "val_fraction",
+    "val_from_budget",
     "fraction",
     "per_class",
     "target",
@@ -140,10 +141,7 @@ def run_source(
         fitted = fit_and_test(module, datamodule, "source", cfg.source, cfg, ctx)
         if fitted.checkpoint is not None:
             fitted.checkpoint.unlink(missing_ok=True)  # the cache keeps the network instead
-        metrics = {
-            k: getattr(fitted.results, k)
-            for k in ("val_acc", "test_acc", "test_loss", "epochs", "seconds")
-        }
+        metrics = fitted.results.metrics()
         state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}
         return {"state_dict": state, "metrics": metrics}
 

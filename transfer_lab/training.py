@@ -1,8 +1,9 @@
 """One training stage with Lightning: the Trainer, its callbacks and loggers, and selection.
 
 Callbacks and loggers come from the `callbacks` and `logger` config groups (by `_target_`), so a
-user adds early stopping or a CSV logger with an override. Checkpoint selection by validation
-accuracy is not among them: it is part of every study's recipe, so it is always on.
+user adds early stopping or a CSV logger with an override. Checkpoint selection on a validation
+metric (`monitor`, see selection.py) and the record of every group's learning rate per epoch are
+not among them: they are part of every study's recipe and of its audit, so they are always on.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from pytorch_lightning.plugins import TorchCheckpointIO
 from transfer_lab.atomic import file_sha256, write_atomically
 from transfer_lab.errors import UserError
 from transfer_lab.job_context import JobContext
+from transfer_lab.lr_history import LearningRateHistory
 from transfer_lab.results import StageResults
+from transfer_lab.selection import Monitor, monitor_for
 
 
 class RichBar(RichProgressBar):
@@ -83,11 +86,15 @@ class Fitted:
     loggers: list[Logger]
 
 
+# One seed stream per network a job trains, so fresh layers never replay another network's
+# initialisation: BnB is cut from baseB's network (trained on the target stream), so its own
+# fresh layers draw from a third stream.
+SEED_STREAMS = {"source": 0, "target": 1, "selffer": 2}
+
+
 def derived_seed(seed: int, stage: str) -> int:
-    """A training seed per stage, so the target's fresh layers never replay the source's init."""
-    return int(
-        np.random.SeedSequence([int(seed), 1 if stage == "target" else 0]).generate_state(1)[0]
-    )
+    """A training seed per stream (source, target, selffer) from the job's training seed."""
+    return int(np.random.SeedSequence([int(seed), SEED_STREAMS[stage]]).generate_state(1)[0])
 
 
 def precision_for(setting: Any) -> Any:
@@ -99,14 +106,25 @@ def precision_for(setting: Any) -> Any:
     return "32-true"
 
 
-def configured_callbacks(cfg: DictConfig, stage_cfg: DictConfig) -> list[pl.Callback]:
-    """The `callbacks` group's entries, plus early stopping when the stage asks for it."""
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+def configured_callbacks(
+    cfg: DictConfig, stage_cfg: DictConfig, monitor: Monitor
+) -> list[pl.Callback]:
+    """The `callbacks` group's entries, plus early stopping on the monitor when the stage asks.
+
+    An entry whose `monitor` is "auto" watches the stage's selection monitor, so early stopping
+    and checkpoint selection never disagree on what "better" means (at β = 1, say).
+    """
+    callbacks = []
+    for entry in (cfg.get("callbacks") or {}).values():
+        if entry and entry.get("monitor") == "auto":
+            entry = OmegaConf.merge(entry, {"monitor": monitor.metric, "mode": monitor.mode})
+        if entry:
+            callbacks.append(instantiate(entry))
     if not cfg.trainer.get("enable_progress_bar", True):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     if stage_cfg.get("early_stopping"):
         patience = int(stage_cfg.early_stopping)
-        callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=patience))
+        callbacks.append(EarlyStopping(monitor.metric, mode=monitor.mode, patience=patience))
     return callbacks
 
 
@@ -122,18 +140,54 @@ def configured_loggers(cfg: DictConfig, ctx: JobContext, stage: str) -> list[Log
 
 
 def build_trainer(
-    cfg: DictConfig, stage_cfg: DictConfig, ctx: JobContext, stage: str, selection: ModelCheckpoint
+    cfg: DictConfig,
+    stage_cfg: DictConfig,
+    ctx: JobContext,
+    stage: str,
+    always: list[pl.Callback],
+    monitor: Monitor,
 ) -> pl.Trainer:
-    trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
-    trainer_kwargs["precision"] = precision_for(trainer_kwargs.get("precision", "auto"))
-    trainer_kwargs.setdefault("plugins", [AtomicCheckpointIO()])
+    """A Trainer for one stage: the `always` callbacks (selection, rate history, a stop on a
+    non-finite loss), then config's; checkpoints are written whole or not at all."""
+    settings = trainer_settings(cfg)
+    settings.setdefault("plugins", [AtomicCheckpointIO()])
     return pl.Trainer(
         max_epochs=int(stage_cfg.epochs),
-        callbacks=[selection, StopOnNonFiniteLoss(stage), *configured_callbacks(cfg, stage_cfg)],
+        callbacks=[
+            *always,
+            StopOnNonFiniteLoss(stage),
+            *configured_callbacks(cfg, stage_cfg, monitor),
+        ],
         logger=configured_loggers(cfg, ctx, stage) or False,
         default_root_dir=str(ctx.job_dir),
-        **trainer_kwargs,
+        **settings,
     )
+
+
+def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The `trainer` config as Trainer keywords, precision resolved."""
+    settings = OmegaConf.to_container(cfg.trainer, resolve=True)
+    settings["precision"] = precision_for(settings.get("precision", "auto"))
+    return settings
+
+
+def selected_val_acc(
+    module: pl.LightningModule,
+    datamodule: pl.LightningDataModule,
+    checkpoint: str,
+    cfg: DictConfig,
+    ctx: JobContext,
+) -> float:
+    """The classifier's validation accuracy of the selected weights, measured without logging:
+    a point appended to the stage's val/acc curve would read as one more epoch."""
+    settings = {
+        **trainer_settings(cfg),
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    }
+    checker = pl.Trainer(logger=False, callbacks=[], default_root_dir=str(ctx.job_dir), **settings)
+    (logged,) = checker.validate(module, datamodule=datamodule, ckpt_path=checkpoint, verbose=False)
+    return float(logged["val/acc"])
 
 
 def fit_and_test(
@@ -144,28 +198,43 @@ def fit_and_test(
     cfg: DictConfig,
     ctx: JobContext,
 ) -> Fitted:
-    """Train with validation-based selection, then test the selected weights once."""
+    """Train with selection on the stage's validation monitor, then test the selected weights once.
+
+    `val_acc` is the classifier's validation accuracy of the selected weights, whatever selected
+    them; `monitor` and `monitor_value` say what did.
+    """
+    monitor = monitor_for(
+        stage_cfg, getattr(module, "beta", 0.0), len(getattr(module, "binary_heads", ()))
+    )
     selection = ModelCheckpoint(
         dirpath=ctx.job_dir / "checkpoints",
         filename=stage,
-        monitor="val/acc",
-        mode="max",
+        monitor=monitor.metric,
+        mode=monitor.mode,
         save_top_k=1,
         save_weights_only=True,
         enable_version_counter=False,
     )
-    trainer = build_trainer(cfg, stage_cfg, ctx, stage, selection)
+    rates = LearningRateHistory()
+    trainer = build_trainer(cfg, stage_cfg, ctx, stage, [selection, rates], monitor)
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
     seconds = time.perf_counter() - started
     best = selection.best_model_path or None
+    score = float(selection.best_model_score) if best else None
+    val_acc = score if monitor.metric == "val/acc" else None
+    if best and val_acc is None:  # selected on another metric: the classifier's accuracy there
+        val_acc = selected_val_acc(module, datamodule, best, cfg, ctx)
     tested = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
     results = StageResults(
-        val_acc=float(selection.best_model_score) if best else None,
+        val_acc=val_acc,
         test_acc=float(tested["test/acc"]),
         test_loss=float(tested["test/loss"]),
         epochs=int(trainer.current_epoch),
         seconds=round(seconds, 2),
         checkpoint_sha256=file_sha256(Path(best)) if best else None,
+        monitor=monitor.metric,
+        monitor_value=score,
+        lr_history=rates.history,
     )
     return Fitted(results, Path(best) if best else None, list(trainer.loggers))

@@ -20,6 +20,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from transfer_lab.errors import UserError
+from transfer_lab.selection import monitor_for
 
 # Trainer keys transfer_lab passes itself, and where the user sets them instead.
 RESERVED_TRAINER_KEYS = {
@@ -167,7 +168,27 @@ def problems(cfg: DictConfig) -> list[str]:
     for stage in ("source", "target"):
         check_stage(checks, cfg, stage)
     check_trainer(checks, cfg)
+    check_selection(checks, cfg)
     return checks.problems
+
+
+def check_selection(checks: Checks, cfg: DictConfig) -> None:
+    """Each stage's selection monitor exists for its β and K; lr_scale is not silently ignored."""
+    beta, heads = cfg.model.get("beta"), cfg.model.get("binary_heads")
+    if not (_is_number(beta) and _is_int(heads)):
+        return  # already reported by check_model
+    for stage, stage_beta, stage_heads in (("source", beta, heads), ("target", 0.0, 0)):
+        try:
+            monitor_for(cfg[stage], float(stage_beta), int(stage_heads))
+        except UserError as error:
+            checks.add(str(error))
+    scheduler = cfg.target.get("scheduler") or {}
+    lr_scale = cfg.transfer.get("lr_scale")
+    if _is_number(lr_scale) and lr_scale != 1 and "PhaseRates" in str(scheduler.get("_target_")):
+        checks.add(
+            f"transfer.lr_scale={lr_scale} has no effect under a phases schedule, which sets the "
+            "copied stages' rate itself; set it in target.scheduler.phases or leave lr_scale at 1."
+        )
 
 
 def validate(cfg: DictConfig) -> None:

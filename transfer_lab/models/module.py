@@ -12,7 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from transfer_lab.errors import UserError
 from transfer_lab.models.backbone import Backbone
+from transfer_lab.models.schedules import PhaseRates
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
@@ -51,6 +53,8 @@ class TransferModule(pl.LightningModule):
         frozen: Sequence[str] = (),
         lr_scale: float = 1.0,
         freeze_bn_stats: bool = True,
+        bias_lr_mult: float = 1.0,
+        bias_decay_mult: float = 1.0,
     ) -> None:
         super().__init__()
         self.backbone = backbone
@@ -70,6 +74,8 @@ class TransferModule(pl.LightningModule):
         self.copied = tuple(copied)
         self.frozen = tuple(frozen)
         self.lr_scale = float(lr_scale)
+        self.bias_lr_mult = float(bias_lr_mult)
+        self.bias_decay_mult = float(bias_decay_mult)
         self.freeze_bn_stats = freeze_bn_stats
         for name in self.frozen:
             self.backbone.stages[name].requires_grad_(False)
@@ -83,6 +89,11 @@ class TransferModule(pl.LightningModule):
                 )
                 for split in SPLITS
             }
+        )
+        # one accuracy over every head's predictions: the mean binary-head accuracy, a
+        # selection metric that means something when β = 1 leaves the classifier untrained
+        self.mean_binary_accuracy = nn.ModuleDict(
+            {f"{split}_acc": MulticlassAccuracy(2, average="micro") for split in SPLITS}
         )
         self.train()  # Lightning keeps each submodule's mode, so frozen BN must start in eval
 
@@ -129,7 +140,37 @@ class TransferModule(pl.LightningModule):
                 on_step=False,
                 batch_size=batch_size,
             )
+        if binary_logits:
+            mean_metric = self.mean_binary_accuracy[f"{split}_acc"]
+            mean_metric(torch.cat(binary_logits), binary_labels.reshape(-1))
+            self.log(
+                f"{split}/binary_acc",
+                mean_metric,
+                on_epoch=True,
+                on_step=False,
+                batch_size=batch_size,
+            )
+        self.log(
+            f"{split}/objective_acc",
+            self._objective_accuracy(logits, labels, binary_logits, binary_labels).detach(),
+            on_epoch=True,
+            on_step=False,
+            batch_size=batch_size,
+        )
         return loss
+
+    def _objective_accuracy(self, logits, labels, binary_logits, binary_labels) -> torch.Tensor:
+        """(1 − β)·accuracy + β·mean binary-head accuracy: CS6784's selection criterion.
+
+        Their train.py `test` kept A's checkpoint with the lowest error weighted as the loss is
+        (1 − β for the classifier, β/K per head; the heads only at β = 1). Averaged over batches
+        by size, as Lightning does, this is exactly the epoch's weighted accuracy.
+        """
+        accuracy = (logits.argmax(1) == labels).float().mean()
+        if not binary_logits:
+            return accuracy
+        hits = torch.cat(binary_logits).argmax(1) == binary_labels.reshape(-1)
+        return (1 - self.beta) * accuracy + self.beta * hits.float().mean()
 
     def training_step(self, batch, batch_idx):  # noqa: D102
         return self._step(batch, "train")
@@ -141,25 +182,46 @@ class TransferModule(pl.LightningModule):
         self._step(batch, "test")
 
     def parameter_groups(self) -> list[dict[str, Any]]:
-        """Trainable parameters split into new layers and copied stages (frozen ones left out)."""
+        """Trainable parameters split into new layers and copied stages (frozen ones left out).
+
+        With a bias multiplier other than 1 (Caffe's convention: biases at twice the rate and
+        without weight decay), each role's biases get a group of their own, "new.bias" and
+        "copied.bias", that a schedule treats as its role with ``lr_mult`` applied.
+        """
         copied = {id(p) for name in self.copied for p in self.backbone.stages[name].parameters()}
-        trainable = [p for p in self.parameters() if p.requires_grad]
-        groups = [
-            {"name": "new", "params": [p for p in trainable if id(p) not in copied]},
-            {"name": "copied", "params": [p for p in trainable if id(p) in copied]},
-        ]
-        return [g for g in groups if g["params"]]
+        split_biases = (self.bias_lr_mult, self.bias_decay_mult) != (1.0, 1.0)
+        groups: dict[str, dict[str, Any]] = {}
+        for name, param in self.named_parameters():
+            if not param.requires_grad:
+                continue
+            role = "copied" if id(param) in copied else "new"
+            if split_biases and name.endswith("bias"):
+                key = f"{role}.bias"
+                extra = {"lr_mult": self.bias_lr_mult, "decay_mult": self.bias_decay_mult}
+            else:
+                key, extra = role, {}
+            group = groups.setdefault(key, {"name": key, "role": role, "params": [], **extra})
+            group["params"].append(param)
+        order = ("new", "copied", "new.bias", "copied.bias")
+        return [groups[key] for key in order if key in groups]
 
     def configure_optimizers(self):  # noqa: D102
-        groups = self.parameter_groups()
-        optimizer = self.optimizer_factory(groups)
+        optimizer = self.optimizer_factory(self.parameter_groups())
         for group in optimizer.param_groups:
-            if group["name"] == "copied":
+            if group["role"] == "copied":
                 group["lr"] *= self.lr_scale
-                group["initial_lr"] = group["lr"]
+            group["lr"] *= group.get("lr_mult", 1.0)
+            if "decay_mult" in group:
+                group["weight_decay"] *= group["decay_mult"]
+            group["initial_lr"] = group["lr"]
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)
+        if isinstance(scheduler, PhaseRates) and self.lr_scale != 1.0 and self.copied:
+            raise UserError(
+                f"transfer.lr_scale={self.lr_scale} has no effect under a phases schedule, which "
+                "sets the copied stages' rate itself; set it in the phases or leave lr_scale at 1."
+            )
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},

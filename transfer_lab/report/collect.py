@@ -121,6 +121,7 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     data = (results.config or {}).get("data") or {}
     row["fraction"] = data.get("fraction", row.get("fraction"))
     row["per_class"] = data.get("per_class", row.get("per_class"))
+    row["target_labelled"] = (results.sizes or {}).get("target_labelled")  # train + val
     for stage in ("source", "target"):
         row.update(stage_columns(stage, getattr(results, stage)))
     if not results.has_source:  # no source network: blank its settings
