@@ -349,7 +349,18 @@ def stage_settings(cfg: DictConfig, stage: str) -> list[tuple[str, DictConfig]]:
 
 
 def check_stage(checks: Checks, cfg: DictConfig, stage: str) -> None:
+    from transfer_lab.selection import monitor_for
+
+    on_source = stage == "source"
+    beta = cfg.model.get("beta") if on_source else 0.0
+    heads = cfg.model.get("binary_heads") if on_source else 0
     for prefix, settings in stage_settings(cfg, stage):
+        if "monitor" in settings and _is_number(beta) and _is_int(heads):
+            try:
+                monitor_for(settings, beta, heads)
+            except UserError as error:
+                text = str(error)
+                checks.add(f"{prefix}.{text}" if text.startswith("monitor") else text)
         checks.integer(f"{prefix}.epochs", settings.get("epochs"), 1, example=20)
         checks.integer(
             f"{prefix}.early_stopping", settings.get("early_stopping"), 1, optional=True, example=5
