@@ -83,7 +83,7 @@ def test_a_killed_job_leaves_no_half_file_and_the_rerun_completes(cli):
     assert not list(job.rglob("*.tmp"))
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip_byte", "corrupt_record", "drop_record"])
+@pytest.mark.parametrize("damage", ["truncate", "corrupt_record"])  # the rest: test_cache.py
 def test_a_damaged_cache_entry_is_retrained_not_loaded(cli, damage):
     cli(["hydra.run.dir=first", *ONE_EPOCH])
     (key, checkpoint) = next(iter(cached_entries(cli.cwd / "cache").items()))
@@ -91,12 +91,8 @@ def test_a_damaged_cache_entry_is_retrained_not_loaded(cli, damage):
     data = checkpoint.read_bytes()
     if damage == "truncate":
         checkpoint.write_bytes(data[: len(data) // 2])
-    elif damage == "flip_byte":
-        checkpoint.write_bytes(data[:-100] + bytes([data[-100] ^ 0xFF]) + data[-99:])
-    elif damage == "corrupt_record":
-        record.write_text('{"key": "' + key[:10])
     else:
-        record.unlink()
+        record.write_text('{"key": "' + key[:10])
 
     cli(["hydra.run.dir=second", *ONE_EPOCH])
     again = results(cli.cwd / "second")

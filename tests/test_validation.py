@@ -52,6 +52,7 @@ BAD_INPUTS = [
     (["trainer.precision=17"], "trainer.precision=17 is not known"),
     (["data=mnist", "data.augment=cifr"], "data.augment='cifr' is not known (did you mean cifar?)"),
     (["data.direction=CD"], "data.direction='CD' is not known"),
+    (["source.monitor=train/acc"], "source.monitor='train/acc' is not a validation metric"),
     (
         ["data.source_classes=[0,1,2]", "data.target_classes=[2,3]"],
         "share classes [2]; A and B must be disjoint",

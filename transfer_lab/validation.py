@@ -60,7 +60,7 @@ WRITE_ERRNOS = {
 
 
 def closest(name: Any, valid: Iterable[str]) -> str:
-    """ "; did you mean X?" for the valid name closest to `name`, or "" when none is close."""
+    """The hint ' (did you mean X?)' with the valid name closest to `name`, or '' if none is."""
     match = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.5)
     return f" (did you mean {match[0]}?)" if match else ""
 
@@ -349,7 +349,18 @@ def stage_settings(cfg: DictConfig, stage: str) -> list[tuple[str, DictConfig]]:
 
 
 def check_stage(checks: Checks, cfg: DictConfig, stage: str) -> None:
+    from transfer_lab.selection import monitor_for
+
+    on_source = stage == "source"
+    beta = cfg.model.get("beta") if on_source else 0.0
+    heads = cfg.model.get("binary_heads") if on_source else 0
     for prefix, settings in stage_settings(cfg, stage):
+        if "monitor" in settings and _is_number(beta) and _is_int(heads):
+            try:
+                monitor_for(settings, beta, heads)
+            except UserError as error:
+                text = str(error)
+                checks.add(f"{prefix}.{text}" if text.startswith("monitor") else text)
         checks.integer(f"{prefix}.epochs", settings.get("epochs"), 1, example=20)
         checks.integer(
             f"{prefix}.early_stopping", settings.get("early_stopping"), 1, optional=True, example=5
@@ -517,7 +528,7 @@ def check_command_line(args: list[str], multirun: bool) -> None:
             master = loader.load_configuration("config", overrides, run_mode=mode)
             jobs = [master] if not multirun else list(_sweep_jobs(loader, master, overrides))
         except Exception as error:
-            raise UserError(composition_sentence(error, loader)) from None
+            raise UserError(composition_sentence(error)) from None
         found: list[str] = []
         for cfg in jobs:
             HydraConfig.instance().set_config(cfg)
@@ -573,7 +584,7 @@ def check_folders(master: DictConfig, multirun: bool) -> None:
         check_writable(folder, "hydra.run.dir")
 
 
-def composition_sentence(error: Exception, loader: Any = None) -> str:
+def composition_sentence(error: Exception) -> str:
     """Hydra's or OmegaConf's message on one line, with the closest valid name or key."""
     from hydra.errors import MissingConfigException, OverrideParseException
 
