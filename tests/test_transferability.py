@@ -239,3 +239,48 @@ def test_measure_features_gives_one_value_per_measure_per_stage():
         assert len(values) == 2 and values[1] > values[0]  # every measure prefers the signal
     assert table.output == pytest.approx({"leep": 0.0, "nce": 0.0}, abs=1e-12)
     assert list(table.frame()["depth"]) == [1, 2]
+
+
+@pytest.mark.slow
+def test_measures_of_a_tiny_digits_source_on_b():
+    """Train a small LeNet on digits A for three epochs, then measure it on B's budget."""
+    from transfer_lab.data.digits import load_digits
+    from transfer_lab.data.splits import make_task, split_classes
+    from transfer_lab.transferability.table import measure_state, network_cka, task_batches
+
+    images = load_digits()
+    split = split_classes(10, 5, 5, split_seed=0)
+
+    def task(classes):
+        labels = images.train_labels.numpy(), images.test_labels.numpy()
+        return make_task(*labels, classes, split_seed=0, val_fraction=0.1, fraction=0.5)
+
+    a, b = task(split.source), task(split.target)
+    served = list(task_batches(images, b, "train"))
+    assert sum(len(y) for _, y in served) == len(b.train)
+    assert set(torch.cat([y for _, y in served]).tolist()) == set(range(5))
+
+    torch.manual_seed(0)
+    backbone_cfg = {"name": "lenet", "channels": [8, 16], "hidden": [32, 16]}
+    from transfer_lab.models.registry import backbone_from_config
+
+    net = backbone_from_config(backbone_cfg, 1, 8)
+    head = torch.nn.Linear(16, 5)
+    optimizer = torch.optim.Adam([*net.parameters(), *head.parameters()], lr=1e-2)
+    for _ in range(3):
+        for x, y in task_batches(images, a, "train"):
+            loss = torch.nn.functional.cross_entropy(head(net(x)), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    table = measure_state(backbone_cfg, net.state_dict(), images, b, head.state_dict(), "cpu")
+    assert table.stages == ["conv1", "conv2", "fc1", "fc2"]
+    for name, values in table.per_stage.items():
+        assert len(values) == 4 and np.all(np.isfinite(values)), name
+    assert min(table.per_stage["probe"]) > 0.4  # chance on B's five classes is 0.2
+    assert table.output["leep"] < 0 and table.output["nce"] <= 0
+
+    fresh = backbone_from_config(backbone_cfg, 1, 8)
+    assert network_cka(net, net, images, b) == pytest.approx(dict.fromkeys(table.stages, 1.0))
+    assert all(v < 0.95 for v in network_cka(net, fresh, images, b).values())
