@@ -78,6 +78,23 @@ def test_fitted_alpha_beta_maximise_the_evidence():
         assert log_evidence(spectrum, y, alpha * da, beta * db) < best
 
 
+def test_when_features_fit_the_labels_exactly_logme_takes_the_noiseless_limit():
+    # Six examples, eight features with a strong class direction: the evidence keeps growing
+    # with the noise precision β, so its supremum is the β → ∞ limit y ~ N(0, α⁻¹FFᵀ).
+    rng = np.random.default_rng(2)
+    y = np.array([1.0, 1, 1, 0, 0, 0])
+    f = rng.standard_normal((6, 8)) + 3 * np.outer(y, rng.standard_normal(8))
+    spectrum = Spectrum.of(f)
+    alpha, beta, evidence = fit_evidence(spectrum, y)
+    assert beta == np.inf
+    direct = multivariate_normal(np.zeros(6), f @ f.T / alpha).logpdf(y)
+    assert evidence == pytest.approx(direct, rel=1e-9)
+    for a in (alpha / 2, alpha, 2 * alpha):
+        for b in (1e2, 1e4, 1e6):
+            assert log_evidence(spectrum, y, a, b) < evidence
+    assert np.isfinite(logme(f, y))
+
+
 def test_logme_is_the_mean_over_classes_of_evidence_per_example():
     x, y = blobs(n_per_class=10)
     spectrum = Spectrum.of(x)

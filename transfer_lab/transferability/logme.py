@@ -56,15 +56,49 @@ def log_evidence(spectrum: Spectrum, y: np.ndarray, alpha: float, beta: float) -
     )
 
 
+def interpolates(spectrum: Spectrum, rtol: float = 1e-10) -> bool:
+    """Whether F has rank n, so that some weights fit any y exactly (no noise needed)."""
+    s = spectrum.s
+    return len(s) == spectrum.n and s.min() > rtol * s.max()
+
+
+def noiseless_evidence(spectrum: Spectrum, y: np.ndarray) -> tuple[float, float]:
+    """(α, evidence) in the limit β → ∞ for features of rank n: y ~ N(0, α⁻¹FFᵀ).
+
+    With q = yᵀ(FFᵀ)⁻¹y, the evidence −n/2·log 2π − ½·log|FFᵀ| + n/2·log α − αq/2 is largest at
+    α = n/q.
+    """
+    n = spectrum.n
+    sigma = spectrum.s**2
+    z = spectrum.u.T @ y
+    q = float(np.sum(z**2 / sigma))
+    alpha = n / q
+    evidence = (
+        -0.5 * n * np.log(2 * np.pi)
+        - 0.5 * float(np.sum(np.log(sigma)))
+        + 0.5 * n * np.log(alpha)
+        - 0.5 * alpha * q
+    )
+    return alpha, evidence
+
+
 def fit_evidence(
     spectrum: Spectrum, y: np.ndarray, max_iter: int = 200, rtol: float = 1e-8
 ) -> tuple[float, float, float]:
-    """(α, β, log evidence) at the fixed point α = γ/mᵀm, β = (n − γ)/‖Fm − y‖², from α = β = 1."""
+    """(α, β, log evidence) at the fixed point α = γ/mᵀm, β = (n − γ)/‖Fm − y‖², from α = β = 1.
+
+    When F has rank n (as many features as examples, or more) the evidence may grow without
+    bound in β: the fixed point then drives γ to n and β to infinity, and the supremum is the
+    noiseless limit, returned with β = inf.
+    """
     y = np.asarray(y, dtype=np.float64)
     alpha, beta = 1.0, 1.0
     tiny = np.finfo(np.float64).tiny
     for _ in range(max_iter):
         gamma, mm, residual, _ = _terms(spectrum, y, alpha, beta)
+        if spectrum.n - gamma < 1e-6 * spectrum.n and interpolates(spectrum):
+            alpha, evidence = noiseless_evidence(spectrum, y)
+            return alpha, float("inf"), evidence
         new_alpha = gamma / max(mm, tiny)
         new_beta = (spectrum.n - gamma) / max(residual, tiny)
         done = abs(new_alpha - alpha) <= rtol * alpha and abs(new_beta - beta) <= rtol * beta
