@@ -1,4 +1,5 @@
-"""One job, in the order it happens: check → split → source stage → target stage → results.
+"""One job, in the order it happens: check → split → source stage → measures → target stage →
+results.
 
 Each step lives in its own module; this file only says what follows what.
 """
@@ -14,11 +15,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from transfer_lab.data import tasks as data_tasks
 from transfer_lab.data.splits import Task
+from transfer_lab.errors import UserError
 from transfer_lab.hparams import log_hparams
 from transfer_lab.job_context import JobContext
+from transfer_lab.measure_stage import backbone_from_state, source_measures, stage_cka
 from transfer_lab.networks import build_module, stage_names
 from transfer_lab.results import JobResults, StageResults
-from transfer_lab.source_stage import run_source
+from transfer_lab.source_stage import Source, run_source
 from transfer_lab.training import derived_seed, fit_and_test
 from transfer_lab.transfer.treatments import Plan, plan_from_config
 from transfer_lab.validation import validate
@@ -49,6 +52,11 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     split, task_a, task_b = job.split, job.task_a, job.task_b
     stages = stage_names(cfg, job.source_images)
     plan = plan_from_config(cfg.transfer, stages)
+    if cfg.measures.only and plan.source_task != "A":
+        raise UserError(
+            f"measures.only=true measures a source network trained on A, but {plan.label} has "
+            f"none; use transfer.treatment=transfer (or an arm such as A1B)."
+        )
     results = JobResults(
         status="running",
         experiment=ctx.experiment,
@@ -79,27 +87,49 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     )
 
     # 3. Source stage (transfer: on A; selffer: on B), reused from the cache when it exists.
-    source_state = None
+    source = None
     if plan.source_task is not None:
         on_a = plan.source_task == "A"
         source_task = task_a if on_a else job.selffer_task()
         source_images = job.source_images if on_a else job.target_images
-        source_state, results.source = run_source(
+        source = run_source(
             cfg, source_images, source_task, ctx, describe(source_task, plan.source_task)
         )
+        results.source = source.results
+
+        # 3b. How transferable the source's features look on B, stage by stage (cached).
+        if cfg.measures.enabled:
+            measured = source_measures(
+                cfg, source.results.cache_key, source.state, source.head, job.target_images, task_b
+            )
+            results.source.measures = measured.per_stage
+            results.source.output_measures = measured.output or None
+
+    # 3c. Measures only: baseB (the source network trained on B) for CKA, and no target network.
+    if cfg.measures.only:
+        return finish_measures_only(cfg, ctx, job, source, results, started)
 
     # 4. Target stage: copy, freeze, re-initialise as planned; train on B; test once.
     log.info("%s · target: %s on %s", ctx.banner, plan.label, describe(task_b, "B"))
     pl.seed_everything(derived_seed(cfg.seed, "target"), verbose=False)
     target_cfg = target_schedule(cfg, plan)
     module = build_module(
-        cfg, target_cfg, job.target_images, task_b, beta=0.0, plan=plan, source_state=source_state
+        cfg,
+        target_cfg,
+        job.target_images,
+        task_b,
+        beta=0.0,
+        plan=plan,
+        source_state=source.state if source else None,
     )
     datamodule = data_tasks.datamodule_for(
         job.target_images, task_b, seed=derived_seed(cfg.seed, "target")
     )
     fitted = fit_and_test(module, datamodule, "target", target_cfg, cfg, ctx)
     results.target = fitted.results
+    if source is not None and cfg.measures.enabled:  # how far training on B moved each stage
+        cka = stage_cka(cfg, job.target_images, task_b, module.backbone, source.state)
+        results.target.cka = {"source": cka}
 
     # 5. Results: results.json (whole or absent) and the TensorBoard hparams session.
     results.status = "ok"
@@ -112,6 +142,32 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
         results.target.test_acc,
         results.target.val_acc if results.target.val_acc is not None else float("nan"),
         plan.label,
+    )
+    return results
+
+
+def finish_measures_only(
+    cfg: DictConfig,
+    ctx: JobContext,
+    job: data_tasks.JobData,
+    source: Source,
+    results: JobResults,
+    started: float,
+) -> JobResults:
+    """Train (or reuse) baseB, record CKA between the source and baseB per stage, write results."""
+    base_b_task = job.selffer_task()
+    base_b = run_source(cfg, job.target_images, base_b_task, ctx, describe(base_b_task, "B"))
+    first = backbone_from_state(cfg, job.target_images, source.state)
+    results.source.cka = {
+        "baseB": stage_cka(cfg, job.target_images, job.task_b, first, base_b.state)
+    }
+    results.status = "ok"
+    results.seconds = round(time.time() - started, 2)
+    results.write(ctx.job_dir)
+    log.info(
+        "%s · measures of the source on B written (%s)",
+        ctx.banner,
+        ", ".join(sorted(results.source.measures or {})) or "none: measures.enabled=false",
     )
     return results
 

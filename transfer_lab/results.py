@@ -19,6 +19,10 @@ class StageResults:
     """One training stage (source or target): how it went and what it selected.
 
     `trained` and `cache_key` describe a source network: trained now or reused from the cache.
+    `measures` are the source's transferability measures on B, one value per stage
+    ({measure: [value after stage 1, …]}); `output_measures` those of its output layer (LEEP,
+    NCE); `cka` the linear CKA per stage with another network ({"baseB": […]} for a source,
+    {"source": […]} for a target that copied one).
     """
 
     trained: bool = False
@@ -29,6 +33,9 @@ class StageResults:
     test_loss: float | None = None
     epochs: int | None = None
     seconds: float | None = None
+    measures: dict[str, list[float]] | None = None
+    output_measures: dict[str, float] | None = None
+    cka: dict[str, list[float]] | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> StageResults:
