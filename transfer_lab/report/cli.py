@@ -21,6 +21,7 @@ from rich.table import Table
 
 from transfer_lab.atomic import write_atomically
 from transfer_lab.report import figures
+from transfer_lab.report import measures as measure_section
 from transfer_lab.report.collect import METRICS, TREATMENT_COLUMNS, collect, design_columns
 from transfer_lab.report.pairing import BETA, KINDS, comparisons, paired_table
 from transfer_lab.report.summary import (
@@ -160,6 +161,7 @@ def write_markdown(
     paired: pd.DataFrame,
     drawn: list[Path],
     figure_errors: list[str],
+    sections: list[str] = (),
 ) -> None:
     experiments = sorted({str(e) for e in frame.get("experiment", pd.Series()).dropna()})
     header, rows = summary_rows(summary, display)
@@ -207,6 +209,7 @@ def write_markdown(
             "None: no configuration has a baseline in this sweep (β = 0 for β > 0, baseB "
             "for a copied network, the selffer for a transferred one).\n",
         ]
+    text += list(sections)
     if drawn or figure_errors:
         text.append("## Figures\n")
         for path in drawn:
@@ -302,8 +305,15 @@ def report_sweep(
                 figure_errors.append(
                     f"figure {name} could not be drawn: {type(error).__name__}: {error}"
                 )
+    sections: list[str] = []
+    try:  # transferability measures beside the measured curve, when jobs recorded them
+        sections, measure_figures = measure_section.report(sweep_dir, frame, draw)
+        drawn += measure_figures
+    except Exception as error:  # like a figure, never at the cost of the tables
+        log.warning("measures section not written: %s", error, exc_info=True)
+        figure_errors.append(f"the measures section failed: {type(error).__name__}: {error}")
     write_markdown(
-        sweep_dir, frame, configs, columns, display, summary, paired, drawn, figure_errors
+        sweep_dir, frame, configs, columns, display, summary, paired, drawn, figure_errors, sections
     )
 
     # the console gets test accuracies only; validation accuracies are in summary.md and .csv
@@ -314,8 +324,10 @@ def report_sweep(
         console.print(f"[red]job {r.job} {r.status}[/red] ({r.overrides}): {r.reason}")
     for error in figure_errors:
         console.print(f"[yellow]{error}[/yellow]")
+    extra = ["measures.csv"] if (sweep_dir / "measures.csv").exists() and sections else []
     written = ", ".join(
-        ["summary.md", "summary.csv", "paired.csv", "jobs.csv"] + (["figures/"] if drawn else [])
+        ["summary.md", "summary.csv", "paired.csv", "jobs.csv", *extra]
+        + (["figures/"] if drawn else [])
     )
     console.print(f"report: {written} in {sweep_dir}")
     return len(problems)

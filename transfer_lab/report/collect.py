@@ -18,6 +18,8 @@ import yaml
 
 REPLICATE_KEYS = ("split_seed", "seed")  # what a configuration is averaged over
 METRICS = ("target_test_acc", "target_val_acc", "source_test_acc", "source_val_acc")
+# The job's source measured on B at the job's cut depth n (results.json source.measures).
+MEASURE_METRICS = ("source_probe", "source_logme", "source_hscore", "source_transrate")
 
 # Override keys with a design column of their own (read back from results.json).
 OVERRIDE_COLUMNS = {
@@ -121,6 +123,12 @@ def job_row(job_dir: Path) -> dict[str, Any]:
         for field, value in (results.get(stage) or {}).items():
             if not isinstance(value, dict | list):
                 row[f"{stage}_{field}"] = value
+    measures = (results.get("source") or {}).get("measures") or {}
+    depth = results.get("depth")
+    if isinstance(depth, int) and depth >= 1:  # the measure at the stage the job cut after
+        for name, values in measures.items():
+            if len(values) >= depth:
+                row[f"source_{name}"] = values[depth - 1]
     if not (results.get("source") or {}).get("cache_key"):  # no source network: blank its settings
         for key in SOURCE_ONLY:
             row[key] = None
@@ -140,6 +148,8 @@ def collect(sweep_dir: str | Path) -> pd.DataFrame:
             frame[column] = None
     for metric in METRICS:
         frame[metric] = pd.to_numeric(frame[metric], errors="coerce")
+    for metric in MEASURE_METRICS:
+        frame[metric] = pd.to_numeric(frame.get(metric), errors="coerce")
     return frame
 
 

@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from transfer_lab.report.collect import METRICS, REPLICATE_KEYS, TREATMENT_COLUMNS, distinct
+from transfer_lab.report.collect import (
+    MEASURE_METRICS,
+    METRICS,
+    REPLICATE_KEYS,
+    TREATMENT_COLUMNS,
+    distinct,
+)
 from transfer_lab.report.statistics import t_interval
 
 FAMILY_ORDER = ("baseB", "BnB", "BnB+", "AnB", "AnB+", "randomnB")
@@ -102,9 +108,9 @@ def configurations(frame: pd.DataFrame, columns: list[str]) -> list[Configuratio
         config = found.setdefault(key, Configuration(values))
         config.jobs.append(str(row["job"]))
         replicate = tuple(clean(row.get(k)) for k in REPLICATE_KEYS)
-        config.replicates.setdefault(replicate, {m: [] for m in METRICS})
-        for metric in METRICS:
-            config.replicates[replicate][metric].append(row[metric])
+        config.replicates.setdefault(replicate, {m: [] for m in (*METRICS, *MEASURE_METRICS)})
+        for metric in (*METRICS, *MEASURE_METRICS):
+            config.replicates[replicate][metric].append(row.get(metric, math.nan))
     order = ["family", "depth", *[c for c in columns if c not in ("family", "depth")]]
     result = sorted(found.values(), key=lambda c: sort_key(c.values, order))
     for config in result:
@@ -125,14 +131,20 @@ def display_columns(configs: list[Configuration], columns: list[str]) -> list[st
 
 
 def summarise(configs: list[Configuration], columns: list[str]) -> pd.DataFrame:
-    """One row per configuration: design values, n, split seeds, mean/std/95% CI per metric."""
+    """One row per configuration: design values, n, split seeds, mean/std/95% CI per metric.
+
+    The source's transferability measures at the configuration's depth are columns too, when
+    the sweep recorded them.
+    """
+    measured = [m for m in MEASURE_METRICS if any(c.metric(m) for c in configs)]
+    metrics = [*METRICS, *measured]
     rows = []
     for config in configs:
         row: dict[str, Any] = dict(config.values)
         row["n"] = len(config.replicates)
         row["jobs"] = len(config.jobs)
         row["split_seeds"] = " ".join(str(s) for s in sorted({r[0] for r in config.replicates}))
-        for metric in METRICS:
+        for metric in metrics:
             values = np.array(list(config.metric(metric).values()), dtype=float)
             row[f"{metric}_mean"] = float(values.mean()) if len(values) else math.nan
             row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
@@ -146,7 +158,7 @@ def summarise(configs: list[Configuration], columns: list[str]) -> pd.DataFrame:
             "n",
             "jobs",
             "split_seeds",
-            *[f"{m}_{s}" for m in METRICS for s in ("mean", "std", "ci_low", "ci_high")],
+            *[f"{m}_{s}" for m in metrics for s in ("mean", "std", "ci_low", "ci_high")],
         ],
     )
 
