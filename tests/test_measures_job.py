@@ -20,6 +20,7 @@ def test_measure_only_job_measures_the_source_on_b_and_compares_it_with_base_b(c
     cli(["+experiment=digits_transferability", "source.epochs=1", *TINY])
     results = only_results(cli)
     assert results["status"] == "ok" and results["target"] is None
+    assert results["label"] == "sources" and results["depth"] is None
     stages = results["stages"]
     source = results["source"]
     assert set(source["measures"]) == {"probe", "logme", "hscore", "transrate"}

@@ -161,6 +161,8 @@ def finish_measures_only(
     results.source.cka = {
         "baseB": stage_cka(cfg, job.target_images, job.task_b, first, base_b.state)
     }
+    results.label = results.family = "sources"  # no arm was trained: no depth, no target
+    results.depth, results.freeze = None, None
     results.status = "ok"
     results.seconds = round(time.time() - started, 2)
     results.write(ctx.job_dir)

@@ -19,9 +19,10 @@ import math
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from transfer_lab.report.collect import SOURCE_ONLY, TREATMENT_COLUMNS, design_columns
-from transfer_lab.report.figures import FAMILY_STYLE, FAMILY_WORDS, new_figure, save
+from transfer_lab.report.figures import FAMILY_STYLE, FAMILY_WORDS, save
 from transfer_lab.transferability.agreement import rank_agreement
 
 MEASURE_TITLES = {
@@ -112,7 +113,17 @@ def draw(table: pd.DataFrame, groups: list[str], out_dir: Path, sweep_name: str)
     curves = [c for c in MEASURED if c in table and table[c].notna().any()]
     written: list[Path] = []
     for key, members in table.groupby(groups, dropna=False) if groups else [((), table)]:
-        figure, axes = new_figure(len(names) + (1 if curves else 0), height=3.8)
+        count = len(names) + (1 if curves else 0)
+        columns = min(3, count)
+        figure = Figure(
+            figsize=(4.6 * columns, 3.6 * math.ceil(count / columns)), layout="constrained"
+        )
+        axes = list(figure.subplots(math.ceil(count / columns), columns, squeeze=False).flat)
+        for ax in axes[count:]:
+            ax.set_visible(False)
+        axes = axes[:count]
+        for ax in axes:
+            ax.grid(True, alpha=0.3)
         panels = iter(axes)
         if curves:
             ax = next(panels)
@@ -140,8 +151,9 @@ def draw(table: pd.DataFrame, groups: list[str], out_dir: Path, sweep_name: str)
             ax.set_xticks(sorted(members["depth"].unique()))
         words = ", ".join(f"{g}={v}" for g, v in zip(groups, key if groups else (), strict=False))
         figure.suptitle(
-            f"{sweep_name}: the source on A measured on B's budget (grey: split seeds, red: mean)"
-            + (f" · {words}" if words else "")
+            f"{sweep_name}: the source on A measured on B's budget\n"
+            "grey: split seeds · red: mean" + (f" · {words}" if words else ""),
+            fontsize=10,
         )
         suffix = "".join(f"_{g}-{v}" for g, v in zip(groups, key if groups else (), strict=False))
         written += save(figure, out_dir, f"measures{suffix}".replace("/", "-").replace(" ", ""))
