@@ -204,6 +204,31 @@ def test_cka_is_invariant_to_orthogonal_transforms_and_isotropic_scaling():
     assert linear_cka(x @ q * 5, y) == pytest.approx(base)
 
 
+def test_cka_is_the_same_from_feature_or_gram_matrices():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((12, 30))  # fewer examples than features: the Gram form
+    y = x[:, :5] @ rng.standard_normal((5, 3)) + rng.standard_normal((12, 3))
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    by_features = np.sum((yc.T @ xc) ** 2) / (np.linalg.norm(xc.T @ xc) * np.linalg.norm(yc.T @ yc))
+    assert linear_cka(x, y) == pytest.approx(by_features)
+
+
+def test_h_score_with_more_dimensions_than_examples_matches_the_d_by_d_formula():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((15, 40))
+    y = np.repeat([0, 1, 2], 5)
+    f = x - x.mean(0)
+    cov_f = f.T @ f / 15
+    means = np.stack([f[y == c].mean(0) for c in y])
+    cov_g = means.T @ means / 15
+    alpha = 0.4
+    mu = np.trace(cov_f) / 40
+    shrunk = np.linalg.inv((1 - alpha) * cov_f + alpha * mu * np.eye(40))
+    assert h_score(x, y, shrinkage=alpha) == pytest.approx(np.trace(shrunk @ cov_g) * (1 - alpha))
+    plain = np.trace(np.linalg.pinv(cov_f, hermitian=True) @ cov_g)
+    assert h_score(x, y, shrinkage=0) == pytest.approx(plain)
+
+
 def test_cka_is_symmetric_and_low_for_unrelated_representations():
     rng = np.random.default_rng(3)
     x, y = rng.standard_normal((500, 5)), rng.standard_normal((500, 5))

@@ -18,8 +18,13 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
         raise ValueError(f"CKA needs the same examples in both: {len(x)} rows against {len(y)}")
     x = x - x.mean(axis=0)
     y = y - y.mean(axis=0)
-    cross = np.sum((y.T @ x) ** 2)
-    norms = np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)
+    if len(x) < max(x.shape[1], y.shape[1]):  # fewer examples than features: n × n Gram matrices
+        kx, ky = x @ x.T, y @ y.T
+        cross = np.sum(kx * ky)  # = ‖YᵀX‖²_F
+        norms = np.linalg.norm(kx) * np.linalg.norm(ky)  # = ‖XᵀX‖_F ‖YᵀY‖_F
+    else:
+        cross = np.sum((y.T @ x) ** 2)
+        norms = np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)
     return float(cross / norms) if norms > 0 else 0.0
 
 
