@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed-stamp
 RUN := $(PY) -m transfer_lab
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format tensorboard clean \
+.PHONY: help install demo test test-fast lint format tensorboard clean bench \
 	digits-yosinski digits-transferability cifar100-transferability digits-fraction \
 	yosinski densenet-beta densenet-beta-k4 densenet-beta-k10 \
-	wrn-beta imagenet100-beta freeze-depth fashion-fraction long-tail ood-transfer
+	wrn-beta imagenet100-beta freeze-depth fashion-fraction long-tail ood-transfer \
+	natural-manmade
 
 help:  ## list the targets
 	@grep -E '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -22,7 +23,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## make .venv with transfer_lab and the dev tools
 
-demo: $(STAMP)  ## the offline β study on digits (16 jobs, about 2 minutes on 2 cores) and its report
+demo: $(STAMP)  ## the offline β study on digits (32 jobs, a few minutes on 2 cores) and its report
 	$(RUN) +experiment=digits_beta sweep
 
 # Each study: its sweep, which writes its report at the end. Real datasets are read from data/
@@ -50,20 +51,25 @@ wrn-beta: $(STAMP)  ## CS6784 with WRN-28-10
 	$(RUN) +experiment=wrn_beta sweep $(DATA_ARG) $(ARGS)
 imagenet100-beta: $(STAMP)  ## CS6784 on ImageNet-100 with DenseNet-121
 	$(RUN) +experiment=imagenet100_beta sweep $(DATA_ARG) $(ARGS)
-freeze-depth: $(STAMP)  ## CS6784's grid: frozen up to block X layer Y
+freeze-depth: $(STAMP)  ## CS6784's grid: all copied, frozen up to block X layer Y, β 0 vs 0.4
 	$(RUN) +experiment=freeze_depth sweep $(DATA_ARG) $(ARGS)
 fashion-fraction: $(STAMP)  ## Fashion-MNIST 5/5: transfer vs scratch at 5% … 100% of B
 	$(RUN) +experiment=fashion_fraction sweep $(DATA_ARG) $(ARGS)
-long-tail: $(STAMP)  ## 60 images per class on B
+long-tail: $(STAMP)  ## CS6784: 60 images per class on B, β 0 vs 0.4
 	$(RUN) +experiment=long_tail sweep $(DATA_ARG) $(ARGS)
-ood-transfer: $(STAMP)  ## CIFAR-100 A to CIFAR-10 / SVHN
+ood-transfer: $(STAMP)  ## CS6784: CIFAR-100 A to CIFAR-10 / SVHN, β 0 vs 0.4
 	$(RUN) +experiment=ood_transfer sweep $(DATA_ARG) $(ARGS)
+natural-manmade: $(STAMP)  ## CS6784: CIFAR-100 natural → man-made, their grouping and ours
+	$(RUN) +experiment=natural_manmade sweep $(DATA_ARG) $(ARGS)
 
 test: $(STAMP)  ## the whole test suite, end-to-end runs included
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)  ## the tests not marked slow (seconds of tiny training at most)
 	$(PY) -m pytest -q -m "not slow"
+
+bench: $(STAMP)  ## what the machinery costs over plain PyTorch: table + benchmarks/results/*.json (<10 min on 2 cores)
+	$(PY) benchmarks/run_all.py $(ARGS)
 
 lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check .

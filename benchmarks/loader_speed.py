@@ -5,15 +5,16 @@ apply the same recipe: random crop 32 with 4-pixel zero padding, horizontal flip
   fast path: transfer_lab's DeviceBatches + DeviceAugment (uint8 on the device, by index)
   regular:   torchvision CIFAR10 + RandomCrop(32, padding=4) + RandomHorizontalFlip + ToTensor
              + Normalize in a DataLoader
-Run from the repository root:  python benchmarks/loader_speed.py [--images 10000] [--workers 0]
-This is a measurement, not a test. `--threads` sets torch's intra-op threads around the fast
-path; its per-batch work itself always runs on one CPU thread (see batches.one_cpu_thread), so
-differences between those rows are machine noise.
+The two sides are measured in turns (`--repeats` rounds) and each is reported as its median.
+Run from the repository root:  python benchmarks/loader_speed.py [--images 10000] [--workers 0 2]
+or as part of `make bench` (benchmarks/run_all.py). This is a measurement, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -29,7 +30,7 @@ from transfer_lab.data.batches import DeviceBatches  # noqa: E402
 from transfer_lab.data.readers import _unverified, load_cifar10  # noqa: E402
 
 
-def rate(batches, count: int, epochs: int) -> float:
+def rate(batches, count: int, epochs: int, device: torch.device) -> float:
     """Images per second over `epochs` passes, after one warm-up batch."""
     next(iter(batches))
     started = time.perf_counter()
@@ -37,60 +38,33 @@ def rate(batches, count: int, epochs: int) -> float:
     for _ in range(epochs):
         for images, _labels in batches:
             seen += len(images)
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     assert seen == count * epochs
     return seen / (time.perf_counter() - started)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=10_000)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument(
-        "--workers",
-        type=int,
-        nargs="+",
-        default=[0, 2],
-        help="DataLoader worker counts to measure (the best one is compared)",
-    )
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        nargs="+",
-        default=None,
-        help="torch intra-op thread counts for the fast path (default: torch's "
-        "own and 1; on a busy machine extra threads can thrash)",
-    )
-    options = parser.parse_args()
-    default_threads = torch.get_num_threads()
-    thread_counts = options.threads or sorted({default_threads, 1}, reverse=True)
-
+def compare(
+    images: int = 10_000,
+    batch_size: int = 128,
+    epochs: int = 1,
+    workers: tuple[int, ...] = (0, 2),
+    device: str = "cpu",
+    repeats: int = 3,
+) -> dict:
+    """Median images/s of the fast path and of the DataLoader per worker count, in turns."""
     from torch.utils.data import DataLoader
     from torchvision import datasets
 
+    device = torch.device(device)
+    fast_rates: list[float] = []
+    loader_rates: dict[int, list[float]] = {w: [] for w in workers}
     with tempfile.TemporaryDirectory() as root:
-        write_cifar10(Path(root), train_per_class=options.images // 10, test_per_class=1)
-        images = load_cifar10(root, check_md5=False)
-        n = len(images.train_labels)
-        mean, std = images.channel_stats()
-        device = torch.device(options.device)
-        fast_rates = {}
-        for threads in thread_counts:
-            torch.set_num_threads(threads)
-            fast = DeviceBatches(
-                images.train_images.to(device),
-                images.train_labels.to(device),
-                options.batch_size,
-                DeviceAugment(mean, std, "cifar", seed=0),
-                shuffle=True,
-                seed=0,
-            )
-            fast_rates[threads] = rate(fast, n, options.epochs)
-        torch.set_num_threads(default_threads)
-
+        write_cifar10(Path(root), train_per_class=images // 10, test_per_class=1)
+        data = load_cifar10(root, check_md5=False)
+        n = len(data.train_labels)
+        mean, std = data.channel_stats()
+        on_device = data.train_images.to(device), data.train_labels.to(device)
         cifar = _unverified(
             datasets.CIFAR10,
             train_list=[[f, None] for f, _ in datasets.CIFAR10.train_list],
@@ -98,35 +72,59 @@ def main() -> None:
             meta={**datasets.CIFAR10.meta, "md5": None},
         )
         regular = cifar(root, train=True, transform=torchvision_transform(mean, std, "cifar", 32))
-        regular_rates = {}
-        for workers in options.workers:
-            loader = DataLoader(
-                regular,
-                batch_size=options.batch_size,
+        for round_ in range(repeats):
+            fast = DeviceBatches(
+                *on_device,
+                batch_size,
+                DeviceAugment(mean, std, "cifar", seed=round_),
                 shuffle=True,
-                num_workers=workers,
-                persistent_workers=workers > 0,
+                seed=round_,
             )
-            regular_rates[workers] = rate(loader, n, options.epochs)
+            fast_rates.append(rate(fast, n, epochs, device))
+            for w in workers:
+                loader = DataLoader(
+                    regular,
+                    batch_size=batch_size,
+                    shuffle=True,
+                    num_workers=w,
+                    persistent_workers=w > 0,
+                    pin_memory=device.type == "cuda",
+                )
+                loader_rates[w].append(rate(loader, n, epochs, device))
+    loaders = {w: statistics.median(r) for w, r in loader_rates.items()}
+    best = max(loaders, key=loaders.get)
+    fast = statistics.median(fast_rates)
+    return {
+        "images": n,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "repeats": repeats,
+        "device": str(device),
+        "fast_images_per_s": fast,
+        "dataloader_images_per_s": {str(w): v for w, v in loaders.items()},
+        "best_workers": best,
+        "ratio": fast / loaders[best],
+    }
 
-    import os
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    o = parser.parse_args()
+    r = compare(o.images, o.batch_size, o.epochs, tuple(o.workers), o.device, o.repeats)
     print(
-        f"{n} CIFAR-shaped images, batch {options.batch_size}, {options.epochs} epochs, "
-        f"fast path on {device}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+        f"{r['images']} CIFAR-shaped images, batch {r['batch_size']}, fast path on {r['device']}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
-    for threads, value in fast_rates.items():
-        print(
-            f"fast path (DeviceBatches + DeviceAugment), {threads} torch threads: {value:12,.0f} images/s"
-        )
-    for workers, value in regular_rates.items():
-        print(
-            f"DataLoader + torchvision transforms, {workers} workers ({default_threads} threads): "
-            f"{value:12,.0f} images/s"
-        )
-    best = max(regular_rates.values())
-    for threads, value in fast_rates.items():
-        print(f"ratio fast ({threads} threads) / best DataLoader: {value / best:.1f}x")
+    print(f"fast path (DeviceBatches + DeviceAugment): {r['fast_images_per_s']:12,.0f} images/s")
+    for w, value in r["dataloader_images_per_s"].items():
+        print(f"DataLoader + torchvision transforms, {w} workers: {value:12,.0f} images/s")
+    print(f"ratio fast / best DataLoader: {r['ratio']:.1f}x")
 
 
 if __name__ == "__main__":

@@ -71,3 +71,50 @@ def test_a_failed_training_leaves_nothing_behind(tmp_path):
     with contextlib.suppress(RuntimeError):
         cache.fetch_or_train(DEFINITION, broken)
     assert not list(Path(tmp_path).glob("*/*.pt")) and not list(Path(tmp_path).glob("*/*.tmp"))
+
+
+def _stored(tmp_path) -> tuple[SourceCache, Path]:
+    cache = SourceCache(tmp_path)
+    cache.fetch_or_train(DEFINITION, lambda: {"state_dict": {"w": torch.ones(3)}, "metrics": {}})
+    (checkpoint,) = Path(tmp_path).glob("*/*.pt")
+    return cache, checkpoint
+
+
+def test_an_unreadable_or_missing_record_means_retrain(tmp_path):
+    cache, checkpoint = _stored(tmp_path)
+    key, record = checkpoint.stem, checkpoint.with_suffix(".json")
+    record.write_text('{"key": "trunc')  # a record cut short
+    assert cache.load(key) is None
+    record.write_text('{"key": "another", "sha256": "0"}')  # a record of another entry
+    assert cache.load(key) is None
+    record.unlink()  # killed between the checkpoint and its record
+    assert cache.load(key) is None
+    fresh, _, trained = cache.fetch_or_train(
+        DEFINITION, lambda: {"state_dict": {"w": torch.zeros(3)}, "metrics": {}}
+    )
+    assert trained and cache.load(key) is not None
+
+
+def test_a_killed_writes_temporary_file_is_removed_under_the_lock(tmp_path):
+    cache, checkpoint = _stored(tmp_path)
+    leftover = checkpoint.parent / f".{checkpoint.name}.abc123.tmp"
+    leftover.write_bytes(b"half a checkpoint")
+    _, _, trained = cache.fetch_or_train(DEFINITION, lambda: 1 / 0)
+    assert not trained and not leftover.exists()
+
+
+def test_a_checkpoint_write_that_fails_leaves_the_previous_file_whole(tmp_path):
+    from transfer_lab.training import AtomicCheckpointIO
+
+    io, path = AtomicCheckpointIO(), tmp_path / "checkpoints" / "target.ckpt"
+    io.save_checkpoint({"state_dict": {"w": torch.ones(3)}}, path)
+    before = path.read_bytes()
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise RuntimeError("killed mid-write")
+
+    with contextlib.suppress(RuntimeError):
+        io.save_checkpoint({"state_dict": {"w": torch.zeros(3)}, "x": Unpicklable()}, path)
+    assert path.read_bytes() == before
+    assert list(path.parent.iterdir()) == [path]  # no temporary file left

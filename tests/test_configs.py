@@ -65,7 +65,7 @@ def test_optimizers_and_schedulers_instantiate_as_partials():
     optimizer = instantiate(cfg.source.optim)([torch.nn.Parameter(torch.zeros(1))])
     scheduler = instantiate(cfg.source.scheduler)(optimizer)
     assert isinstance(optimizer, torch.optim.SGD)
-    assert scheduler.milestones == {5: 1}
+    assert scheduler.milestones == {4: 1}  # 1-based epoch 5 starts after 4 completed epochs
     cosine = compose(["scheduler@target.scheduler=cosine", "target.epochs=17"])
     assert cosine.target.scheduler.T_max == 17
 

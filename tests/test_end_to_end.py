@@ -45,6 +45,6 @@ def test_run_writes_results_json_in_its_job_folder(cli):
     results = json.loads((job / "results.json").read_text())
     assert results["status"] == "ok"
     assert results["treatment"] == "scratch" and results["label"] == "baseB"
-    assert results["source"] == {"trained": False}
+    assert results["source"]["trained"] is False and results["source"]["cache_key"] is None
     for key in ("val_acc", "test_acc", "test_loss", "epochs", "seconds"):
         assert key in results["target"]

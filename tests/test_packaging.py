@@ -35,6 +35,7 @@ def test_wheel_ships_the_configs_and_finds_them(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "transfer_lab/conf/config.yaml" in names
     assert "transfer_lab/conf/experiment/digits_beta.yaml" in names
+    assert "hydra_plugins/transfer_lab_sweeper/__init__.py" in names  # the sweeper
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     env = {**os.environ, "PYTHONPATH": str(site)}

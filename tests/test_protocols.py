@@ -32,11 +32,12 @@ def test_yosinski_sweep_trains_two_sources_per_split_seed(cli):
     assert len(results) == 14 and {r["status"] for r in results} == {"ok"}
     trained, keys = defaultdict(int), defaultdict(set)
     for r in results:
+        # baseB's own network is the BnB jobs' source: stored under one key, trained once
+        network = r["target"] if r["label"] == "baseB" else r["source"]
         if r["label"] == "baseB":
-            assert r["source"] == {"trained": False}
-            continue
-        trained[r["split_seed"]] += r["source"]["trained"]
-        keys[(r["split_seed"], r["label"][0])].add(r["source"]["cache_key"])
+            assert r["source"]["trained"] is False and r["source"]["cache_key"] is None
+        trained[r["split_seed"]] += network["trained"]
+        keys[(r["split_seed"], r["label"][0].upper())].add(network["cache_key"])  # b(aseB) → B
     assert dict(trained) == {0: 2, 1: 2}  # baseA and baseB, once each
     assert all(len(k) == 1 for k in keys.values()) and len(keys) == 4
     by_label = {(r["split_seed"], r["label"]): r for r in results}

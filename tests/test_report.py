@@ -14,10 +14,10 @@ import pytest
 import yaml
 from rich.console import Console
 
-from transfer_lab.report.cli import report_sweep
 from transfer_lab.report.collect import collect, design_columns
 from transfer_lab.report.pairing import comparisons
 from transfer_lab.report.summary import configurations
+from transfer_lab.report.sweep_report import report_sweep
 
 FAMILIES = {
     ("scratch", False): "baseB",

@@ -10,8 +10,7 @@ from tests.conftest import compose
 from transfer_lab.data.digits import load_digits
 from transfer_lab.data.tasks import build_job_data
 from transfer_lab.errors import UserError
-from transfer_lab.networks import build_module
-from transfer_lab.pipeline import target_schedule
+from transfer_lab.networks import build_module, target_schedule
 from transfer_lab.training import derived_seed
 from transfer_lab.transfer.treatments import parse_arm, plan_from_config, plan_treatment
 
@@ -140,13 +139,18 @@ def test_frozen_batchnorm_statistics_follow_the_switch():
         assert module.backbone.stages.fc1.training  # stages above the cut always train
 
 
-def test_scratch_networks_may_have_their_own_schedule():
+def test_scratch_networks_have_their_own_length_and_schedule():
+    """CS6784 trains B from scratch for 275 epochs with its own drops (rates: test_schedules.py)."""
     cfg = compose(["schedule=cs6784_densenet"])
     scratch = plan_treatment("scratch", 0, False, STAGES)
+    random_frozen = plan_treatment("random_frozen", 2, True, STAGES)
     transfer = plan_treatment("transfer", "all", False, STAGES)
     assert target_schedule(cfg, scratch).epochs == 275
+    assert target_schedule(cfg, random_frozen).epochs == 275
     assert target_schedule(cfg, transfer).epochs == 100
-    assert target_schedule(cfg, scratch).scheduler.milestones == [51, 76]
+    starts = [p.epoch for p in target_schedule(cfg, scratch).scheduler.phases]
+    assert starts == [1, 126, 226]
+    assert [p.epoch for p in target_schedule(cfg, transfer).scheduler.phases] == [1, 51, 76]
 
 
 def test_direction_ba_swaps_the_halves():

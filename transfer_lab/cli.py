@@ -7,6 +7,7 @@ command word may stand anywhere among the arguments.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -14,6 +15,8 @@ import traceback
 import warnings
 from datetime import datetime
 from pathlib import Path
+
+from transfer_lab.errors import UserError
 
 COMMANDS = ("run", "sweep", "report", "list")
 # Hydra flags that print something and run no job.
@@ -86,10 +89,10 @@ def task(cfg) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from transfer_lab.errors import UserError
     from transfer_lab.job_context import JobContext
     from transfer_lab.job_count import JOB_COUNT_ENV
     from transfer_lab.pipeline import run_job, write_failure
+    from transfer_lab.validation import WRITE_ERRNOS, os_error_sentence
 
     quiet_libraries()
     hc = HydraConfig.get()
@@ -111,9 +114,15 @@ def task(cfg) -> float:
     )
     objective = float("nan")
     try:
-        results = run_job(cfg, ctx)
+        try:
+            results = run_job(cfg, ctx)
+        except OSError as error:
+            if error.errno not in WRITE_ERRNOS:
+                raise
+            raise UserError(os_error_sentence(error)) from error
     except UserError as error:
-        write_failure(job_dir, cfg, ctx, str(error))
+        with contextlib.suppress(OSError):  # the disk may be the problem
+            write_failure(job_dir, cfg, ctx, str(error))
         log.error("error: %s", error)
         if not multirun:
             sys.exit(2)
@@ -152,6 +161,16 @@ def has_override(args: list[str], key: str) -> bool:
     return any(a.lstrip("+~").startswith(f"{key}=") for a in args)
 
 
+def check_before_running(command: str, args: list[str]) -> None:
+    """Refuse bad settings and unwritable folders in one sentence each, before any folder is made."""
+    from transfer_lab.validation import check_command_line, check_writable
+
+    check_command_line(args, multirun=command == "sweep" or bool({"-m", "--multirun"} & set(args)))
+    key = "hydra.run.dir" if command == "run" else "hydra.sweep.dir"
+    if not has_override(args, key):
+        check_writable(Path("outputs" if command == "run" else "multirun"), key)
+
+
 def main(argv: list[str] | None = None) -> int:
     command, rest = split_command(list(sys.argv[1:] if argv is None else argv))
     if command == "list":
@@ -165,6 +184,15 @@ def main(argv: list[str] | None = None) -> int:
 
     quiet_libraries()
     informational = any(a.split("=")[0] in INFO_FLAGS for a in rest)
+    if not informational:
+        try:
+            check_before_running(command, rest)
+        except UserError as error:
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            for sentence in str(error).splitlines():
+                print(f"error: {sentence}", file=sys.stderr)
+            return 2
     if command == "run":
         if not informational and not has_override(rest, "hydra.run.dir"):
             rest.append(f"hydra.run.dir={unique_dir(Path('outputs'))}")
@@ -175,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     if not informational:
         if has_override(rest, "hydra.sweep.dir"):
             sweep_dir = Path(
-                next(a for a in rest if a.startswith("hydra.sweep.dir=")).split("=", 1)[1]
+                next(a for a in rest if a.lstrip("+").startswith("hydra.sweep.dir=")).split("=", 1)[
+                    1
+                ]
             )
         else:
             sweep_dir = unique_dir(Path("multirun"))

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from transfer_lab.data.images import ImageSet
 from transfer_lab.data.splits import Task
@@ -24,6 +24,14 @@ def stage_names(cfg: DictConfig, images: ImageSet) -> list[str]:
     channels, height, _ = images.shape
     with torch.device("meta"):
         return backbone_from_config(cfg.backbone, channels, height).stage_names
+
+
+def target_schedule(cfg: DictConfig, plan: Plan) -> DictConfig:
+    """The target stage's schedule; networks without a source may have their own (target.scratch)."""
+    scratch = cfg.target.get("scratch")
+    if plan.source_task is None and scratch:
+        return OmegaConf.merge(cfg.target, scratch)
+    return cfg.target
 
 
 def optimizer_parts(stage_cfg: DictConfig) -> tuple[Any, Any]:
@@ -51,6 +59,7 @@ def build_module(
     if plan is not None and plan.copied:
         copy_stages(backbone, source_state, plan.copied)
     optimizer, scheduler = optimizer_parts(stage_cfg)
+    biases = stage_cfg.get("biases") or {}  # Caffe's convention: lr_mult 2, decay_mult 0
     return TransferModule(
         backbone,
         num_classes=len(task.classes),
@@ -62,4 +71,6 @@ def build_module(
         frozen=plan.frozen if plan else (),
         lr_scale=float(cfg.transfer.lr_scale),
         freeze_bn_stats=bool(cfg.transfer.freeze_bn_stats),
+        bias_lr_mult=float(biases.get("lr_mult", 1.0)),
+        bias_decay_mult=float(biases.get("decay_mult", 1.0)),
     )

@@ -10,7 +10,6 @@ import logging
 import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from transfer_lab.data import tasks as data_tasks
@@ -19,11 +18,11 @@ from transfer_lab.errors import UserError
 from transfer_lab.hparams import log_hparams
 from transfer_lab.job_context import JobContext
 from transfer_lab.measure_stage import backbone_from_state, source_measures, stage_cka
-from transfer_lab.networks import build_module, stage_names
+from transfer_lab.networks import stage_names
 from transfer_lab.results import JobResults, StageResults
-from transfer_lab.source_stage import Source, run_source
-from transfer_lab.training import derived_seed, fit_and_test
-from transfer_lab.transfer.treatments import Plan, plan_from_config
+from transfer_lab.source_stage import code_sha256, run_source
+from transfer_lab.target_stage import baseb_network, train_on_b
+from transfer_lab.transfer.treatments import plan_from_config
 from transfer_lab.validation import validate
 
 log = logging.getLogger(__name__)
@@ -31,14 +30,6 @@ log = logging.getLogger(__name__)
 
 def describe(task: Task, letter: str) -> str:
     return f"{letter} ({len(task.classes)} classes, {len(task.train)} training images)"
-
-
-def target_schedule(cfg: DictConfig, plan: Plan) -> DictConfig:
-    """The target stage's schedule; networks without a source may have their own (target.scratch)."""
-    scratch = cfg.target.get("scratch")
-    if plan.source_task is None and scratch:
-        return OmegaConf.merge(cfg.target, scratch)
-    return cfg.target
 
 
 def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
@@ -69,6 +60,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
         depth=plan.depth,
         stages=stages,
         freeze=bool(plan.frozen),
+        freeze_depth=plan.freeze_depth,
         lr_scale=float(cfg.transfer.lr_scale),
         beta=float(cfg.model.beta),
         binary_heads=int(cfg.model.binary_heads),
@@ -81,60 +73,50 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
             "target_train": len(task_b.train),
             "target_val": len(task_b.val),
             "target_test": len(task_b.test),
+            "target_labelled": len(task_b.train) + len(task_b.val),  # all B labels the arm used
         },
         overrides=list(ctx.overrides),
+        code_sha256=code_sha256(),
         config=OmegaConf.to_container(cfg, resolve=True),
     )
 
-    # 3. Source stage (transfer: on A; selffer: on B), reused from the cache when it exists.
-    source = None
-    if plan.source_task is not None:
-        on_a = plan.source_task == "A"
-        source_task = task_a if on_a else job.selffer_task()
-        source_images = job.source_images if on_a else job.target_images
-        source = run_source(
-            cfg, source_images, source_task, ctx, describe(source_task, plan.source_task)
+    # 3. Source stage, reused from the cache when it exists: transfer trains on A; selffer (BnB)
+    #    is cut from baseB's own network, the one the baseB arm trains.
+    source_state, source_head = None, None
+    if plan.source_task == "A":
+        source = run_source(cfg, job.source_images, task_a, ctx, describe(task_a, "A"))
+        source_state, source_head, results.source = source.state, source.head, source.results
+    elif plan.source_task == "B":
+        source_state, results.source, _ = baseb_network(cfg, job, ctx, stage="source")
+
+    # 3b. How transferable the source's features look on B, stage by stage (cached).
+    if source_state is not None and cfg.measures.enabled:
+        measured = source_measures(
+            cfg, results.source.cache_key, source_state, source_head, job.target_images, task_b
         )
-        results.source = source.results
+        results.source.measures = measured.per_stage
+        results.source.output_measures = measured.output or None
 
-        # 3b. How transferable the source's features look on B, stage by stage (cached).
-        if cfg.measures.enabled:
-            measured = source_measures(
-                cfg, source.results.cache_key, source.state, source.head, job.target_images, task_b
-            )
-            results.source.measures = measured.per_stage
-            results.source.output_measures = measured.output or None
-
-    # 3c. Measures only: baseB (the source network trained on B) for CKA, and no target network.
+    # 3c. Measures only: baseB's network for CKA with the source, and no target network.
     if cfg.measures.only:
-        return finish_measures_only(cfg, ctx, job, source, results, started)
+        return finish_measures_only(cfg, ctx, job, source_state, results, started)
 
-    # 4. Target stage: copy, freeze, re-initialise as planned; train on B; test once.
+    # 4. Target stage: copy, freeze, re-initialise as planned; train on B; test once. baseB goes
+    #    through the source cache, so the BnB jobs of its split reuse its network.
     log.info("%s · target: %s on %s", ctx.banner, plan.label, describe(task_b, "B"))
-    pl.seed_everything(derived_seed(cfg.seed, "target"), verbose=False)
-    target_cfg = target_schedule(cfg, plan)
-    module = build_module(
-        cfg,
-        target_cfg,
-        job.target_images,
-        task_b,
-        beta=0.0,
-        plan=plan,
-        source_state=source.state if source else None,
-    )
-    datamodule = data_tasks.datamodule_for(
-        job.target_images, task_b, seed=derived_seed(cfg.seed, "target")
-    )
-    fitted = fit_and_test(module, datamodule, "target", target_cfg, cfg, ctx)
-    results.target = fitted.results
-    if source is not None and cfg.measures.enabled:  # how far training on B moved each stage
-        cka = stage_cka(cfg, job.target_images, task_b, module.backbone, source.state)
-        results.target.cka = {"source": cka}
+    if plan.treatment == "scratch":
+        _, results.target, loggers = baseb_network(cfg, job, ctx, stage="target")
+    else:
+        module, fitted = train_on_b(cfg, job, plan, ctx, source_state=source_state)
+        results.target, loggers = fitted.results, fitted.loggers
+        if source_state is not None and cfg.measures.enabled:  # how far B moved each stage
+            moved = stage_cka(cfg, job.target_images, task_b, module.backbone, source_state)
+            results.target.cka = {"source": moved}
 
     # 5. Results: results.json (whole or absent) and the TensorBoard hparams session.
     results.status = "ok"
     results.seconds = round(time.time() - started, 2)
-    log_hparams(fitted.loggers, results)
+    log_hparams(loggers, results)
     results.write(ctx.job_dir)
     log.info(
         "%s · target test accuracy %.4f (validation %.4f), %s",
@@ -150,19 +132,18 @@ def finish_measures_only(
     cfg: DictConfig,
     ctx: JobContext,
     job: data_tasks.JobData,
-    source: Source,
+    source_state: dict,
     results: JobResults,
     started: float,
 ) -> JobResults:
     """Train (or reuse) baseB, record CKA between the source and baseB per stage, write results."""
-    base_b_task = job.selffer_task()
-    base_b = run_source(cfg, job.target_images, base_b_task, ctx, describe(base_b_task, "B"))
-    first = backbone_from_state(cfg, job.target_images, source.state)
+    base_b_state, _, _ = baseb_network(cfg, job, ctx, stage="source")
+    first = backbone_from_state(cfg, job.target_images, source_state)
     results.source.cka = {
-        "baseB": stage_cka(cfg, job.target_images, job.task_b, first, base_b.state)
+        "baseB": stage_cka(cfg, job.target_images, job.task_b, first, base_b_state)
     }
     results.label = results.family = "sources"  # no arm was trained: no depth, no target
-    results.depth, results.freeze = None, None
+    results.depth, results.freeze, results.freeze_depth = None, None, None
     results.status = "ok"
     results.seconds = round(time.time() - started, 2)
     results.write(ctx.job_dir)
@@ -181,6 +162,7 @@ def write_failure(job_dir: Path, cfg: DictConfig, ctx: JobContext, reason: str) 
         reason=reason,
         experiment=ctx.experiment,
         overrides=list(ctx.overrides),
+        code_sha256=code_sha256(),
         split_seed=cfg.data.get("split_seed"),
         seed=cfg.get("seed"),
         config=OmegaConf.to_container(cfg, resolve=False),

@@ -18,7 +18,9 @@ RESULTS_FILE = "results.json"
 class StageResults:
     """One training stage (source or target): how it went and what it selected.
 
-    `trained` and `cache_key` describe a source network: trained now or reused from the cache.
+    `trained` and `cache_key` describe a network kept in the source cache: a source, or the
+    target of a baseB job (BnB jobs are cut from it: their `source.cache_key` is its key);
+    trained now or reused from the cache.
     `measures` are the source's transferability measures on B, one value per stage
     ({measure: [value after stage 1, …]}); `output_measures` those of its output layer (LEEP,
     NCE); `cka` the linear CKA per stage with another network ({"baseB": […]} for a source,
@@ -33,6 +35,9 @@ class StageResults:
     test_loss: float | None = None
     epochs: int | None = None
     seconds: float | None = None
+    monitor: str | None = None  # the validation metric that selected the checkpoint
+    monitor_value: float | None = None  # its value at the selected epoch
+    lr_history: dict[str, list[float]] = field(default_factory=dict)  # group → rate per epoch
     measures: dict[str, list[float]] | None = None
     output_measures: dict[str, float] | None = None
     cka: dict[str, list[float]] | None = None
@@ -40,6 +45,14 @@ class StageResults:
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> StageResults:
         return _from_json(cls, data or {})
+
+    def metrics(self) -> dict[str, Any]:
+        """How the training went: every field but where the network is kept (the cache stores
+        these beside the network, so a job that reuses it reports the same)."""
+        data = dataclasses.asdict(self)
+        for key in ("trained", "cache_key", "checkpoint_sha256"):
+            data.pop(key)
+        return data
 
 
 @dataclass
@@ -57,7 +70,8 @@ class JobResults:
     family: str | None = None  # the label without its depth: baseB, AnB+, …
     depth: int | None = None
     stages: list[str] = field(default_factory=list)
-    freeze: bool | None = None
+    freeze: bool | None = None  # any stage frozen
+    freeze_depth: int | None = None  # stages 1..n frozen (n ≤ depth)
     lr_scale: float | None = None
     beta: float | None = None
     binary_heads: int | None = None
@@ -66,6 +80,7 @@ class JobResults:
     binary_partitions: list[list[int]] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
+    code_sha256: str | None = None  # the package's source files: which code produced this
     config: dict[str, Any] = field(default_factory=dict)
     source: StageResults = field(default_factory=StageResults)
     target: StageResults | None = None

@@ -3,14 +3,17 @@ has yet; and the cache-key policy, i.e. what determines a source network."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
+import torchvision
 from omegaconf import DictConfig, OmegaConf
 
 import transfer_lab
@@ -20,7 +23,7 @@ from transfer_lab.data.splits import Task
 from transfer_lab.job_context import JobContext
 from transfer_lab.networks import build_module
 from transfer_lab.results import StageResults
-from transfer_lab.training import derived_seed, fit_and_test
+from transfer_lab.training import derived_seed, fit_and_test, precision_for
 from transfer_lab.transfer.cache import SourceCache
 
 log = logging.getLogger(__name__)
@@ -45,11 +48,42 @@ SPLIT_ONLY_DATA_KEYS = {
     "direction",
     "binary",
     "val_fraction",
+    "val_from_budget",
     "fraction",
     "per_class",
     "target",
     "name",
+    "num_classes",
 }
+
+
+@functools.cache
+def code_sha256() -> str:
+    """SHA-256 of the package's own source files, read once per process.
+
+    Any change to the code (initialisation, BatchNorm handling, a loss) makes every source key
+    new, so a network trained by older code is never paired with newer targets.
+    """
+    package = Path(transfer_lab.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def resolved_accelerator(setting: Any) -> str:
+    """The device kind Lightning will pick for `trainer.accelerator`, never "auto"."""
+    setting = str(setting)
+    if setting == "gpu":
+        return "cuda"
+    if setting != "auto":
+        return setting
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
 
 
 def index_digest(task: Task) -> str:
@@ -72,8 +106,15 @@ def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str
         for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
         if k not in DISPLAY_KEYS
     }
+    trainer["accelerator"] = resolved_accelerator(trainer.get("accelerator", "auto"))
+    trainer["precision"] = str(precision_for(trainer.get("precision", "auto")))
     return {
-        "code_version": transfer_lab.__version__,
+        "code_sha256": code_sha256(),
+        "versions": {
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "pytorch_lightning": pl.__version__,
+        },
         "dataset": images.name,
         "image_shape": list(images.shape),
         "data": data,
@@ -110,13 +151,11 @@ def run_source(
         pl.seed_everything(derived_seed(cfg.seed, "source"), verbose=False)
         module = build_module(cfg, cfg.source, images, task, beta=float(cfg.model.beta))
         datamodule = data_tasks.datamodule_for(images, task, seed=derived_seed(cfg.seed, "source"))
-        fitted = fit_and_test(module, datamodule, "source", cfg.source, cfg, ctx)
-        if fitted.checkpoint is not None:
-            fitted.checkpoint.unlink(missing_ok=True)  # the cache keeps the network instead
-        metrics = {
-            k: getattr(fitted.results, k)
-            for k in ("val_acc", "test_acc", "test_loss", "epochs", "seconds")
-        }
+        # No checkpoint file: the cache keeps the network instead.
+        fitted = fit_and_test(
+            module, datamodule, "source", cfg.source, cfg, ctx, save_checkpoint=False
+        )
+        metrics = fitted.results.metrics()
         state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}
         head = {k: v.detach().cpu().clone() for k, v in module.classifier.state_dict().items()}
         return {"state_dict": state, "head": head, "metrics": metrics}

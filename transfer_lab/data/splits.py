@@ -198,20 +198,35 @@ def make_task(
     per_class: int | None = None,
     binary_heads: int = 0,
     groups: Sequence[int] | None = None,
+    val_from_budget: bool = False,
 ) -> Task:
     """Restrict a dataset to `classes`, carve validation, apply the budget, draw partitions.
 
-    With `groups` (each class's superclass) the binary partitions keep superclasses whole.
+    Validation comes from the full training set before the budget is drawn (the studies' way),
+    or, with `val_from_budget`, from the budget itself, so that train + validation are all the
+    labelled images the task uses. With `groups` (each class's superclass) the binary partitions
+    keep superclasses whole.
     """
     classes = tuple(int(c) for c in classes)
     in_train = np.flatnonzero(np.isin(train_labels, classes))
-    kept, carved = stratified_carve(train_labels[in_train], val_fraction, split_seed, "val")
-    kept_idx = in_train[kept]
-    budget = budget_indices(train_labels[kept_idx], split_seed, fraction, per_class)
+    if val_from_budget:
+        budget = in_train[budget_indices(train_labels[in_train], split_seed, fraction, per_class)]
+        kept, carved = stratified_carve(train_labels[budget], val_fraction, split_seed, "val")
+        train, val = budget[kept], budget[carved]
+        if val_fraction > 0 and len(val) == 0:
+            raise UserError(
+                "data.val_from_budget=true leaves no validation image: every class has a single "
+                "image in its budget; give B a larger budget or set data.val_from_budget=false."
+            )
+    else:
+        kept, carved = stratified_carve(train_labels[in_train], val_fraction, split_seed, "val")
+        kept_idx = in_train[kept]
+        train = kept_idx[budget_indices(train_labels[kept_idx], split_seed, fraction, per_class)]
+        val = in_train[carved]
     return Task(
         classes=classes,
-        train=kept_idx[budget],
-        val=in_train[carved],
+        train=train,
+        val=val,
         test=np.flatnonzero(np.isin(test_labels, classes)),
         binary=(
             binary_partitions(len(classes), binary_heads, split_seed)

@@ -9,6 +9,9 @@ A are random balanced halves (`data.binary=random`) or whole superclasses (`supe
 
 from __future__ import annotations
 
+import copy
+import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +25,8 @@ from transfer_lab.data.datamodule import TaskDataModule
 from transfer_lab.data.readers import MissingFiles
 from transfer_lab.data.splits import ClassSplit, Task, make_task, rng_for, split_classes
 from transfer_lab.errors import UserError
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("random", "superclasses")
 BINARY = ("random", "superclasses")
@@ -52,6 +57,12 @@ SUPERCLASS_GROUPS["natural"] = [  # every other CIFAR-100 superclass
     "small_mammals",
     "trees",
 ]
+# CS6784's grouping (attic/label_cifar.py, coarse_to_natural): the same but flowers counted
+# man-made, 13 / 7 superclasses = 65 / 35 classes. Their code then indexed it wrongly (see
+# conf/data/cifar100_natural_manmade_cs6784_as_run.yaml for the classes it really used).
+SUPERCLASS_GROUPS["man_made_cs6784"] = [*SUPERCLASS_GROUPS["man_made"], "flowers"]
+SUPERCLASS_GROUPS["natural_cs6784"] = [g for g in SUPERCLASS_GROUPS["natural"] if g != "flowers"]
+STATS = ("own", "source")  # how a second dataset (data.target) is normalised
 
 
 @dataclass
@@ -70,6 +81,23 @@ def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
+_READ: dict[tuple[str, str], Any] = {}  # images of readers that read no files, per process
+
+
+def read_once(read, arguments: dict[str, Any]):
+    """`read(**arguments)`; a reader marked `reads_no_files` (the bundled digits) runs once per
+    process and arguments, and every job gets its own shallow copy (tensors and channel
+    statistics shared, never written), so a sweep's jobs stop re-reading the same data."""
+    if not getattr(read, "reads_no_files", False):
+        return read(**arguments)
+    key = (f"{read.__module__}.{read.__qualname__}", json.dumps(arguments, sort_keys=True))
+    if key not in _READ:
+        images = read(**arguments)
+        images.channel_stats()
+        _READ[key] = images
+    return copy.copy(_READ[key])
+
+
 def load_images(data: DictConfig, key: str = "data", parent: DictConfig | None = None):
     """Read one dataset as its config says; missing files become one sentence naming `key`."""
     kwargs: dict[str, Any] = {"root": data.root, "download": bool(data.download)}
@@ -79,7 +107,7 @@ def load_images(data: DictConfig, key: str = "data", parent: DictConfig | None =
     reader = dict(_plain(data.reader))
     read = get_method(reader.pop("_target_"))  # called directly: Hydra would wrap our errors
     try:
-        images = read(**reader, **kwargs)
+        images = read_once(read, {**reader, **kwargs})
     except MissingFiles as missing:
         raise UserError(missing.sentence(key)) from None
     base = parent if parent is not None else data
@@ -214,8 +242,6 @@ class JobData:
     split: ClassSplit  # class ids of A in source_images, of B in target_images
     task_a: Task
     task_b: Task
-    data: DictConfig
-    binary_heads: int
 
     @property
     def out_of_domain(self) -> bool:
@@ -225,12 +251,6 @@ class JobData:
     def name(self) -> str:
         a, b = self.source_images.name, self.target_images.name
         return f"{a}→{b}" if self.out_of_domain else a
-
-    def selffer_task(self) -> Task:
-        """For BnB: B itself, within B's budget, with binary partitions of B's classes."""
-        return _task(
-            self.target_images, self.task_b.classes, self.data, self.binary_heads, budget=True
-        )
 
 
 def _task(images, classes: Sequence[int], data: DictConfig, heads: int, budget: bool) -> Task:
@@ -244,7 +264,42 @@ def _task(images, classes: Sequence[int], data: DictConfig, heads: int, budget: 
         per_class=data.per_class if budget else None,
         binary_heads=heads,
         groups=_groups(images, classes, data) if heads else None,
+        val_from_budget=bool(data.get("val_from_budget", False)),
     )
+
+
+def normalise_like_source(target_images, source_images, stats: str) -> None:
+    """`data.target.stats=source`: B is normalised with the statistics A is normalised with.
+
+    CS6784 fed CIFAR-10 to the CIFAR-100 network with CIFAR-100's mean and std, so the copied
+    first layer sees inputs scaled as it was trained on.
+    """
+    if stats not in STATS:
+        raise UserError(
+            f"data.target.stats={stats!r} is not known; use own (the target's own statistics "
+            f"or mean/std) or source (those of the source dataset)."
+        )
+    if stats == "own":
+        return
+    given = source_images.settings
+    if given.mean is None or given.std is None:
+        mean, std = source_images.channel_stats()
+    target_images.settings.mean = mean if given.mean is None else given.mean
+    target_images.settings.std = std if given.std is None else given.std
+
+
+def warn_if_budget_capped(images, task: Task, per_class: int | None) -> None:
+    """Say so when B's per-class budget is larger than what some class of B has."""
+    if per_class is None:
+        return
+    counts = np.bincount(images.train_labels.numpy()[task.train])[list(task.classes)]
+    if counts.min() < int(per_class):
+        log.warning(
+            "data.per_class=%d is more than the %d training images the smallest class of B has "
+            "after the validation carve-out; such classes use all of theirs (the budget is capped).",
+            int(per_class),
+            int(counts.min()),
+        )
 
 
 def build_job_data(cfg: DictConfig) -> JobData:
@@ -263,6 +318,7 @@ def build_job_data(cfg: DictConfig) -> JobData:
     seed = int(data.split_seed)
     if target_cfg is not None:
         target_images = load_images(target_cfg, key="data.target", parent=data)
+        normalise_like_source(target_images, source_images, str(target_cfg.get("stats", "own")))
         if tuple(source_images.shape) != tuple(target_images.shape):
             raise UserError(
                 f"{source_images.name} images are {source_images.shape} but {target_images.name} "
@@ -308,4 +364,5 @@ def build_job_data(cfg: DictConfig) -> JobData:
             split = ClassSplit(source=split.target, target=split.source)
     task_a = _task(source_images, split.source, data, heads, budget=False)
     task_b = _task(target_images, split.target, data, 0, budget=True)
-    return JobData(source_images, target_images, split, task_a, task_b, data, heads)
+    warn_if_budget_capped(target_images, task_b, data.get("per_class"))
+    return JobData(source_images, target_images, split, task_a, task_b)

@@ -10,13 +10,18 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from transfer_lab.errors import UserError
 from transfer_lab.models.backbone import Backbone
+from transfer_lab.models.schedules import PhaseRates
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 SPLITS = ("train", "val", "test")
+# Validation metrics a stage may select or stop on (see transfer_lab.selection).
+SELECTABLE = {"val/acc", "val/loss", "val/ce", "val/binary_acc", "val/objective_acc"}
 
 
 def beta_loss(
@@ -51,6 +56,8 @@ class TransferModule(pl.LightningModule):
         frozen: Sequence[str] = (),
         lr_scale: float = 1.0,
         freeze_bn_stats: bool = True,
+        bias_lr_mult: float = 1.0,
+        bias_decay_mult: float = 1.0,
     ) -> None:
         super().__init__()
         self.backbone = backbone
@@ -70,18 +77,41 @@ class TransferModule(pl.LightningModule):
         self.copied = tuple(copied)
         self.frozen = tuple(frozen)
         self.lr_scale = float(lr_scale)
+        self.bias_lr_mult = float(bias_lr_mult)
+        self.bias_decay_mult = float(bias_decay_mult)
         self.freeze_bn_stats = freeze_bn_stats
         for name in self.frozen:
             self.backbone.stages[name].requires_grad_(False)
+        # Epoch metrics accumulate on the device and are read once per epoch (`_log_epoch`):
+        # no host sync and no self.log call per step. Inputs are not validated per step
+        # (validate_args=False), and NaN losses propagate into the mean as they are.
         self.accuracy = nn.ModuleDict(
-            {f"{split}_acc": MulticlassAccuracy(num_classes, average="micro") for split in SPLITS}
+            {
+                f"{split}_acc": MulticlassAccuracy(
+                    num_classes, average="micro", validate_args=False
+                )
+                for split in SPLITS
+            }
         )
         self.binary_accuracy = nn.ModuleDict(
             {
                 f"{split}_acc": nn.ModuleList(
-                    MulticlassAccuracy(2, average="micro") for _ in self.binary_heads
+                    MulticlassAccuracy(2, average="micro", validate_args=False)
+                    for _ in self.binary_heads
                 )
                 for split in SPLITS
+            }
+        )
+        # one accuracy over every head's predictions: the mean binary-head accuracy, a
+        # selection metric that means something when β = 1 leaves the classifier untrained
+        self.mean_binary_accuracy = nn.ModuleDict(
+            {f"{split}_acc": MulticlassAccuracy(2, average="micro") for split in SPLITS}
+        )
+        self.mean_loss = nn.ModuleDict(
+            {
+                f"{split}_{name}": MeanMetric(nan_strategy="disable")
+                for split in SPLITS
+                for name in ("loss", "ce", "objective_acc")
             }
         )
         self.train()  # Lightning keeps each submodule's mode, so frozen BN must start in eval
@@ -107,29 +137,66 @@ class TransferModule(pl.LightningModule):
         binary_labels = self.binary_partitions[:, labels]
         loss, ce = beta_loss(logits, labels, binary_logits, binary_labels, self.beta)
         batch_size = len(labels)
-        accuracy = self.accuracy[f"{split}_acc"]
-        accuracy(logits, labels)
-        self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, batch_size=batch_size)
-        self.log(f"{split}/ce", ce, on_step=False, on_epoch=True, batch_size=batch_size)
-        self.log(
-            f"{split}/acc",
-            accuracy,
-            on_epoch=True,
-            on_step=False,
-            prog_bar=split == "val",
-            batch_size=batch_size,
-        )
+        self.accuracy[f"{split}_acc"].update(logits.detach(), labels)
+        self.mean_loss[f"{split}_loss"].update(loss.detach(), batch_size)
+        self.mean_loss[f"{split}_ce"].update(ce.detach(), batch_size)
         for k, head_logits in enumerate(binary_logits):
-            metric = self.binary_accuracy[f"{split}_acc"][k]
-            metric(head_logits, binary_labels[k])
-            self.log(
-                f"{split}/binary{k}_acc",
-                metric,
-                on_epoch=True,
-                on_step=False,
-                batch_size=batch_size,
+            self.binary_accuracy[f"{split}_acc"][k].update(head_logits.detach(), binary_labels[k])
+        if binary_logits:
+            self.mean_binary_accuracy[f"{split}_acc"].update(
+                torch.cat(binary_logits).detach(), binary_labels.reshape(-1)
             )
+        objective = self._objective_accuracy(logits, labels, binary_logits, binary_labels)
+        self.mean_loss[f"{split}_objective_acc"].update(objective.detach(), batch_size)
         return loss
+
+    def _objective_accuracy(self, logits, labels, binary_logits, binary_labels) -> torch.Tensor:
+        """(1 − β)·accuracy + β·mean binary-head accuracy: CS6784's selection criterion.
+
+        Their train.py `test` kept A's checkpoint with the lowest error weighted as the loss is
+        (1 − β for the classifier, β/K per head; the heads only at β = 1). Averaged over batches
+        by size, this is exactly the epoch's weighted accuracy.
+        """
+        accuracy = (logits.argmax(1) == labels).float().mean()
+        if not binary_logits:
+            return accuracy
+        hits = torch.cat(binary_logits).argmax(1) == binary_labels.reshape(-1)
+        return (1 - self.beta) * accuracy + self.beta * hits.float().mean()
+
+    def _log_epoch(self, split: str) -> None:
+        """Log a split's epoch means (weighted by batch size) and accuracies, then reset them.
+
+        Only what callbacks and `trainer.test` read goes through `self.log` (the validation
+        metrics a stage may select or stop on; the test metrics): each `self.log` call costs
+        Lightning milliseconds, more than a whole training step on the offline studies. The rest
+        is read from the device in one transfer and handed to the loggers directly, at the step
+        Lightning would use.
+        """
+        metrics = {
+            f"{split}/loss": self.mean_loss[f"{split}_loss"],
+            f"{split}/ce": self.mean_loss[f"{split}_ce"],
+            f"{split}/acc": self.accuracy[f"{split}_acc"],
+            f"{split}/objective_acc": self.mean_loss[f"{split}_objective_acc"],
+        }
+        for k, metric in enumerate(self.binary_accuracy[f"{split}_acc"]):
+            metrics[f"{split}/binary{k}_acc"] = metric
+        if len(self.binary_heads):
+            metrics[f"{split}/binary_acc"] = self.mean_binary_accuracy[f"{split}_acc"]
+        values = {name: metric.compute() for name, metric in metrics.items()}
+        for metric in metrics.values():
+            metric.reset()
+        if split == "test":
+            for name, value in values.items():
+                self.log(name, value)
+            return
+        logged = SELECTABLE & set(values) if split == "val" else set()
+        for name in logged:  # what selection, early stopping and the progress bar read
+            self.log(name, values[name], prog_bar=name == "val/acc")
+        rest = {name: value for name, value in values.items() if name not in logged}
+        if self.loggers and rest:
+            plain = dict(zip(rest, torch.stack(list(rest.values())).tolist(), strict=True))
+            for logger in self.loggers:
+                logger.log_metrics(plain, step=self.global_step)
 
     def training_step(self, batch, batch_idx):  # noqa: D102
         return self._step(batch, "train")
@@ -140,26 +207,56 @@ class TransferModule(pl.LightningModule):
     def test_step(self, batch, batch_idx):  # noqa: D102
         self._step(batch, "test")
 
+    def on_train_epoch_end(self):  # noqa: D102
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self):  # noqa: D102
+        self._log_epoch("val")
+
+    def on_test_epoch_end(self):  # noqa: D102
+        self._log_epoch("test")
+
     def parameter_groups(self) -> list[dict[str, Any]]:
-        """Trainable parameters split into new layers and copied stages (frozen ones left out)."""
+        """Trainable parameters split into new layers and copied stages (frozen ones left out).
+
+        With a bias multiplier other than 1 (Caffe's convention: biases at twice the rate and
+        without weight decay), each role's biases get a group of their own, "new.bias" and
+        "copied.bias", that a schedule treats as its role with ``lr_mult`` applied.
+        """
         copied = {id(p) for name in self.copied for p in self.backbone.stages[name].parameters()}
-        trainable = [p for p in self.parameters() if p.requires_grad]
-        groups = [
-            {"name": "new", "params": [p for p in trainable if id(p) not in copied]},
-            {"name": "copied", "params": [p for p in trainable if id(p) in copied]},
-        ]
-        return [g for g in groups if g["params"]]
+        split_biases = (self.bias_lr_mult, self.bias_decay_mult) != (1.0, 1.0)
+        groups: dict[str, dict[str, Any]] = {}
+        for name, param in self.named_parameters():
+            if not param.requires_grad:
+                continue
+            role = "copied" if id(param) in copied else "new"
+            if split_biases and name.endswith("bias"):
+                key = f"{role}.bias"
+                extra = {"lr_mult": self.bias_lr_mult, "decay_mult": self.bias_decay_mult}
+            else:
+                key, extra = role, {}
+            group = groups.setdefault(key, {"name": key, "role": role, "params": [], **extra})
+            group["params"].append(param)
+        order = ("new", "copied", "new.bias", "copied.bias")
+        return [groups[key] for key in order if key in groups]
 
     def configure_optimizers(self):  # noqa: D102
-        groups = self.parameter_groups()
-        optimizer = self.optimizer_factory(groups)
+        optimizer = self.optimizer_factory(self.parameter_groups())
         for group in optimizer.param_groups:
-            if group["name"] == "copied":
+            if group["role"] == "copied":
                 group["lr"] *= self.lr_scale
-                group["initial_lr"] = group["lr"]
+            group["lr"] *= group.get("lr_mult", 1.0)
+            if "decay_mult" in group:
+                group["weight_decay"] *= group["decay_mult"]
+            group["initial_lr"] = group["lr"]
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)
+        if isinstance(scheduler, PhaseRates) and self.lr_scale != 1.0 and self.copied:
+            raise UserError(
+                f"transfer.lr_scale={self.lr_scale} has no effect under a phases schedule, which "
+                "sets the copied stages' rate itself; set it in the phases or leave lr_scale at 1."
+            )
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},

@@ -9,17 +9,24 @@ overrides mean nothing, and scratch jobs that differ only there are the same con
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
+from transfer_lab.results import RESULTS_FILE, JobResults, StageResults
+
 REPLICATE_KEYS = ("split_seed", "seed")  # what a configuration is averaged over
 METRICS = ("target_test_acc", "target_val_acc", "source_test_acc", "source_val_acc")
 # The job's source measured on B at the job's cut depth n (results.json source.measures).
 MEASURE_METRICS = ("source_probe", "source_logme", "source_hscore", "source_transrate")
+PER_STAGE = (
+    "measures",
+    "output_measures",
+    "cka",
+)  # per-stage values: report/measures.py reads them
 
 # Override keys with a design column of their own (read back from results.json).
 OVERRIDE_COLUMNS = {
@@ -48,6 +55,19 @@ IGNORED_PREFIXES = (
     "launcher",
 )
 IGNORED_KEYS = {"experiment"}
+# JobResults fields a finished job reports as columns of its own.
+RESULT_COLUMNS = (
+    "treatment",
+    "label",
+    "family",
+    "depth",
+    "freeze",
+    "lr_scale",
+    "beta",
+    "binary_heads",
+    "dataset",
+    "seconds",
+)
 # Settings that only matter when a network is copied from a trained source.
 SOURCE_ONLY = ("beta", "binary_heads", "lr_scale")
 
@@ -86,56 +106,54 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     for key, value in pairs:  # what was asked for, kept for jobs that never wrote results
         if key in OVERRIDE_COLUMNS:
             row[OVERRIDE_COLUMNS[key]] = plain_value(value)
-    results_path = job_dir / "results.json"
-    if not results_path.exists():
+    if not (job_dir / RESULTS_FILE).exists():
         row.update(status="unfinished", reason="no results.json: the job did not finish")
         return {**row, **extra}
     try:
-        results = json.loads(results_path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
+        results = JobResults.read(job_dir)
+    except (OSError, ValueError, TypeError, AttributeError) as error:
         row.update(status="unreadable", reason=f"results.json cannot be read: {error}")
         return {**row, **extra}
-    row["status"] = results.get("status", "unknown")
-    row["reason"] = results.get("reason")
-    row["experiment"] = results.get("experiment")
-    for key in ("split_seed", "seed"):
-        if results.get(key) is not None:
-            row[key] = results[key]
-    if row["status"] != "ok":
+    row["status"] = results.status
+    row["reason"] = results.reason
+    row["experiment"] = results.experiment
+    if results.split_seed is not None:
+        row["split_seed"] = results.split_seed
+    if results.seed is not None:
+        row["seed"] = results.seed
+    if not results.ok:
         return {**row, **extra}
-    for key in (
-        "treatment",
-        "label",
-        "family",
-        "depth",
-        "freeze",
-        "lr_scale",
-        "beta",
-        "binary_heads",
-        "dataset",
-        "seconds",
-    ):
-        row[key] = results.get(key)
-    data = (results.get("config") or {}).get("data") or {}
+    for key in RESULT_COLUMNS:
+        row[key] = getattr(results, key)
+    data = (results.config or {}).get("data") or {}
     row["fraction"] = data.get("fraction", row.get("fraction"))
     row["per_class"] = data.get("per_class", row.get("per_class"))
+    row["target_labelled"] = (results.sizes or {}).get("target_labelled")  # train + val
     for stage in ("source", "target"):
-        for field, value in (results.get(stage) or {}).items():
-            if not isinstance(value, dict | list):
-                row[f"{stage}_{field}"] = value
-    measures = (results.get("source") or {}).get("measures") or {}
-    depth = results.get("depth")
-    if isinstance(depth, int) and depth >= 1:  # the measure at the stage the job cut after
-        for name, values in measures.items():
+        row.update(stage_columns(stage, getattr(results, stage)))
+    depth = results.depth
+    if results.source.measures and isinstance(depth, int) and depth >= 1:
+        for name, values in results.source.measures.items():  # at the stage the job cut after
             if len(values) >= depth:
                 row[f"source_{name}"] = values[depth - 1]
-    if not (results.get("source") or {}).get("cache_key"):  # no source network: blank its settings
+    if not results.has_source:  # no source network: blank its settings
         for key in SOURCE_ONLY:
             row[key] = None
         extra = {
             k: (None if k.startswith(("source.", "transfer.")) else v) for k, v in extra.items()
         }
     return {**row, **extra}
+
+
+def stage_columns(stage: str, results: StageResults | None) -> dict[str, Any]:
+    """`source_val_acc`, `target_test_acc`, … : a stage's scalar fields, one column each."""
+    if results is None:
+        return {}
+    return {
+        f"{stage}_{f.name}": getattr(results, f.name)
+        for f in dataclasses.fields(results)
+        if not isinstance(getattr(results, f.name), dict | list) and f.name not in PER_STAGE
+    }
 
 
 def collect(sweep_dir: str | Path) -> pd.DataFrame:
@@ -182,8 +200,3 @@ def distinct(values) -> list[Any]:
         if value not in seen:
             seen.append(value)
     return seen
-
-
-def varying_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
-    """Design columns with more than one value among the given rows."""
-    return [c for c in columns if c in frame and len(distinct(frame[c].tolist())) > 1]

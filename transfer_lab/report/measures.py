@@ -19,10 +19,8 @@ import math
 from pathlib import Path
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from transfer_lab.report.collect import SOURCE_ONLY, TREATMENT_COLUMNS, design_columns
-from transfer_lab.report.figures import FAMILY_STYLE, FAMILY_WORDS, save
 from transfer_lab.transferability.agreement import rank_agreement
 
 MEASURE_TITLES = {
@@ -109,6 +107,10 @@ def agreement(table: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
 
 def draw(table: pd.DataFrame, groups: list[str], out_dir: Path, sweep_name: str) -> list[Path]:
     """Per group: the measured curves against n, then one panel per measure against n."""
+    from matplotlib.figure import Figure  # matplotlib only when drawing: the report starts fast
+
+    from transfer_lab.report.figures.plotting import FAMILY_STYLE, FAMILY_WORDS, save
+
     names = measure_names(table)
     curves = [c for c in MEASURED if c in table and table[c].notna().any()]
     written: list[Path] = []

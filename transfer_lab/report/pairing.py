@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from transfer_lab.report.collect import METRICS, SOURCE_ONLY, TREATMENT_COLUMNS
-from transfer_lab.report.statistics import paired
+from transfer_lab.report.statistics import Paired, paired
 from transfer_lab.report.summary import Configuration, missing
 
 BETA, BASEB, SPECIFICITY = "β vs β=0", "vs baseB", "AnB vs BnB"
@@ -35,6 +35,23 @@ class Comparison:
     kind: str
     config: Configuration
     baseline: Configuration
+
+    def shared(self, metric: str) -> list[tuple]:
+        """The replicates (split seed, seed) both sides finished with this metric."""
+        return sorted(set(self.config.metric(metric)) & set(self.baseline.metric(metric)), key=str)
+
+    def stats(self, metric: str) -> Paired | None:
+        """Paired statistics of config − baseline over the shared replicates; None if none."""
+        shared = self.shared(metric)
+        if not shared:
+            return None
+        mine, theirs = self.config.metric(metric), self.baseline.metric(metric)
+        return paired([mine[k] for k in shared], [theirs[k] for k in shared])
+
+
+def find(found: list[Comparison], kind: str, config: Configuration) -> Comparison | None:
+    """The comparison of this kind for the configuration with these design values, if any."""
+    return next((c for c in found if c.kind == kind and c.config.values == config.values), None)
 
 
 def same(a: Any, b: Any) -> bool:
@@ -114,12 +131,12 @@ def paired_table(found: list[Comparison], name_columns: list[str]) -> pd.DataFra
     rows = []
     for comparison in found:
         for metric in METRICS:
+            result = comparison.stats(metric)
+            if result is None:
+                continue
+            shared = comparison.shared(metric)
             mine = comparison.config.metric(metric)
             theirs = comparison.baseline.metric(metric)
-            shared = sorted(set(mine) & set(theirs), key=str)
-            if not shared:
-                continue
-            result = paired([mine[k] for k in shared], [theirs[k] for k in shared])
             only = sorted({k[0] for k in set(mine) ^ set(theirs)}, key=str)
             rows.append(
                 {

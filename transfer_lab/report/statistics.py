@@ -8,6 +8,10 @@ training seed), so it can be checked by hand. Degenerate inputs never raise:
 - every difference zero: the interval is [0, 0] and both tests give p = 1 (nothing differs);
 - every difference equal but not zero: the t-test is undefined (zero variance, p NaN), the
   interval collapses onto the difference, and the Wilcoxon test still applies.
+
+The tests and intervals are scipy.stats' (ttest_rel, ttest_1samp, wilcoxon, ttest_ind); what
+is written here is the handling of those degenerate inputs, which scipy answers with NaN and
+warnings.
 """
 
 from __future__ import annotations
@@ -46,17 +50,16 @@ class Paired:
         return asdict(self)
 
 
-def t_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
+def t_interval(values, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Two-sided t-based confidence interval for the mean; NaNs below two values."""
     values = np.asarray(values, dtype=float)
-    n = len(values)
-    if n < 2:
+    if len(values) < 2:
         return (math.nan, math.nan)
     mean = float(values.mean())
-    half = (
-        float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(values.std(ddof=1)) / math.sqrt(n)
-    )
-    return (mean - half, mean + half)
+    if np.all(values == values[0]):  # no spread: scipy's interval would be NaN, the mean is sure
+        return (mean, mean)
+    low, high = stats.ttest_1samp(values, 0.0).confidence_interval(confidence)
+    return (float(low), float(high))
 
 
 def paired(treatment, baseline, confidence: float = CONFIDENCE) -> Paired:
@@ -125,10 +128,22 @@ def paired(treatment, baseline, confidence: float = CONFIDENCE) -> Paired:
             p_unpaired,
             "all differences equal: t-test undefined",
         )
-    t = mean_d / (sd / math.sqrt(n))
-    p_t = float(2 * stats.t.sf(abs(t), n - 1))
-    low, high = t_interval(d, confidence)
-    return Paired(n, mean_a, mean_b, mean_d, sd, low, high, t, p_t, w, p_w, p_unpaired)
+    test = stats.ttest_rel(a, b)
+    low, high = test.confidence_interval(confidence)
+    return Paired(
+        n,
+        mean_a,
+        mean_b,
+        mean_d,
+        sd,
+        float(low),
+        float(high),
+        float(test.statistic),
+        float(test.pvalue),
+        w,
+        p_w,
+        p_unpaired,
+    )
 
 
 def wilcoxon(d: np.ndarray) -> tuple[float, float]:

@@ -101,25 +101,22 @@ def sort_key(values: dict[str, Any], columns: list[str]) -> tuple:
 def configurations(frame: pd.DataFrame, columns: list[str]) -> list[Configuration]:
     """Group the finished jobs into configurations, in reading order."""
     done = frame[frame["status"] == "ok"]
-    found: dict[tuple, Configuration] = {}
-    for _, row in done.iterrows():
-        values = {c: clean(row.get(c)) for c in columns}
-        key = tuple(values[c] for c in columns)
-        config = found.setdefault(key, Configuration(values))
-        config.jobs.append(str(row["job"]))
-        replicate = tuple(clean(row.get(k)) for k in REPLICATE_KEYS)
-        config.replicates.setdefault(replicate, {m: [] for m in (*METRICS, *MEASURE_METRICS)})
-        for metric in (*METRICS, *MEASURE_METRICS):
-            config.replicates[replicate][metric].append(row.get(metric, math.nan))
+    metrics = [*METRICS, *MEASURE_METRICS]
+    found = []
+    for _, jobs in done.groupby(list(columns), dropna=False, sort=False):
+        replicates = jobs.groupby(list(REPLICATE_KEYS), dropna=False, sort=False)[metrics]
+        found.append(
+            Configuration(
+                values={c: clean(jobs[c].iloc[0]) for c in columns},
+                jobs=[str(job) for job in jobs["job"]],
+                replicates={
+                    tuple(clean(k) for k in key): {m: float(row[m]) for m in metrics}
+                    for key, row in replicates.mean().iterrows()
+                },
+            )
+        )
     order = ["family", "depth", *[c for c in columns if c not in ("family", "depth")]]
-    result = sorted(found.values(), key=lambda c: sort_key(c.values, order))
-    for config in result:
-        for replicate, metrics in config.replicates.items():
-            config.replicates[replicate] = {
-                m: float(np.nanmean(v)) if not all(pd.isna(v)) else math.nan
-                for m, v in metrics.items()
-            }
-    return result
+    return sorted(found, key=lambda c: sort_key(c.values, order))
 
 
 def display_columns(configs: list[Configuration], columns: list[str]) -> list[str]:
@@ -161,15 +158,6 @@ def summarise(configs: list[Configuration], columns: list[str]) -> pd.DataFrame:
             *[f"{m}_{s}" for m in metrics for s in ("mean", "std", "ci_low", "ci_high")],
         ],
     )
-
-
-def replicate_table(configs: list[Configuration], columns: list[str]) -> pd.DataFrame:
-    """One row per configuration and replicate: what the figures plot as points."""
-    rows = []
-    for config in configs:
-        for (split_seed, seed), metrics in config.replicates.items():
-            rows.append({**config.values, "split_seed": split_seed, "seed": seed, **metrics})
-    return pd.DataFrame(rows, columns=[*columns, *REPLICATE_KEYS, *METRICS])
 
 
 def mean_std(mean: float, std: float, scale: float = 100.0) -> str:

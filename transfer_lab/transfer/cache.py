@@ -53,17 +53,27 @@ class SourceCache:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def _remove_leftovers(self, key: str) -> None:
+        """Temporary files of a write that was killed; only the lock holder writes this key."""
+        for leftover in self._paths(key)[0].parent.glob(f".{key}.*.tmp"):
+            leftover.unlink(missing_ok=True)
+
     def load(self, key: str) -> Trained | None:
-        """The stored source, or None if absent or if its bytes no longer match its hash."""
+        """The stored source, or None if absent, or if its record is unreadable or its bytes no
+        longer match their hash (a killed write, a damaged disk): such an entry is retrained."""
         checkpoint, meta_path, _ = self._paths(key)
-        if not (checkpoint.exists() and meta_path.exists()):
+        if not checkpoint.exists():
             return None
-        meta = json.loads(meta_path.read_text())
-        if file_sha256(checkpoint) != meta.get("sha256"):
-            log.warning("cached source %s does not match its hash; training it again", key[:12])
+        try:
+            meta = json.loads(meta_path.read_text())
+            sha = meta["sha256"] if meta.get("key") == key else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            sha = None
+        if sha is None or file_sha256(checkpoint) != sha:
+            log.warning("cached source %s is incomplete or damaged; training it again", key[:12])
             return None
         trained = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        trained["sha256"] = meta["sha256"]
+        trained["sha256"] = sha
         return trained
 
     def store(self, key: str, trained: Trained, definition: Mapping[str, Any]) -> str:
@@ -80,6 +90,7 @@ class SourceCache:
         """(source, key, trained_now): reuse the stored source or train and store it, once."""
         key = cache_key(definition)
         with self._locked(key):
+            self._remove_leftovers(key)
             found = self.load(key)
             if found is not None:
                 return found, key, False

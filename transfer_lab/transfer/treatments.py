@@ -20,7 +20,9 @@ class Plan:
     """The recipe for a target network.
 
     source_task: which task the source network trains on ("A", "B") or None for no source.
-    copied: stages copied from the source; frozen: stages that get no gradient.
+    copied: stages copied from the source (1..m); frozen: stages that get no gradient (1..n,
+    n ≤ m for copied networks). Yosinski freezes all copied stages or none; CS6784's freeze grid
+    copies the whole network and freezes only its lower part.
     """
 
     treatment: str
@@ -30,25 +32,42 @@ class Plan:
     frozen: tuple[str, ...]
 
     @property
+    def freeze_depth(self) -> int:
+        """How many stages, counted from the input, get no gradient."""
+        return len(self.frozen)
+
+    @property
+    def partly_frozen(self) -> bool:
+        """Copied stages of which only the lower ones are frozen (CS6784's freeze grid)."""
+        return 0 < len(self.frozen) < len(self.copied)
+
+    @property
     def label(self) -> str:
-        """The papers' name: baseB, BnB, BnB+, AnB, AnB+, or random-frozen."""
+        """The papers' name: baseB, BnB, BnB+, AnB, AnB+, random-frozen; AmB+fn when partly frozen."""
         if self.treatment == "scratch":
             return "baseB"
         if self.treatment == "random_frozen":
             return f"random{self.depth}B"
         letter = "A" if self.treatment == "transfer" else "B"
+        if self.partly_frozen:
+            return f"{letter}{self.depth}B+f{self.freeze_depth}"
         return f"{letter}{self.depth}B" + ("" if self.frozen else "+")
 
     @property
     def family(self) -> str:
-        """The label without the depth: baseB, BnB, BnB+, AnB, AnB+, randomnB."""
-        return (
-            self.label.replace(str(self.depth), "n", 1) if self.treatment != "scratch" else "baseB"
-        )
+        """The label without the depths: baseB, BnB, BnB+, AnB, AnB+, randomnB, AnB+fk."""
+        if self.treatment == "scratch":
+            return "baseB"
+        letter = {"transfer": "A", "selffer": "B"}.get(self.treatment)
+        if self.partly_frozen:
+            return f"{letter}nB+fk"
+        return self.label.replace(str(self.depth), "n", 1)
 
 
-def resolve_depth(depth: int | str | None, stages: Sequence[str]) -> int:
-    """Cut depth n as a number of stages: a number, a stage name (up to and including it), or "all"."""
+def resolve_depth(
+    depth: int | str | None, stages: Sequence[str], key: str = "transfer.depth"
+) -> int:
+    """A depth as a number of stages: a number, a stage name (up to and including it), or "all"."""
     num_stages = len(stages)
     if depth in (None, "all"):
         return num_stages
@@ -58,33 +77,50 @@ def resolve_depth(depth: int | str | None, stages: Sequence[str]) -> int:
         n = int(depth)
     except (TypeError, ValueError):
         raise UserError(
-            f"transfer.depth={depth!r} is neither a number, a stage name nor all; use 0..{num_stages}, "
+            f"{key}={depth!r} is neither a number, a stage name nor all; use 0..{num_stages}, "
             f"all, or a stage such as {stages[-1]!r} (python -m transfer_lab list shows the stages)."
         ) from None
     if not 0 <= n <= num_stages:
         raise UserError(
-            f"transfer.depth={n} is outside 0..{num_stages} for a backbone with {num_stages} stages; "
+            f"{key}={n} is outside 0..{num_stages} for a backbone with {num_stages} stages; "
             f"pick a depth in that range (python -m transfer_lab list shows the stages)."
         )
     return n
 
 
 def plan_treatment(
-    treatment: str, depth: int | str | None, freeze: bool, stages: Sequence[str]
+    treatment: str,
+    depth: int | str | None,
+    freeze: bool,
+    stages: Sequence[str],
+    freeze_depth: int | str | None = None,
 ) -> Plan:
-    """Which stages a treatment copies and freezes at cut depth n (stages 1..n)."""
+    """Which stages a treatment copies (1..m, m = depth) and freezes (1..n).
+
+    `freeze_depth` None freezes all copied stages (`freeze`) or none; a depth n ≤ m freezes
+    stages 1..n and fine-tunes the copied stages above them. Networks without a source (scratch,
+    random-frozen) ignore it.
+    """
     if treatment not in TREATMENTS:
         raise UserError(
             f"transfer.treatment={treatment!r} is unknown; use one of {', '.join(TREATMENTS)}."
         )
-    n = resolve_depth(depth, stages)
-    cut = tuple(stages[:n])
+    m = resolve_depth(depth, stages)
+    cut = tuple(stages[:m])
     if treatment == "scratch":
         return Plan(treatment, 0, None, (), ())
     if treatment == "random_frozen":
-        return Plan(treatment, n, None, (), cut)
+        return Plan(treatment, m, None, (), cut)
     source = "A" if treatment == "transfer" else "B"
-    return Plan(treatment, n, source, cut, cut if freeze else ())
+    if freeze_depth is None:
+        return Plan(treatment, m, source, cut, cut if freeze else ())
+    n = resolve_depth(freeze_depth, stages, key="transfer.freeze_depth")
+    if n > m:
+        raise UserError(
+            f"transfer.freeze_depth={freeze_depth} freezes {n} stages but transfer.depth={depth} "
+            f"copies only {m}; freeze at most the copied stages, or copy more (transfer.depth=all)."
+        )
+    return Plan(treatment, m, source, cut, cut[:n])
 
 
 def parse_arm(arm: str) -> tuple[str, int, bool]:
@@ -107,10 +143,15 @@ def parse_arm(arm: str) -> tuple[str, int, bool]:
 
 
 def plan_from_config(transfer: Mapping[str, Any], stages: Sequence[str]) -> Plan:
-    """The plan a `transfer` config asks for: by `arm` name when given, else by its keys."""
+    """The plan a `transfer` config asks for: by `arm` name when given, else by its keys.
+
+    `transfer.freeze_depth` (when set) decides the frozen stages either way.
+    """
     arm = transfer.get("arm")
     if arm:
         treatment, depth, freeze = parse_arm(arm)
     else:
         treatment, depth, freeze = transfer["treatment"], transfer["depth"], transfer["freeze"]
-    return plan_treatment(str(treatment), depth, bool(freeze), stages)
+    return plan_treatment(
+        str(treatment), depth, bool(freeze), stages, freeze_depth=transfer.get("freeze_depth")
+    )

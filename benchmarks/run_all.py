@@ -1,0 +1,492 @@
+"""`make bench`: what transfer_lab's machinery costs on top of the training it runs, in one run.
+
+1. data path: device-resident batches vs torchvision's DataLoader, same augmentation;
+2. epoch: one epoch of transfer_lab's Trainer and module (as the pipeline builds them) vs a plain
+   PyTorch loop on the same network, batches, optimiser and precision (LeNet on digits,
+   ResNet-20 on CIFAR-shaped random uint8 images); the ratio is the framework's cost per epoch;
+3. sweep: the digits_yosinski sweep through `transfer_lab.cli.main` (fresh source cache) vs a
+   plain loop doing the same trainings: wall time, networks trained, share outside training steps;
+4. GPU only: WRN-28-10 and DenseNet-BC-100 images/s in bf16 + channels_last vs fp32.
+
+The two sides of every comparison run in turns (`--repeats`) and report medians, so a busy
+machine slows both alike. Training runs on `--threads` torch threads (default 1: on a shared
+2-core machine two intra-op threads thrash, and the step times stop meaning anything). Prints a
+table and writes a JSON file (default benchmarks/results/<host>-<time>.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import clocks, loader_speed, plain_loop  # noqa: E402
+
+EXPERIMENT = "digits_yosinski"
+
+
+def load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def median_epoch(starts: list[list[float]], skip: int = 1) -> float:
+    """Median epoch length over fits, leaving out each fit's first `skip` epochs (warm-up)."""
+    lengths = [b - a for fit in starts for a, b in zip(fit[skip:-1], fit[skip + 1 :], strict=True)]
+    return statistics.median(lengths)
+
+
+def compose(overrides: list[str]):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from transfer_lab.paths import config_dir
+
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        return hydra_compose("config", overrides=[*overrides, f"paths.root_dir={ROOT}"])
+
+
+def plain_optimizer(module):
+    configured = module.configure_optimizers()
+    return configured["optimizer"] if isinstance(configured, dict) else configured
+
+
+def plain_fit(module, datamodule, epochs: int, device: torch.device, bf16: bool):
+    """Run plain_loop.train on the batches the job's data module serves, on `device`."""
+    if device.type != "cpu":  # the data module reads its device from a trainer; lend it one
+        from types import SimpleNamespace
+
+        datamodule.trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=device))
+    return plain_loop.train(
+        module.to(device),
+        plain_optimizer(module),
+        datamodule.train_dataloader(),
+        datamodule.val_dataloader(),
+        datamodule.test_dataloader(),
+        epochs,
+        device,
+        bf16,
+    )
+
+
+# --- 2. one epoch: transfer_lab vs the plain loop --------------------------------------------
+
+
+def random_cifar(n_train: int, n_test: int):
+    """CIFAR-shaped random uint8 images, 10 classes, and a task over all of them."""
+    from transfer_lab.data.images import ImageSet
+    from transfer_lab.data.splits import make_task
+    from transfer_lab.data.tasks import DataSettings
+
+    g = torch.Generator().manual_seed(0)
+    images = ImageSet(
+        name="random-cifar",
+        train_images=torch.randint(0, 256, (n_train, 3, 32, 32), dtype=torch.uint8, generator=g),
+        train_labels=torch.arange(n_train) % 10,
+        test_images=torch.randint(0, 256, (n_test, 3, 32, 32), dtype=torch.uint8, generator=g),
+        test_labels=torch.arange(n_test) % 10,
+        class_names=[str(c) for c in range(10)],
+    )
+    images.settings = DataSettings("cifar", None, None, 128, 1024, 0)
+    task = make_task(
+        images.train_labels.numpy(), images.test_labels.numpy(), range(10), 0, val_fraction=0.2
+    )
+    return images, task
+
+
+def epoch_case(name: str, overrides: list[str], data, epochs: int, repeats: int) -> dict:
+    """Per-epoch seconds of transfer_lab's fit and of the plain loop, in turns, medians."""
+    import pytorch_lightning as pl
+
+    from transfer_lab.data.tasks import build_job_data, datamodule_for
+    from transfer_lab.job_context import JobContext
+    from transfer_lab.networks import build_module
+    from transfer_lab.training import derived_seed, fit_and_test, precision_for
+
+    cfg = compose(
+        [
+            *overrides,
+            f"source.epochs={epochs}",
+            "+callbacks.epoch_clock._target_=benchmarks.clocks.EpochClock",
+        ]
+    )
+    if data is None:
+        job = build_job_data(cfg)
+        images, task = job.source_images, job.task_a
+    else:
+        images, task = data
+    precision = precision_for(cfg.trainer.precision)
+    bf16 = precision == "bf16-mixed"
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    seed = derived_seed(cfg.seed, "source")
+    plain, val = [], {}
+    clocks.reset()
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            ctx = JobContext(Path(tmp), Path(tmp) / "tensorboard", "bench", "bench")
+            pl.seed_everything(seed, verbose=False)
+            module = build_module(cfg, cfg.source, images, task, beta=0.0)
+            fitted = fit_and_test(
+                module, datamodule_for(images, task, seed), "source", cfg.source, cfg, ctx
+            )
+        val["transfer_lab"] = fitted.results.val_acc
+        pl.seed_everything(seed, verbose=False)
+        module = build_module(cfg, cfg.source, images, task, beta=0.0)
+        run = plain_fit(module, datamodule_for(images, task, seed), epochs, device, bf16)
+        plain.append(run.epoch_starts)
+        val["plain"] = run.val_acc
+    ours = list(clocks.EPOCH_STARTS)
+    a, b = median_epoch(ours), median_epoch(plain)
+    return {
+        "case": name,
+        "train_images": len(task.train),
+        "val_images": len(task.val),
+        "batch_size": images.settings.batch_size,
+        "precision": precision,
+        "epochs_per_fit": epochs,
+        "repeats": repeats,
+        "transfer_lab_s_per_epoch": a,
+        "plain_s_per_epoch": b,
+        "ratio": a / b,
+        "val_acc": val,
+    }
+
+
+# --- 3. the digits_yosinski sweep vs the plain loop ------------------------------------------
+
+
+def sweep_arms() -> list[str]:
+    from omegaconf import OmegaConf
+
+    from transfer_lab.paths import config_dir
+
+    grid = OmegaConf.load(config_dir() / "experiment" / f"{EXPERIMENT}.yaml").hydra.sweeper.params
+    return [a.strip() for a in str(grid["transfer.arm"]).split(",")]
+
+
+def run_sweep(seeds: list[int], where: Path) -> dict:
+    """The sweep as a user runs it, in this process, with a fresh cache; its own figures."""
+    from transfer_lab import cli
+
+    clocks.reset()
+    sweep_dir = where / "sweep"
+    started = time.perf_counter()
+    code = cli.main(
+        [
+            "sweep",
+            f"+experiment={EXPERIMENT}",
+            f"data.split_seed={','.join(map(str, seeds))}",
+            f"hydra.sweep.dir={sweep_dir}",
+            f"paths.cache_dir={where / 'cache'}",
+            "+callbacks.step_clock._target_=benchmarks.clocks.StepClock",
+        ]
+    )
+    wall = time.perf_counter() - started
+    results = [json.loads(p.read_text()) for p in sweep_dir.glob("*/results.json")]
+    sources = sum(bool(r.get("source") and r["source"].get("trained")) for r in results)
+    return {
+        "exit_code": code,
+        "wall_s": wall,
+        "jobs": len(results),
+        "networks_trained": len(results) + sources,
+        "training_steps_s": sum(clocks.STEP_SECONDS),
+        "steps": len(clocks.STEP_SECONDS),
+        "mean_target_test_acc": statistics.mean(r["target"]["test_acc"] for r in results),
+    }
+
+
+def run_plain(seeds: list[int]) -> dict:
+    """The same trainings by hand: each seed's sources once, then every arm's target."""
+    import pytorch_lightning as pl
+    from omegaconf import OmegaConf
+
+    from transfer_lab.data.tasks import build_job_data, datamodule_for
+    from transfer_lab.networks import build_module, stage_names
+    from transfer_lab.pipeline import target_schedule
+    from transfer_lab.training import derived_seed
+    from transfer_lab.transfer.treatments import plan_from_config
+
+    device = torch.device("cpu")
+    started = time.perf_counter()
+    steps, trained, accuracies = [], 0, []
+    for split_seed in seeds:
+        cfg = compose([f"+experiment={EXPERIMENT}", f"data.split_seed={split_seed}"])
+        job = build_job_data(cfg)
+        stages = stage_names(cfg, job.source_images)
+        sources: dict[str, dict[str, torch.Tensor]] = {}
+        for arm in sweep_arms():
+            transfer = OmegaConf.merge(cfg.transfer, {"arm": arm})
+            plan = plan_from_config(transfer, stages)
+            if plan.source_task is not None and plan.source_task not in sources:
+                on_a = plan.source_task == "A"
+                images = job.source_images if on_a else job.target_images
+                task = job.task_a if on_a else job.selffer_task()
+                seed = derived_seed(cfg.seed, "source")
+                pl.seed_everything(seed, verbose=False)
+                module = build_module(cfg, cfg.source, images, task, beta=float(cfg.model.beta))
+                dm = datamodule_for(images, task, seed)
+                run = plain_fit(module, dm, int(cfg.source.epochs), device, False)
+                steps += run.step_seconds
+                trained += 1
+                sources[plan.source_task] = {
+                    k: v.detach().clone() for k, v in module.backbone.state_dict().items()
+                }
+            seed = derived_seed(cfg.seed, "target")
+            pl.seed_everything(seed, verbose=False)
+            target_cfg = target_schedule(cfg, plan)
+            module = build_module(
+                cfg,
+                target_cfg,
+                job.target_images,
+                job.task_b,
+                beta=0.0,
+                plan=plan,
+                source_state=sources.get(plan.source_task),
+            )
+            dm = datamodule_for(job.target_images, job.task_b, seed)
+            run = plain_fit(module, dm, int(target_cfg.epochs), device, False)
+            steps += run.step_seconds
+            trained += 1
+            accuracies.append(run.test_acc)
+    return {
+        "wall_s": time.perf_counter() - started,
+        "jobs": len(accuracies),
+        "networks_trained": trained,
+        "training_steps_s": sum(steps),
+        "steps": len(steps),
+        "mean_target_test_acc": statistics.mean(accuracies),
+    }
+
+
+def sweep_comparison(seeds: list[int]) -> dict:
+    """One sweep per split seed (fresh cache each), each followed by the plain loop's turn."""
+    rounds = []
+    for seed in seeds:
+        with tempfile.TemporaryDirectory() as tmp:
+            ours = run_sweep([seed], Path(tmp))
+        rounds.append((ours, run_plain([seed])))
+    sides = {}
+    for name, index in (("transfer_lab", 0), ("plain", 1)):
+        runs = [r[index] for r in rounds]
+        side = {k: sum(r[k] for r in runs) for k in runs[0] if k != "mean_target_test_acc"}
+        side["mean_target_test_acc"] = statistics.mean(r["mean_target_test_acc"] for r in runs)
+        side["per_job_s"] = side["wall_s"] / side["jobs"]
+        side["outside_steps_share"] = 1 - side["training_steps_s"] / side["wall_s"]
+        sides[name] = side
+    per_seed = [ours["wall_s"] / plain["wall_s"] for ours, plain in rounds]
+    return {
+        "experiment": EXPERIMENT,
+        "split_seeds": seeds,
+        **sides,
+        "per_seed_ratio": per_seed,
+        "ratio": statistics.median(per_seed),
+    }
+
+
+# --- 4. GPU: bf16 + channels_last vs fp32 ----------------------------------------------------
+
+
+def gpu_throughput(backbone: str, steps: int, repeats: int, batch_size: int = 128) -> dict:
+    from torch import nn
+
+    from transfer_lab.models.registry import backbone_from_config
+
+    cfg = compose([f"backbone={backbone}"])
+    device = torch.device("cuda")
+    rates: dict[str, list[float]] = {"fp32": [], "bf16_channels_last": []}
+    x = torch.randn(batch_size, 3, 32, 32, device=device)
+    y = torch.randint(0, 10, (batch_size,), device=device)
+    for _ in range(repeats):
+        for mode in rates:
+            net = backbone_from_config(cfg.backbone, 3, 32)
+            model = nn.Sequential(net, nn.Linear(net.feature_dim, 10)).to(device)
+            fast = mode != "fp32"
+            images = x
+            if fast:
+                model = model.to(memory_format=torch.channels_last)
+                images = x.to(memory_format=torch.channels_last)
+            opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+            for i in range(steps + 3):  # three warm-up steps
+                if i == 3:
+                    torch.cuda.synchronize()
+                    started = time.perf_counter()
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=fast):
+                    loss = nn.functional.cross_entropy(model(images), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            torch.cuda.synchronize()
+            rates[mode].append(steps * batch_size / (time.perf_counter() - started))
+    medians = {k: statistics.median(v) for k, v in rates.items()}
+    return {
+        "backbone": backbone,
+        "batch_size": batch_size,
+        "images_per_s": medians,
+        "ratio": medians["bf16_channels_last"] / medians["fp32"],
+    }
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+def render(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"transfer_lab bench · {report['machine']}")
+    for column in ("what", "transfer_lab", "baseline", "ratio", "goal"):
+        table.add_column(column, justify="left" if column == "what" else "right")
+    d = report.get("data_path")
+    if d:
+        table.add_row(
+            f"data path, {d['images']} CIFAR images on {d['device']} (images/s)",
+            f"{d['fast_images_per_s']:,.0f}",
+            f"{d['dataloader_images_per_s'][str(d['best_workers'])]:,.0f} "
+            f"(DataLoader, {d['best_workers']} workers)",
+            f"{d['ratio']:.1f}× faster",
+            "≥ 5×",
+        )
+    for e in report.get("epochs", []):
+        table.add_row(
+            f"epoch, {e['case']} ({e['train_images']} + {e['val_images']} val images, "
+            f"{e['precision']}) s/epoch",
+            f"{e['transfer_lab_s_per_epoch']:.3f}",
+            f"{e['plain_s_per_epoch']:.3f} (plain loop)",
+            f"{e['ratio']:.2f}×",
+            "≤ 1.10×" if "ResNet" in e["case"] else "",
+        )
+    s = report.get("sweep")
+    if s:
+        ours, plain = s["transfer_lab"], s["plain"]
+        table.add_row(
+            f"{s['experiment']} sweep, split seeds {s['split_seeds']}: wall s",
+            f"{ours['wall_s']:.1f}",
+            f"{plain['wall_s']:.1f} (plain loop)",
+            f"{s['ratio']:.2f}× (median of {', '.join(f'{r:.2f}' for r in s['per_seed_ratio'])})",
+            "≤ 1.5×",
+        )
+        table.add_row(
+            "  seconds per job",
+            f"{ours['per_job_s']:.2f}",
+            f"{plain['per_job_s']:.2f}",
+            f"{ours['per_job_s'] / plain['per_job_s']:.2f}×",
+            "",
+        )
+        table.add_row(
+            "  networks trained (jobs)",
+            f"{ours['networks_trained']} ({ours['jobs']})",
+            f"{plain['networks_trained']} ({plain['jobs']})",
+            "",
+            "",
+        )
+        table.add_row(
+            "  share of time outside training steps",
+            f"{ours['outside_steps_share']:.0%}",
+            f"{plain['outside_steps_share']:.0%}",
+            "",
+            "",
+        )
+        table.add_row(
+            "  mean target test accuracy",
+            f"{ours['mean_target_test_acc']:.4f}",
+            f"{plain['mean_target_test_acc']:.4f}",
+            "",
+            "",
+        )
+    for g in report.get("gpu", []):
+        table.add_row(
+            f"{g['backbone']} train images/s, bf16 + channels_last vs fp32",
+            f"{g['images_per_s']['bf16_channels_last']:,.0f}",
+            f"{g['images_per_s']['fp32']:,.0f} (fp32)",
+            f"{g['ratio']:.2f}×",
+            "≥ 2×" if g["backbone"] == "wrn28_10" else "",
+        )
+    console = Console(width=140)
+    console.print(table)
+    console.print(report["note"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=None, help="where to write the JSON")
+    parser.add_argument(
+        "--split-seeds", type=int, default=2, help="split seeds of the sweep, one round each"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of each comparison")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument(
+        "--only", nargs="+", choices=["data", "epoch", "sweep", "gpu"], default=None
+    )
+    options = parser.parse_args(argv)
+    only = set(options.only or ["data", "epoch", "sweep", "gpu"])
+    torch.set_num_threads(options.threads)
+    started = time.perf_counter()
+    load_before = load()
+    report: dict[str, Any] = {
+        "machine": f"{socket.gethostname()}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+        "threads": options.threads,
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "load_average": {"start": load_before},
+    }
+    if "data" in only:
+        report["data_path"] = loader_speed.compare(images=5_000, repeats=options.repeats)
+        report["load_average"]["after_data"] = load()
+        if torch.cuda.is_available():
+            report["data_path_gpu"] = loader_speed.compare(
+                images=10_000, repeats=options.repeats, device="cuda"
+            )
+    if "epoch" in only:
+        report["epochs"] = [
+            epoch_case("LeNet / digits", [], None, epochs=6, repeats=options.repeats),
+            epoch_case(
+                "ResNet-20 / CIFAR-shaped",
+                ["backbone=resnet20"],
+                random_cifar(640, 128),
+                epochs=3,
+                repeats=options.repeats,
+            ),
+        ]
+        report["load_average"]["after_epoch"] = load()
+    if "sweep" in only:
+        report["sweep"] = sweep_comparison(list(range(options.split_seeds)))
+        report["load_average"]["after_sweep"] = load()
+    if "gpu" in only and torch.cuda.is_available():
+        report["gpu"] = [
+            gpu_throughput("wrn28_10", steps=20, repeats=options.repeats),
+            gpu_throughput("densenet_bc", steps=20, repeats=options.repeats),
+        ]
+    gpu_line = (
+        "" if torch.cuda.is_available() else " No GPU: the bf16/channels_last rows are skipped."
+    )
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    report["note"] = (
+        f"{report['machine']}; torch {report['torch']} on {options.threads} thread(s); "
+        f"load average {report['load_average']}; {report['seconds']} s in all.{gpu_line}"
+    )
+    out = options.out or ROOT / "benchmarks" / "results" / (
+        f"{socket.gethostname()}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    render(report)
+    print(f"written: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

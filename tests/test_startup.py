@@ -1,0 +1,88 @@
+"""`report`, `list` and `--help` start without torch, whose import alone takes seconds: each command runs
+in a fresh interpreter that then checks which modules it loaded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from transfer_lab.results import JobResults, StageResults
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_without_torch(args: list[str], cwd: Path) -> str:
+    """Run `python -m transfer_lab ARGS` in a new interpreter; fail if it imported torch."""
+    code = (
+        "import sys\n"
+        "from transfer_lab.cli import main\n"
+        "try:\n"
+        f"    code = main({args!r})\n"
+        "except SystemExit as stop:\n"
+        "    code = stop.code\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning', "
+        "'pytorch_lightning', 'torchvision'))\n"
+        "assert not loaded, f'imported {loaded[:5]}'\n"
+        "sys.exit(code)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def write_job(sweep: Path, number: int, beta: float, split_seed: int, target: float) -> None:
+    job = sweep / str(number)
+    (job / ".hydra").mkdir(parents=True)
+    overrides = [f"model.beta={beta:g}", f"data.split_seed={split_seed}"]
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    JobResults(
+        status="ok",
+        experiment="fixture",
+        dataset="digits",
+        split_seed=split_seed,
+        seed=0,
+        treatment="transfer",
+        label="A4B+",
+        family="AnB+",
+        depth=4,
+        freeze=False,
+        lr_scale=1.0,
+        beta=beta,
+        binary_heads=1,
+        overrides=overrides,
+        config={"data": {"fraction": 1.0, "per_class": None}},
+        source=StageResults(trained=True, cache_key=f"k{split_seed}{beta}", val_acc=0.9),
+        target=StageResults(val_acc=target, test_acc=target),
+    ).write(job)
+
+
+def test_report_on_a_finished_sweep_does_not_import_torch(tmp_path):
+    sweep = tmp_path / "sweep"
+    for number, (beta, split_seed, target) in enumerate(
+        [(0.0, 0, 0.80), (0.0, 1, 0.70), (0.4, 0, 0.84), (0.4, 1, 0.72)]
+    ):
+        write_job(sweep, number, beta, split_seed, target)
+    out = run_without_torch(["report", str(sweep), "--no-anchors"], tmp_path)
+    assert "paired, β vs β=0" in out
+    summary = pd.read_csv(sweep / "summary.csv")
+    assert summary["target_test_acc_mean"].tolist() == [0.75, 0.78]
+    assert (sweep / "figures" / "beta.png").exists()
+
+
+def test_list_reads_only_the_configs(tmp_path):
+    out = run_without_torch(["list"], tmp_path)
+    for word in ("digits_beta", "fashion_mnist", "densenet_bc_layers", "list backbones"):
+        assert word in out
+    assert "digits_fraction" in run_without_torch(["list", "experiments"], tmp_path)
+
+
+def test_help_composes_the_configs_without_torch(tmp_path):
+    assert "backbone: " in run_without_torch(["--help"], tmp_path)

@@ -1,0 +1,179 @@
+"""Bad input through the real command line: one sentence each, exit 2, and no job started."""
+
+from __future__ import annotations
+
+import errno
+import json
+
+import pytest
+import torch
+
+from transfer_lab.errors import UserError
+from transfer_lab.validation import closest, os_error_sentence
+
+QUIET = "trainer.enable_progress_bar=false"
+SHORT = ["source.epochs=1", "target.epochs=1", QUIET]  # should a refusal fail, the job is short
+
+# (arguments, a fragment of the sentence that must be printed)
+BAD_INPUTS = [
+    (["model.beta=1.5"], "model.beta=1.5 is out of range; it must be in [0, 1]"),
+    (["model.binary_heads=-1"], "model.binary_heads=-1 is out of range; it must be 0 or more"),
+    (["model.beta=0.4", "model.binary_heads=0"], "model.beta > 0 needs binary heads"),
+    (["seed=abc"], "seed='abc' is not a whole number"),
+    (["data.split_seed=-3"], "data.split_seed=-3 is out of range"),
+    (["data.val_fraction=0"], "data.val_fraction=0 is out of range; it must be in (0, 1)"),
+    (["data.val_fraction=1.2"], "data.val_fraction=1.2 is out of range; it must be in (0, 1)"),
+    (["data.fraction=0"], "data.fraction=0 is out of range; it must be in (0, 1]"),
+    (["data.per_class=0"], "data.per_class=0 is out of range; it must be 1 or more"),
+    (["data.batch_size=0"], "data.batch_size=0 is out of range; it must be 1 or more"),
+    (["data.eval_batch_size=-5"], "data.eval_batch_size=-5 is out of range"),
+    (["source.epochs=-1"], "source.epochs=-1 is out of range; it must be 1 or more"),
+    (["target.epochs=2.5"], "target.epochs=2.5 is not a whole number"),
+    (["source.optim.lr=-1"], "source.optim.lr=-1 is out of range; it must be more than 0"),
+    (["target.optim.momentum=1.5"], "target.optim.momentum=1.5 is out of range"),
+    (["transfer.lr_scale=-0.1"], "transfer.lr_scale=-0.1 is out of range"),
+    (["transfer.depth=-2"], "transfer.depth=-2 is out of range"),
+    (["transfer.treatment=transferr"], "(did you mean transfer?)"),
+    (["transfer.arm=A3b+"], "Did you mean A3B+?"),
+    (["data=digitz"], "there is no data config named 'digitz' (did you mean digits?)"),
+    (["backbone=lenett"], "there is no backbone config named 'lenett' (did you mean lenet?)"),
+    (["+experiment=digits_bta"], "named 'digits_bta' (did you mean digits_beta?)"),
+    (["launcher=paralel"], "there is no launcher config named 'paralel' (did you mean parallel?)"),
+    (["schedule=yosinki"], "there is no schedule config named 'yosinki' (did you mean yosinski?)"),
+    (["backbone.name=lenett"], "backbone.name='lenett' is not known (did you mean lenet?)"),
+    (["model.betta=0.3"], "model.betta is not a setting (did you mean model.beta?)"),
+    (
+        ["+trainer.max_epochs=5"],
+        "trainer.max_epochs is set by transfer_lab itself; use source.epochs",
+    ),
+    (["trainer.max_epochs=5"], "trainer.max_epochs is set by transfer_lab itself"),
+    (["trainer.devices=999"], "trainer.devices=999 but this machine has"),
+    (["trainer.accelerator=gpux"], "trainer.accelerator='gpux' is not known (did you mean gpu?)"),
+    (["trainer.precision=17"], "trainer.precision=17 is not known"),
+    (["data=mnist", "data.augment=cifr"], "data.augment='cifr' is not known (did you mean cifar?)"),
+    (["data.direction=CD"], "data.direction='CD' is not known"),
+    (
+        ["data.source_classes=[0,1,2]", "data.target_classes=[2,3]"],
+        "share classes [2]; A and B must be disjoint",
+    ),
+    (["data.source_classes=[0,1,12]"], "lists class ids [12], which do not exist"),
+    (["data.source_classes=[4]"], "lists fewer than 2 classes"),
+    (
+        ["data.source_classes=8", "data.target_classes=5"],
+        "ask for 13 classes but digits has 10",
+    ),
+    (["data.source_classes=11"], "data.source_classes=11 is out of range; it must be in 2..10"),
+    (["model.beta=["], "cannot read the override 'model.beta=['"),
+    (["hydra.job.chdir=abc"], "Error merging override hydra.job.chdir=abc: "),
+    (["~model"], "the composed config lacks or misshapes a setting transfer_lab needs"),
+    (["model.beta=0,0.4"], "model.beta=0,0.4"),  # a sweep's values given to one run
+    (["sweep", "+hydra.sweep.dir=elsewhere"], "write hydra.sweep.dir=VALUE without the leading +"),
+    (["sweep", "model.beta=0,1.5"], "model.beta=1.5 is out of range"),  # one point of a grid
+    (["+experiment=digits_beta", "sweep", "data.fraction=0,2"], "data.fraction=2 is out of range"),
+]
+
+
+def assert_nothing_ran(cwd) -> None:
+    assert not list(cwd.rglob("results.json"))
+    assert not list(cwd.rglob("*.pt")) and not list(cwd.rglob("*.ckpt"))
+    assert not list(cwd.rglob(".hydra"))  # no job folder was made
+
+
+@pytest.mark.parametrize(("args", "sentence"), BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
+def test_bad_input_is_refused_in_a_sentence_before_any_job(cli, args, sentence):
+    done = cli([*args, QUIET], check=False)
+    assert done.returncode == 2
+    assert sentence in done.stderr
+    assert done.stderr.startswith("error: ")
+    assert "Traceback" not in done.stdout + done.stderr
+    assert_nothing_ran(cli.cwd)
+
+
+def test_every_problem_gets_its_own_sentence(cli):
+    done = cli(["data.val_fraction=1.2", "source.epochs=-1", "data.batch_size=0", QUIET], False)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 3
+    assert all(line.startswith("error: ") and line.endswith(".") for line in lines)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_a_gpu_that_is_not_there_is_named(cli):
+    done = cli(["trainer.accelerator=gpu", QUIET], check=False)
+    assert done.returncode == 2
+    assert "trainer.accelerator=gpu but this machine has no CUDA GPU" in done.stderr
+    assert_nothing_ran(cli.cwd)
+
+
+def test_an_unwritable_cache_folder_is_named(cli):
+    blocker = cli.cwd / "a_file"
+    blocker.write_text("in the way")
+    done = cli([f"paths.cache_dir={blocker}/cache", QUIET], check=False)
+    assert done.returncode == 2
+    assert f"cannot make the folder {blocker}/cache: a file of that name is in the way" in (
+        done.stderr
+    )
+    assert_nothing_ran(cli.cwd)
+
+
+def test_a_full_disk_is_reported_as_such(tmp_path):
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "results.json"))
+    assert os_error_sentence(full) == (
+        f"the disk holding {tmp_path} is full; free space there or write somewhere else."
+    )
+    denied = OSError(errno.EACCES, "Permission denied", str(tmp_path / "x.ckpt"))
+    assert f"cannot write in {tmp_path} (permission denied" in os_error_sentence(denied)
+
+
+def test_a_folder_holding_a_different_sweep_is_refused(cli):
+    folder = cli.cwd / "sweep"
+    folder.mkdir()
+    saved = "hydra:\n  overrides:\n    task: [model.beta=0.4]\n"
+    (folder / "multirun.yaml").write_text(saved)
+    done = cli(["sweep", f"hydra.sweep.dir={folder}", "model.beta=0,0.2", *SHORT], check=False)
+    assert done.returncode == 2
+    assert f"{folder} already holds a different sweep (model.beta=0.4)" in done.stderr
+    assert (folder / "multirun.yaml").read_text() == saved  # nothing lost
+
+
+def test_a_job_folder_holding_another_jobs_results_is_refused(cli):
+    folder = cli.cwd / "job"
+    folder.mkdir()
+    saved = json.dumps({"status": "ok", "overrides": ["model.beta=0.4"]})
+    (folder / "results.json").write_text(saved)
+    done = cli([f"hydra.run.dir={folder}", "model.beta=0.2", *SHORT], check=False)
+    assert done.returncode == 2
+    assert f"{folder} already holds the results of a different job" in done.stderr
+    assert (folder / "results.json").read_text() == saved
+
+
+def test_full_hydra_error_shows_the_traceback(cli, monkeypatch):
+    from transfer_lab.cli import main
+
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    with pytest.raises(UserError, match="model.beta=1.5 is out of range"):
+        main(["model.beta=1.5", QUIET])
+
+
+def test_closest_names_the_nearest_valid_name_or_nothing():
+    assert closest("digitz", ["digits", "mnist"]) == " (did you mean digits?)"
+    assert closest("zzzz", ["digits", "mnist"]) == ""
+
+
+def test_a_per_class_budget_larger_than_a_class_says_it_is_capped(caplog):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from transfer_lab.data.splits import make_task
+    from transfer_lab.data.tasks import warn_if_budget_capped
+
+    labels = np.repeat(np.arange(4), [30, 30, 30, 8])
+    images = SimpleNamespace(train_labels=torch.as_tensor(labels))
+    task = make_task(labels, labels, [0, 1, 2, 3], split_seed=0, val_fraction=0.25, per_class=20)
+    with caplog.at_level("WARNING"):
+        warn_if_budget_capped(images, task, 20)
+    assert "data.per_class=20 is more than the 6 training images" in caplog.text
+    assert "the budget is capped" in caplog.text
+    caplog.clear()
+    warn_if_budget_capped(images, task, 5)
+    assert not caplog.text

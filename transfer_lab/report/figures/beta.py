@@ -1,0 +1,71 @@
+"""CS6784's question: source (A) and target (B) test error against β with 95% bands, and the
+paired change in B's error against β = 0 on the same splits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transfer_lab.report.collect import distinct
+from transfer_lab.report.figures.anchor_panels import cs6784_panel
+from transfer_lab.report.figures.plotting import (
+    LEGEND_NOTE,
+    SweepData,
+    draw_paired,
+    draw_series,
+    fit_to_points,
+    new_figure,
+    save,
+    series,
+    style_for,
+    values_of,
+)
+from transfer_lab.report.pairing import BETA
+from transfer_lab.report.summary import missing
+
+
+def beta_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
+    """One line per combination of the other varying columns (e.g. per K)."""
+    with_source = [c for c in sweep.configs if not missing(c.values.get("beta"))]
+    if len(distinct(c.values.get("beta") for c in with_source)) < 2:
+        return []
+    series_columns = [c for c in sweep.display if c != "beta"]
+    groups = series(with_source, series_columns)
+    has_pairs = sweep.has_pairs(BETA)
+    figure, axes = new_figure(2 + has_pairs + bool(sweep.anchors))
+    for index, members in enumerate(groups.values()):
+        members = sorted(members, key=lambda c: c.values["beta"])
+        label = members[0].name(series_columns) if series_columns else "mean over split seeds"
+        xs = [float(c.values["beta"]) for c in members]
+        style = style_for(index)
+        for ax, metric in zip(axes[:2], ("source_test_acc", "target_test_acc"), strict=True):
+            draw_series(ax, xs, [values_of(c, metric) for c in members], style, label, error=True)
+        points = sweep.paired_points(BETA, members, lambda c: float(c.values["beta"]))
+        if points:
+            draw_paired(
+                axes[2],
+                points,
+                style,
+                label,
+                offset=0.01 * index,
+                negate=True,  # accuracy gained is error lost
+                annotate=len(groups) <= 2,
+            )
+    for ax, task in zip(axes[:2], ("source task A", "target task B"), strict=True):
+        fit_to_points(ax)
+        ax.set_xlabel("β: weight of the binary-head loss on A")
+        ax.set_ylabel(f"{task}: test error (%)")
+        ax.set_title(f"Test error on {task} against β")
+        ax.legend(fontsize=8, title=LEGEND_NOTE, title_fontsize=7)
+    if has_pairs:
+        ax = axes[2]
+        ax.set_xlim(axes[1].get_xlim())
+        ax.set_xlabel("β")
+        ax.set_ylabel("change in B test error (points)")
+        ax.set_title(
+            "Paired: B error(β) − B error(β = 0)\nsame split seeds; bars: 95% CI", fontsize=10
+        )
+        ax.legend(fontsize=8)
+    if sweep.anchors:
+        cs6784_panel(axes[-1])
+    figure.suptitle(f"Binary superclass heads (β) · sweep {sweep.name}", fontsize=9)
+    return save(figure, out_dir, "beta")

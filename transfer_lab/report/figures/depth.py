@@ -1,0 +1,97 @@
+"""Copied depth: target accuracy against the depth n copied (frozen, or fine-tuned for +), with
+bands, and the paired difference of each network against baseB."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from transfer_lab.report.collect import TREATMENT_COLUMNS, distinct
+from transfer_lab.report.figures.plotting import (
+    FAMILY_STYLE,
+    FAMILY_WORDS,
+    LEGEND_NOTE,
+    SweepData,
+    draw_paired,
+    draw_series,
+    facets,
+    fit_to_points,
+    new_figure,
+    save,
+    style_for,
+    values_of,
+)
+from transfer_lab.report.pairing import BASEB
+from transfer_lab.report.statistics import t_interval
+
+
+def depth_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
+    """One figure per value of the columns that are not the network (e.g. per β)."""
+    copied = [c for c in sweep.configs if c.values.get("treatment") not in (None, "scratch")]
+    if len(distinct(c.values.get("depth") for c in copied)) < 2:
+        return []
+    has_pairs = sweep.has_pairs(BASEB)
+    written = []
+    for suffix, words, members in facets(sweep.configs, sweep.display, set(TREATMENT_COLUMNS)):
+        figure, axes = new_figure(2 if has_pairs else 1)
+        families = [f for f in FAMILY_STYLE if f != "baseB"]
+        for index, family in enumerate(families):
+            chosen = sorted(
+                (c for c in members if c.values.get("family") == family),
+                key=lambda c: c.values["depth"],
+            )
+            if not chosen:
+                continue
+            style = style_for(index, family)
+            draw_series(
+                axes[0],
+                [int(c.values["depth"]) for c in chosen],
+                [values_of(c, "target_test_acc") for c in chosen],
+                style,
+                FAMILY_WORDS[family],
+                offset=(index - 2) * 0.05,
+            )
+            points = sweep.paired_points(BASEB, chosen, lambda c: int(c.values["depth"]))
+            if points:
+                draw_paired(
+                    axes[1],
+                    points,
+                    style,
+                    FAMILY_WORDS[family],
+                    offset=(index - 2) * 0.08,
+                    annotate=False,
+                )
+        for base in (c for c in members if c.values.get("family") == "baseB"):
+            values = values_of(base, "target_test_acc")
+            level = 100 * float(np.mean(values))
+            axes[0].axhline(
+                level, color="black", linestyle="--", linewidth=1.2, label="baseB (scratch), mean"
+            )
+            low, high = t_interval(values)
+            if len(values) >= 3 and not math.isnan(low):
+                axes[0].axhspan(
+                    max(0, 100 * low), min(100, 100 * high), color="black", alpha=0.07, linewidth=0
+                )
+        fit_to_points(axes[0])
+        depths = sorted(
+            {int(c.values["depth"]) for c in members if c.values.get("family") != "baseB"}
+        )
+        for ax in axes:
+            ax.set_xticks(depths)
+            ax.set_xlabel("n: stages copied (frozen, or fine-tuned for +)")
+        axes[0].set_ylabel("target task B: test accuracy (%)")
+        axes[0].set_title("Accuracy on B against copied depth" + (f" ({words})" if words else ""))
+        axes[0].legend(fontsize=8, title=LEGEND_NOTE, title_fontsize=7)
+        if has_pairs:
+            axes[1].set_title(
+                "Paired: treatment − baseB (n pairs in paired.csv)\nsame split seeds; bars: 95% CI",
+                fontsize=10,
+            )
+            axes[1].set_ylabel("difference from baseB (accuracy points)")
+            if axes[1].get_legend_handles_labels()[0]:
+                axes[1].legend(fontsize=8)
+        figure.suptitle(f"Freeze depth · sweep {sweep.name}", fontsize=9)
+        written += save(figure, out_dir, f"depth{suffix}")
+    return written

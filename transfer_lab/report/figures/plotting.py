@@ -1,0 +1,251 @@
+"""What every figure shares: the sweep's data, styles, panels, series with bands, paired bars.
+
+Figures are drawn with matplotlib's object API on the Agg canvas: no pyplot, no global state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
+from matplotlib.figure import Figure
+
+from transfer_lab.report.pairing import Comparison, find
+from transfer_lab.report.statistics import Paired, t_interval
+from transfer_lab.report.summary import Configuration, format_value, missing
+
+FAMILY_STYLE: dict[str, dict[str, Any]] = {
+    "baseB": {"color": "black", "marker": "o", "facecolor": "white"},
+    "BnB": {"color": "#1f4e9c", "marker": "s"},
+    "BnB+": {"color": "#6fa8dc", "marker": "s", "facecolor": "white"},
+    "AnB": {"color": "#c62828", "marker": "^"},
+    "AnB+": {"color": "#e91e63", "marker": "D", "facecolor": "white"},
+    "randomnB": {"color": "#777777", "marker": "x"},
+}
+FAMILY_WORDS = {
+    "baseB": "baseB (scratch)",
+    "BnB": "BnB (selffer, frozen)",
+    "BnB+": "BnB+ (selffer, fine-tuned)",
+    "AnB": "AnB (transfer, frozen)",
+    "AnB+": "AnB+ (transfer, fine-tuned)",
+    "randomnB": "random frozen",
+}
+CYCLE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+LEGEND_NOTE = "dots: single split seeds · line: mean · band: 95% CI (t, from 3 seeds)"
+PLOTTED_METRIC = "target_test_acc"  # what the paired panels show
+
+
+@dataclass(frozen=True)
+class SweepData:
+    """What every figure reads from the report: configurations, the design columns that vary
+    between them, the paired comparisons, the sweep's name for titles, and whether to add the
+    published numbers' panel."""
+
+    configs: list[Configuration]
+    display: list[str]
+    comparisons: list[Comparison]
+    name: str
+    anchors: bool = True
+
+    def paired_points(
+        self, kind: str, members: list[Configuration], x_of: Callable[[Configuration], float]
+    ) -> list[tuple[float, Paired]]:
+        """(x, paired statistics) of each member that has a comparison of this kind."""
+        points = []
+        for config in members:
+            comparison = find(self.comparisons, kind, config)
+            result = comparison.stats(PLOTTED_METRIC) if comparison else None
+            if result is not None:
+                points.append((x_of(config), result))
+        return points
+
+    def has_pairs(self, kind: str) -> bool:
+        """Whether any comparison of this kind has pairs to draw."""
+        return any(c.kind == kind and c.stats(PLOTTED_METRIC) is not None for c in self.comparisons)
+
+
+def percent(values) -> np.ndarray:
+    return 100 * np.asarray(values, dtype=float)
+
+
+def values_of(config: Configuration, metric: str) -> list[float]:
+    return list(config.metric(metric).values())
+
+
+def style_for(index: int, family: str | None = None) -> dict[str, Any]:
+    if family in FAMILY_STYLE:
+        return dict(FAMILY_STYLE[family])
+    return {"color": CYCLE[index % len(CYCLE)], "marker": MARKERS[index % len(MARKERS)]}
+
+
+def new_figure(panels: int, height: float = 4.2) -> tuple[Figure, list[Axes]]:
+    """Panels side by side; four make a 2 × 2 grid, which fits a paper's page better."""
+    rows, cols = (2, 2) if panels == 4 else (1, panels)
+    figure = Figure(figsize=(5.4 * cols, height * rows), layout="constrained")
+    axes = list(figure.subplots(rows, cols, squeeze=False).flat)
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+    return figure, list(axes)
+
+
+def save(figure: Figure, out_dir: Path, stem: str) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for suffix in ("png", "svg"):
+        path = out_dir / f"{stem}.{suffix}"
+        figure.savefig(path, dpi=150 if suffix == "png" else None)
+        paths.append(path)
+    return paths
+
+
+def facets(
+    configs: list[Configuration], display: list[str], used: set[str]
+) -> Iterator[tuple[str, str, list[Configuration]]]:
+    """(file suffix, title words, configurations) for each value of the columns not plotted."""
+    rest = [c for c in display if c not in used]
+    if not rest:
+        yield "", "", configs
+        return
+    combos: dict[tuple, list[Configuration]] = {}
+    for config in configs:
+        combos.setdefault(tuple(config.values.get(c) for c in rest), []).append(config)
+    for key, members in combos.items():
+        words = ", ".join(
+            f"{c}={format_value(v)}" for c, v in zip(rest, key, strict=True) if not missing(v)
+        )
+        suffix = "_" + "_".join(f"{c}-{format_value(v)}" for c, v in zip(rest, key, strict=True))
+        yield suffix.replace("/", "-").replace(" ", ""), words, members
+
+
+def series(configs: list[Configuration], columns: list[str]) -> dict[tuple, list[Configuration]]:
+    """Configurations grouped by their values in the given columns: one plotted line each."""
+    groups: dict[tuple, list[Configuration]] = {}
+    for config in configs:
+        groups.setdefault(tuple(config.values.get(c) for c in columns), []).append(config)
+    return groups
+
+
+def draw_series(
+    ax: Axes,
+    xs: list[float],
+    samples: list[list[float]],
+    style: dict[str, Any],
+    label: str,
+    offset: float = 0.0,
+    band: bool = True,
+    error: bool = False,
+) -> None:
+    """Points for every replicate, the mean as a line, a 95% band where there are 3+ values."""
+    scale = (lambda v: 100 - percent(v)) if error else percent
+    face = style.get("facecolor", style["color"])
+    means, lows, highs = [], [], []
+    for x, values in zip(xs, samples, strict=True):
+        if values:
+            ax.scatter(
+                np.full(len(values), x + offset),
+                scale(values),
+                s=18,
+                alpha=0.55,
+                marker=style["marker"],
+                facecolors=face,
+                edgecolors=style["color"],
+                linewidths=0.8,
+                zorder=3,
+            )
+        means.append(float(np.mean(values)) if values else math.nan)
+        # with two seeds t(0.975, 1) = 12.7 makes a band that hides everything: draw from 3
+        low, high = t_interval(values) if len(values) >= 3 else (math.nan, math.nan)
+        lows.append(low)
+        highs.append(high)
+    ax.plot(
+        xs,
+        scale(means),
+        color=style["color"],
+        marker=style["marker"],
+        markersize=6,
+        markerfacecolor=face,
+        linewidth=1.8,
+        label=label,
+        zorder=4,
+    )
+    if band and any(not math.isnan(v) for v in lows):
+        low_line, high_line = np.clip(scale(lows), 0, 100), np.clip(scale(highs), 0, 100)
+        if error:
+            low_line, high_line = high_line, low_line
+        ax.fill_between(xs, low_line, high_line, color=style["color"], alpha=0.12, linewidth=0)
+
+
+def fit_to_points(ax: Axes) -> None:
+    """y-limits from the plotted points and means, so wide bands from few seeds do not squash them."""
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)]  # not the bands
+    values = [
+        v
+        for collection in scatters
+        for v in np.asarray(collection.get_offsets())[:, 1:].ravel()
+        if np.isfinite(v)
+    ]
+    values += [
+        v
+        for line in ax.lines
+        for v in np.asarray(line.get_ydata(), dtype=float).ravel()
+        if np.isfinite(v)
+    ]
+    if values:
+        low, high = min(values), max(values)
+        pad = max(1.0, 0.08 * (high - low))
+        ax.set_ylim(max(0.0, low - pad), min(100.0, high + pad))
+
+
+def draw_paired(
+    ax: Axes,
+    points: list[tuple[float, Paired]],
+    style: dict[str, Any],
+    label: str,
+    offset: float = 0.0,
+    negate: bool = False,
+    annotate: bool = True,
+) -> None:
+    """Mean paired difference (points) at each x with its 95% CI, p-values written above."""
+    sign = -1 if negate else 1
+    xs = np.array([x for x, _ in points], dtype=float) + offset
+    mean = sign * percent([r.diff_mean for _, r in points])
+    low = sign * percent([r.ci_low for _, r in points])
+    high = sign * percent([r.ci_high for _, r in points])
+    if negate:
+        low, high = high, low
+    err = np.vstack(
+        [mean - np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high) - mean]
+    )
+    ax.errorbar(
+        xs,
+        mean,
+        yerr=err,
+        fmt=style["marker"],
+        color=style["color"],
+        capsize=4,
+        markerfacecolor=style.get("facecolor", style["color"]),
+        label=label,
+        zorder=4,
+    )
+    if annotate:
+        tops = np.where(np.isnan(high), mean, high)
+        for x, top, (_, result) in zip(xs, tops, points, strict=True):
+            words = f"n={result.n}" if missing(result.p_t) else f"p={result.p_t:.2g}\nn={result.n}"
+            ax.annotate(
+                words,
+                (x, top),
+                textcoords="offset points",
+                xytext=(0, 4),
+                ha="center",
+                fontsize=7,
+                color=style["color"],
+            )
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.margins(y=0.18)  # room for the p-values above the bars

@@ -1,0 +1,112 @@
+"""summary.md: the sweep's tables, comparisons, figures and unfinished jobs, for reading."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from transfer_lab.atomic import write_atomically
+from transfer_lab.report.pairing import KINDS
+from transfer_lab.report.tables import (
+    KIND_WORDS,
+    PAIRED_HEADER,
+    SweepTables,
+    fixed_settings,
+    job_counts,
+    paired_rows,
+    summary_rows,
+)
+
+PAIRED_TABLES = (
+    ("target_test_acc", "Target task B, test accuracy"),
+    ("source_test_acc", "Source task A, test accuracy"),
+)
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    escape = lambda text: str(text).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(map(escape, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(escape, row)) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(
+    tables: SweepTables, drawn: list[Path], figure_errors: list[str], sections: Sequence[str] = ()
+) -> None:
+    """Write summary.md into the sweep folder, whole or not at all; `sections` (markdown lines)
+    go before the figures."""
+    sweep_dir, frame = tables.sweep_dir, tables.jobs
+    experiments = sorted({str(e) for e in frame.get("experiment", pd.Series()).dropna()})
+    header, rows = summary_rows(tables.summary, tables.display)
+    text = [
+        f"# Sweep report: {sweep_dir}\n",
+        f"{'experiment ' + ', '.join(experiments) + ' · ' if experiments else ''}"
+        f"{job_counts(frame)}\n",
+    ]
+    fixed = fixed_settings(tables.configs, tables.columns, tables.display)
+    if fixed:
+        text.append(f"Fixed in every configuration: {fixed}\n")
+    text += [
+        "## Accuracy by configuration\n",
+        "Mean ± standard deviation over replicates, in %. A replicate is one split seed "
+        "(the A/B class partition) with one training seed; n counts replicates, and jobs "
+        "that repeat a replicate exactly are averaged first.\n",
+        markdown_table(header, rows),
+    ]
+    text += paired_section(tables)
+    text += list(sections)
+    if drawn or figure_errors:
+        text.append("## Figures\n")
+        for path in drawn:
+            if path.suffix == ".png":
+                text.append(f"![{path.stem}]({path.relative_to(sweep_dir).as_posix()})\n")
+        text += [f"- {error}\n" for error in figure_errors]
+    problems = tables.problems
+    if not problems.empty:
+        text += [
+            "## Jobs that did not finish\n",
+            "Left out of every table and comparison above.\n",
+            markdown_table(
+                ["job", "status", "overrides", "reason"],
+                [
+                    [str(r.job), str(r.status), f"`{r.overrides}`", str(r.reason)]
+                    for r in problems.itertuples()
+                ],
+            ),
+        ]
+    write_atomically(sweep_dir / "summary.md", lambda tmp: tmp.write_text("\n".join(text)))
+
+
+def paired_section(tables: SweepTables) -> list[str]:
+    """The paired comparisons, or why there are none."""
+    paired = tables.paired
+    if paired.empty:
+        if len(tables.configs) <= 1:
+            return []
+        return [
+            "## Paired comparisons\n",
+            "None: no configuration has a baseline in this sweep (β = 0 for β > 0, baseB "
+            "for a copied network, the selffer for a transferred one).\n",
+        ]
+    text = [
+        "## Paired comparisons\n",
+        "Each configuration against its baseline on the same split seeds and training "
+        "seed: difference = configuration − baseline in accuracy points (positive: the "
+        "configuration is better), 95% t-interval of the mean difference, two-sided "
+        "paired t-test and Wilcoxon signed-rank test (exact for small n; with n pairs "
+        "its smallest possible p is 2/2ⁿ). Replicates that only one side finished are "
+        "left out. Unpaired (Welch) p-values are in paired.csv for contrast.\n",
+    ]
+    for metric, title in PAIRED_TABLES:
+        rows = paired_rows(paired, metric, notes=True)
+        if rows:
+            if any(row[-1] for row in rows):
+                table = markdown_table([*PAIRED_HEADER, "note"], rows)
+            else:
+                table = markdown_table(PAIRED_HEADER, [row[:-1] for row in rows])
+            text += [f"### {title}\n", table]
+    kinds = [k for k in KINDS if k in set(paired["comparison"])]
+    text.append("Comparisons: " + "; ".join(KIND_WORDS[k] for k in kinds) + ".\n")
+    return text

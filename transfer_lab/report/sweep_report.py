@@ -1,0 +1,85 @@
+"""The report of one sweep, start to end: collect the jobs, group them into configurations,
+pair each with its baseline, then write the files, draw the figures and print the tables.
+
+Writes into the sweep folder:
+  jobs.csv      one row per job (design values, status, reason, metrics)
+  summary.csv   one row per configuration: n, split seeds, mean/std/95% CI of each metric
+  paired.csv    every configuration against its baseline on the same split seeds
+  summary.md    the tables above for reading, the figures, and the jobs that did not finish
+  figures/      PNG and SVG of each figure the sweep has data for
+  measures.csv, agreement.csv   the sources' transferability measures beside the measured
+                curve, when the jobs recorded them (report/measures.py)
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from rich.console import Console
+
+from transfer_lab.atomic import write_atomically
+from transfer_lab.report import measures
+from transfer_lab.report.collect import collect, design_columns
+from transfer_lab.report.console import print_report
+from transfer_lab.report.markdown import write_markdown
+from transfer_lab.report.pairing import comparisons, paired_table
+from transfer_lab.report.summary import configurations, display_columns, summarise
+from transfer_lab.report.tables import SweepTables
+
+log = logging.getLogger(__name__)
+
+
+def tables_of(sweep_dir: Path) -> SweepTables:
+    """Every table of the report, computed from the sweep's job folders."""
+    frame = collect(sweep_dir)
+    columns = design_columns(frame)
+    configs = configurations(frame, columns)
+    display = display_columns(configs, columns)
+    found = comparisons(configs, columns)
+    return SweepTables(
+        sweep_dir=sweep_dir,
+        jobs=frame,
+        columns=columns,
+        configs=configs,
+        display=display,
+        summary=summarise(configs, columns),
+        comparisons=found,
+        paired=paired_table(found, display),
+    )
+
+
+def report_sweep(
+    sweep_dir: Path, console: Console | None = None, anchors: bool = True, draw: bool = True
+) -> int:
+    """Write the sweep's report files and print its tables; returns how many jobs are not ok."""
+    console = console or Console()
+    sweep_dir = Path(sweep_dir)
+    tables = tables_of(sweep_dir)
+    if tables.jobs.empty:
+        console.print(f"[yellow]no jobs found in {sweep_dir}[/yellow]")
+        return 0
+    for name, table in (
+        ("jobs", tables.jobs),
+        ("summary", tables.summary),
+        ("paired", tables.paired),
+    ):
+        write_atomically(sweep_dir / f"{name}.csv", lambda tmp, t=table: t.to_csv(tmp, index=False))
+    drawn, figure_errors = [], []
+    if draw and tables.configs:
+        from transfer_lab.report.figures import SweepData, draw_figures  # matplotlib: only here
+
+        data = SweepData(
+            tables.configs, tables.display, tables.comparisons, sweep_dir.name, anchors
+        )
+        drawn, figure_errors = draw_figures(data, sweep_dir / "figures")
+    sections: list[str] = []
+    try:  # transferability measures beside the measured curve, when the jobs recorded them
+        sections, measure_figures = measures.report(sweep_dir, tables.jobs, draw)
+        drawn += measure_figures
+    except Exception as error:  # like a figure: never at the cost of the tables
+        log.warning("measures section not written: %s", error, exc_info=True)
+        figure_errors.append(f"the measures section failed: {type(error).__name__}: {error}")
+    write_markdown(tables, drawn, figure_errors, sections)
+    print_report(console, tables, drawn, figure_errors)
+    return len(tables.problems)

@@ -1,0 +1,143 @@
+"""The report's tables as rows of text, shared by the markdown file and the console: titles,
+number formats, the summary rows and the paired rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from transfer_lab.report.collect import METRICS, TREATMENT_COLUMNS
+from transfer_lab.report.pairing import BETA, Comparison
+from transfer_lab.report.summary import Configuration, format_value, mean_std, missing
+
+METRIC_TITLES = {
+    "target_test_acc": "target test acc %",
+    "target_val_acc": "target val acc %",
+    "source_test_acc": "source test acc %",
+    "source_val_acc": "source val acc %",
+}
+COLUMN_TITLES = {
+    "label": "network",
+    "beta": "β",
+    "binary_heads": "K",
+    "depth": "n",
+    "fraction": "B fraction",
+    "per_class": "B per class",
+    "lr_scale": "lr scale",
+    "treatment": "treatment",
+    "freeze": "frozen",
+}
+PAIRED_HEADER = [
+    "comparison",
+    "configuration",
+    "baseline",
+    "pairs",
+    "diff (points)",
+    "95% CI (points)",
+    "t-test p",
+    "Wilcoxon p",
+]
+KIND_WORDS = {
+    BETA: "β vs β=0: the same configuration trained on A without the binary-head loss",
+    "vs baseB": "vs baseB: scratch training on B with the same budget and target settings",
+    "AnB vs BnB": "AnB vs BnB: the transferred network against the selffer with the same n "
+    "and freezing (Yosinski's specificity of A's features)",
+}
+
+
+@dataclass(frozen=True)
+class SweepTables:
+    """What the report computed from one sweep, for the files and the console to show."""
+
+    sweep_dir: Path
+    jobs: pd.DataFrame  # one row per job (jobs.csv)
+    columns: list[str]  # the design columns
+    configs: list[Configuration]
+    display: list[str]  # the design columns that vary: the tables' first columns
+    summary: pd.DataFrame  # one row per configuration (summary.csv)
+    comparisons: list[Comparison]
+    paired: pd.DataFrame  # one row per comparison and metric (paired.csv)
+
+    @property
+    def problems(self) -> pd.DataFrame:
+        """The jobs that did not finish: failed, unfinished or unreadable."""
+        return self.jobs[self.jobs["status"] != "ok"]
+
+
+def summary_rows(
+    summary: pd.DataFrame, display: list[str], metrics=METRICS, seeds: bool = True
+) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the per-configuration table (metrics without values left out)."""
+    metrics = [m for m in metrics if summary[f"{m}_mean"].notna().any()] or list(metrics[:1])
+    header = [
+        *(COLUMN_TITLES.get(c, c) for c in display),
+        "n",
+        *(["split seeds"] if seeds else []),
+        *(METRIC_TITLES[m] for m in metrics),
+    ]
+    rows = []
+    for _, row in summary.iterrows():
+        cells = ["–" if missing(row[c]) else format_value(row[c]) for c in display]
+        cells += [str(int(row["n"]))] + ([str(row["split_seeds"])] if seeds else [])
+        cells += [mean_std(row[f"{m}_mean"], row[f"{m}_std"]) for m in metrics]
+        rows.append(cells)
+    return header, rows
+
+
+def points(value: float, signed: bool = True) -> str:
+    """A fraction as accuracy points: 0.0233 → +2.33."""
+    if missing(value):
+        return "–"
+    return f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}"
+
+
+def p_text(value: float) -> str:
+    if missing(value):
+        return "–"
+    return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
+
+
+def paired_rows(table: pd.DataFrame, metric: str, notes: bool = False) -> list[list[str]]:
+    """Rows of PAIRED_HEADER (and a note, if asked) for one metric."""
+    if table.empty:
+        return []
+    rows = []
+    chosen = table[table["metric"] == metric]
+    for row in chosen.itertuples():
+        interval = "–" if missing(row.ci_low) else f"[{points(row.ci_low)}, {points(row.ci_high)}]"
+        cells = [
+            row.comparison,
+            row.config,
+            row.baseline,
+            str(row.pairs),
+            points(row.diff_mean),
+            interval,
+            p_text(row.p_t),
+            p_text(row.p_wilcoxon),
+        ]
+        rows.append([*cells, str(row.note or "")] if notes else cells)
+    return rows
+
+
+def fixed_settings(configs: list[Configuration], columns: list[str], display: list[str]) -> str:
+    """What every configuration shares, so the tables need not repeat it."""
+    parts = []
+    for column in columns:
+        if column in display or (column in TREATMENT_COLUMNS[1:] and "label" in columns):
+            continue
+        values = {
+            format_value(c.values.get(column)) for c in configs if not missing(c.values.get(column))
+        }
+        if len(values) == 1:
+            parts.append(f"{COLUMN_TITLES.get(column, column)}={values.pop()}")
+    return " · ".join(parts)
+
+
+def job_counts(frame: pd.DataFrame) -> str:
+    """ "9 jobs: 7 finished, 1 failed, 1 unfinished"."""
+    counts = frame["status"].value_counts()
+    words = [f"{counts.get('ok', 0)} finished"]
+    words += [f"{n} {status}" for status, n in counts.items() if status != "ok"]
+    return f"{len(frame)} jobs: " + ", ".join(words)

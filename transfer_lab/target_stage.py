@@ -1,0 +1,114 @@
+"""The target stage: a network for B built as the plan says, trained, selected and tested once.
+
+baseB's network is also a source: Yosinski's BnB copies its first n layers from baseB itself
+(the network the baseB arm trains, on the same data with the same schedule). So baseB is trained
+through the source cache, under a key both the baseB job and every BnB job compute; whichever
+job comes first trains it, and the others reuse it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import Logger
+
+from transfer_lab.data import tasks as data_tasks
+from transfer_lab.data.tasks import JobData
+from transfer_lab.job_context import JobContext
+from transfer_lab.models.module import TransferModule
+from transfer_lab.networks import build_module, target_schedule
+from transfer_lab.results import StageResults
+from transfer_lab.source_stage import source_definition
+from transfer_lab.training import Fitted, derived_seed, fit_and_test
+from transfer_lab.transfer.cache import SourceCache
+from transfer_lab.transfer.treatments import Plan, plan_treatment
+
+log = logging.getLogger(__name__)
+
+BASEB = plan_treatment("scratch", 0, False, [])
+# How B's batches are served; the evaluation batch size and workers change nothing trained.
+SERVING_KEYS = ("augment", "mean", "std", "batch_size")
+
+
+def train_on_b(
+    cfg: DictConfig,
+    job: JobData,
+    plan: Plan,
+    ctx: JobContext,
+    stage: str = "target",
+    source_state: dict[str, torch.Tensor] | None = None,
+) -> tuple[TransferModule, Fitted]:
+    """Build B's network as `plan` says, train it on B's budget, select by validation, test.
+
+    `stage` names the run's logs and checkpoint ("source" when baseB is trained as BnB's source).
+    Data order always follows the target stream; a network cut from baseB (BnB) draws its fresh
+    layers from its own stream.
+    """
+    stream = "selffer" if plan.source_task == "B" else "target"
+    pl.seed_everything(derived_seed(cfg.seed, stream), verbose=False)
+    schedule = target_schedule(cfg, plan)
+    module = build_module(
+        cfg, schedule, job.target_images, job.task_b, beta=0.0, plan=plan, source_state=source_state
+    )
+    datamodule = data_tasks.datamodule_for(
+        job.target_images, job.task_b, seed=derived_seed(cfg.seed, "target")
+    )
+    return module, fit_and_test(module, datamodule, stage, schedule, cfg, ctx)
+
+
+def baseb_definition(cfg: DictConfig, job: JobData) -> dict[str, Any]:
+    """Everything that determines baseB's network: its key in the source cache.
+
+    Scratch on B with the target schedule (target.scratch applied): no β, no binary heads, B's
+    exact images (budget and validation) and how they are served. Transfer settings are left out:
+    they change nothing in a network with no copied stages.
+    """
+    definition = source_definition(cfg, job.target_images, job.task_b)
+    settings = dataclasses.asdict(job.target_images.settings)
+    definition.update(
+        network="baseB",
+        beta=0.0,
+        binary_heads=0,
+        schedule=OmegaConf.to_container(target_schedule(cfg, BASEB), resolve=True),
+        serving={k: settings[k] for k in SERVING_KEYS},
+    )
+    return definition
+
+
+def baseb_network(
+    cfg: DictConfig, job: JobData, ctx: JobContext, stage: str
+) -> tuple[dict[str, torch.Tensor], StageResults, list[Logger]]:
+    """(backbone weights, results, loggers) of baseB's network, trained now or reused.
+
+    The baseB job asks with stage "target" and keeps its selected checkpoint; a BnB job asks with
+    stage "source" (its logs and checkpoint are then the source's, and the cache keeps the
+    network). Loggers are empty when the network was reused.
+    """
+    fitted: list[Fitted] = []
+
+    def train() -> dict[str, Any]:
+        log.info("%s · %s: train baseB on B (%d images)", ctx.banner, stage, len(job.task_b.train))
+        module, done = train_on_b(cfg, job, BASEB, ctx, stage=stage)
+        if stage != "target" and done.checkpoint is not None:
+            done.checkpoint.unlink(missing_ok=True)  # the cache keeps the network instead
+        fitted.append(done)
+        metrics = done.results.metrics()
+        state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}
+        return {"state_dict": state, "metrics": metrics}
+
+    cache = SourceCache(cfg.paths.cache_dir)
+    stored, key, trained = cache.fetch_or_train(baseb_definition(cfg, job), train)
+    if trained and stage == "target":
+        results = fitted[0].results  # the job's own checkpoint hash, as for any target
+    else:
+        results = StageResults.from_json(stored["metrics"])
+        results.checkpoint_sha256 = stored["sha256"]  # the cached network's file
+    if not trained:
+        log.info("%s · %s: reusing baseB's network %s", ctx.banner, stage, key[:12])
+    results.trained, results.cache_key = trained, key
+    return stored["state_dict"], results, fitted[0].loggers if fitted else []
