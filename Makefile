@@ -7,7 +7,8 @@ RUN := $(PY) -m transfer_lab
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-fast lint format tensorboard clean bench \
-	digits-yosinski digits-fraction yosinski densenet-beta densenet-beta-k4 densenet-beta-k10 \
+	digits-yosinski digits-transferability cifar100-transferability digits-fraction \
+	yosinski densenet-beta densenet-beta-k4 densenet-beta-k10 \
 	wrn-beta imagenet100-beta freeze-depth fashion-fraction long-tail ood-transfer \
 	natural-manmade
 
@@ -32,6 +33,10 @@ DATA_ARG := $(if $(DATA),paths.data_dir=$(DATA),)
 
 digits-yosinski: $(STAMP)  ## Yosinski's treatments × depth on digits (offline, minutes)
 	$(RUN) +experiment=digits_yosinski sweep $(ARGS)
+digits-transferability: $(STAMP)  ## only the sources of digits-yosinski, measured on B per stage (offline, minutes)
+	$(RUN) +experiment=digits_transferability sweep $(ARGS)
+cifar100-transferability: $(STAMP)  ## the sources of yosinski measured on B per stage
+	$(RUN) +experiment=cifar100_transferability sweep $(DATA_ARG) $(ARGS)
 digits-fraction: $(STAMP)  ## transfer vs scratch across B's budget on digits (offline, minutes)
 	$(RUN) +experiment=digits_fraction sweep $(ARGS)
 yosinski: $(STAMP)  ## Yosinski et al. 2014 on CIFAR-100 halves, both directions

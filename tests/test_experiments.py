@@ -60,4 +60,9 @@ def test_experiment_runs_end_to_end_on_tiny_real_format_data(cli, data_root, exp
     (source_path,) = list((cli.cwd / "multirun").glob("*/*/sources/*/results.json"))
     source = json.loads(source_path.read_text())["source"]  # trained first, then found
     assert source["trained"] and source["cache_key"] == results["source"]["cache_key"]
+    if results["config"]["measures"]["only"]:  # sources measured, no target network
+        assert results["target"] is None
+        assert len(results["source"]["measures"]["probe"]) == len(results["stages"])
+        assert len(results["source"]["cka"]["baseB"]) == len(results["stages"])
+        return
     assert results["target"]["epochs"] == 1 and 0 <= results["target"]["test_acc"] <= 1

@@ -1,4 +1,5 @@
-"""One job, in the order it happens: check → split → source stage → target stage → results.
+"""One job, in the order it happens: check → split → source stage → measures → target stage →
+results.
 
 Each step lives in its own module; this file only says what follows what.
 """
@@ -13,8 +14,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from transfer_lab.data import tasks as data_tasks
 from transfer_lab.data.splits import Task
+from transfer_lab.errors import UserError
 from transfer_lab.hparams import log_hparams
 from transfer_lab.job_context import JobContext
+from transfer_lab.measure_stage import backbone_from_state, source_measures, stage_cka
 from transfer_lab.networks import stage_names
 from transfer_lab.results import JobResults, StageResults
 from transfer_lab.source_stage import code_sha256, run_source, source_definition
@@ -58,6 +61,11 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     split, task_a, task_b = job.split, job.task_a, job.task_b
     stages = stage_names(cfg, job.source_images)
     plan = plan_from_config(cfg.transfer, stages)
+    if cfg.measures.only and plan.source_task != "A":
+        raise UserError(
+            f"measures.only=true measures a source network trained on A, but {plan.label} has "
+            f"none; use transfer.treatment=transfer (or an arm such as A1B)."
+        )
     results = JobResults(
         status="running",
         experiment=ctx.experiment,
@@ -92,11 +100,10 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
 
     # 3. Source stage, reused from the cache when it exists: transfer trains on A; selffer (BnB)
     #    is cut from baseB's own network, the one the baseB arm trains.
-    source_state = None
+    source_state, source_head = None, None
     if plan.source_task == "A":
-        source_state, results.source = run_source(
-            cfg, job.source_images, task_a, ctx, describe(task_a, "A")
-        )
+        source = run_source(cfg, job.source_images, task_a, ctx, describe(task_a, "A"))
+        source_state, source_head, results.source = source.state, source.head, source.results
     elif plan.source_task == "B":
         source_state, results.source, _ = baseb_network(cfg, job, ctx, stage="source")
     if cfg.get("only_source"):  # a sweep's first phase: the source network is all it needs
@@ -106,14 +113,29 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
         drop_resume_points(ctx.job_dir)
         return results
 
+    # 3b. How transferable the source's features look on B, stage by stage (cached).
+    if source_state is not None and cfg.measures.enabled:
+        measured = source_measures(
+            cfg, results.source.cache_key, source_state, source_head, job.target_images, task_b
+        )
+        results.source.measures = measured.per_stage
+        results.source.output_measures = measured.output or None
+
+    # 3c. Measures only: baseB's network for CKA with the source, and no target network.
+    if cfg.measures.only:
+        return finish_measures_only(cfg, ctx, job, source_state, results, started)
+
     # 4. Target stage: copy, freeze, re-initialise as planned; train on B; test once. baseB goes
     #    through the source cache, so the BnB jobs of its split reuse its network.
     log.info("%s · target: %s on %s", ctx.banner, plan.label, describe(task_b, "B"))
     if plan.treatment == "scratch":
         _, results.target, loggers = baseb_network(cfg, job, ctx, stage="target")
     else:
-        _, fitted = train_on_b(cfg, job, plan, ctx, source_state=source_state)
+        module, fitted = train_on_b(cfg, job, plan, ctx, source_state=source_state)
         results.target, loggers = fitted.results, fitted.loggers
+        if source_state is not None and cfg.measures.enabled:  # how far B moved each stage
+            moved = stage_cka(cfg, job.target_images, task_b, module.backbone, source_state)
+            results.target.cka = {"source": moved}
 
     # 5. Results: results.json (whole or absent) and the TensorBoard hparams session.
     results.status = "ok"
@@ -135,6 +157,33 @@ def drop_resume_points(job_dir: Path) -> None:
     """A finished job has nothing left to resume: its last checkpoints only take disk space."""
     for last in (job_dir / "checkpoints").glob("*-last.*"):
         last.unlink()
+
+
+def finish_measures_only(
+    cfg: DictConfig,
+    ctx: JobContext,
+    job: data_tasks.JobData,
+    source_state: dict,
+    results: JobResults,
+    started: float,
+) -> JobResults:
+    """Train (or reuse) baseB, record CKA between the source and baseB per stage, write results."""
+    base_b_state, _, _ = baseb_network(cfg, job, ctx, stage="source")
+    first = backbone_from_state(cfg, job.target_images, source_state)
+    results.source.cka = {
+        "baseB": stage_cka(cfg, job.target_images, job.task_b, first, base_b_state)
+    }
+    results.label = results.family = "sources"  # no arm was trained: no depth, no target
+    results.depth, results.freeze, results.freeze_depth = None, None, None
+    results.status = "ok"
+    results.seconds = round(time.time() - started, 2)
+    results.write(ctx.job_dir)
+    log.info(
+        "%s · measures of the source on B written (%s)",
+        ctx.banner,
+        ", ".join(sorted(results.source.measures or {})) or "none: measures.enabled=false",
+    )
+    return results
 
 
 def write_failure(job_dir: Path, cfg: DictConfig, ctx: JobContext, reason: str) -> None:

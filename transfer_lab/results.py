@@ -21,6 +21,10 @@ class StageResults:
     `trained` and `cache_key` describe a network kept in the source cache: a source, or the
     target of a baseB job (BnB jobs are cut from it: their `source.cache_key` is its key);
     trained now or reused from the cache.
+    `measures` are the source's transferability measures on B, one value per stage
+    ({measure: [value after stage 1, …]}); `output_measures` those of its output layer (LEEP,
+    NCE); `cka` the linear CKA per stage with another network ({"baseB": […]} for a source,
+    {"source": […]} for a target that copied one).
     """
 
     trained: bool = False
@@ -34,6 +38,9 @@ class StageResults:
     monitor: str | None = None  # the validation metric that selected the checkpoint
     monitor_value: float | None = None  # its value at the selected epoch
     lr_history: dict[str, list[float]] = field(default_factory=dict)  # group → rate per epoch
+    measures: dict[str, list[float]] | None = None
+    output_measures: dict[str, float] | None = None
+    cka: dict[str, list[float]] | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> StageResults:

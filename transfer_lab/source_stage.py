@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -128,10 +129,22 @@ def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str
     }
 
 
+@dataclass
+class Source:
+    """A source network as the cache keeps it: backbone weights, classifier weights, results.
+
+    `head` is None for sources cached before classifiers were kept (LEEP and NCE need it).
+    """
+
+    state: dict[str, torch.Tensor]
+    head: dict[str, torch.Tensor] | None
+    results: StageResults
+
+
 def run_source(
     cfg: DictConfig, images: ImageSet, task: Task, ctx: JobContext, description: str
-) -> tuple[dict[str, torch.Tensor], StageResults]:
-    """(backbone weights, results) of the source network, trained now or reused from the cache."""
+) -> Source:
+    """The source network, trained now or reused from the cache."""
 
     def train() -> dict[str, Any]:
         log.info("%s · source: train on %s", ctx.banner, description)
@@ -144,7 +157,8 @@ def run_source(
         )
         metrics = fitted.results.metrics()
         state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}
-        return {"state_dict": state, "metrics": metrics}
+        head = {k: v.detach().cpu().clone() for k, v in module.classifier.state_dict().items()}
+        return {"state_dict": state, "head": head, "metrics": metrics}
 
     cache = SourceCache(cfg.paths.cache_dir)
     stored, key, trained = cache.fetch_or_train(source_definition(cfg, images, task), train)
@@ -152,4 +166,4 @@ def run_source(
         log.info("%s · source: reusing cached network %s (%s)", ctx.banner, key[:12], description)
     results = StageResults.from_json(stored["metrics"])
     results.trained, results.cache_key, results.checkpoint_sha256 = trained, key, stored["sha256"]
-    return stored["state_dict"], results
+    return Source(stored["state_dict"], stored.get("head"), results)

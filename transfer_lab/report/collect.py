@@ -20,6 +20,13 @@ from transfer_lab.results import RESULTS_FILE, JobResults, StageResults
 
 REPLICATE_KEYS = ("split_seed", "seed")  # what a configuration is averaged over
 METRICS = ("target_test_acc", "target_val_acc", "source_test_acc", "source_val_acc")
+# The job's source measured on B at the job's cut depth n (results.json source.measures).
+MEASURE_METRICS = ("source_probe", "source_logme", "source_hscore", "source_transrate")
+PER_STAGE = (
+    "measures",
+    "output_measures",
+    "cka",
+)  # per-stage values: report/measures.py reads them
 
 # Override keys with a design column of their own (read back from results.json).
 OVERRIDE_COLUMNS = {
@@ -124,6 +131,11 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     row["target_labelled"] = (results.sizes or {}).get("target_labelled")  # train + val
     for stage in ("source", "target"):
         row.update(stage_columns(stage, getattr(results, stage)))
+    depth = results.depth
+    if results.source.measures and isinstance(depth, int) and depth >= 1:
+        for name, values in results.source.measures.items():  # at the stage the job cut after
+            if len(values) >= depth:
+                row[f"source_{name}"] = values[depth - 1]
     if not results.has_source:  # no source network: blank its settings
         for key in SOURCE_ONLY:
             row[key] = None
@@ -140,7 +152,7 @@ def stage_columns(stage: str, results: StageResults | None) -> dict[str, Any]:
     return {
         f"{stage}_{f.name}": getattr(results, f.name)
         for f in dataclasses.fields(results)
-        if not isinstance(getattr(results, f.name), dict | list)
+        if not isinstance(getattr(results, f.name), dict | list) and f.name not in PER_STAGE
     }
 
 
@@ -154,6 +166,8 @@ def collect(sweep_dir: str | Path) -> pd.DataFrame:
             frame[column] = None
     for metric in METRICS:
         frame[metric] = pd.to_numeric(frame[metric], errors="coerce")
+    for metric in MEASURE_METRICS:
+        frame[metric] = pd.to_numeric(frame.get(metric), errors="coerce")
     return frame
 
 

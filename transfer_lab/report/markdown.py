@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -31,8 +32,11 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(tables: SweepTables, drawn: list[Path], figure_errors: list[str]) -> None:
-    """Write summary.md into the sweep folder, whole or not at all."""
+def write_markdown(
+    tables: SweepTables, drawn: list[Path], figure_errors: list[str], sections: Sequence[str] = ()
+) -> None:
+    """Write summary.md into the sweep folder, whole or not at all; `sections` (markdown lines)
+    go before the figures."""
     sweep_dir, frame = tables.sweep_dir, tables.jobs
     experiments = sorted({str(e) for e in frame.get("experiment", pd.Series()).dropna()})
     header, rows = summary_rows(tables.summary, tables.display)
@@ -52,6 +56,7 @@ def write_markdown(tables: SweepTables, drawn: list[Path], figure_errors: list[s
         markdown_table(header, rows),
     ]
     text += paired_section(tables)
+    text += list(sections)
     if drawn or figure_errors:
         text.append("## Figures\n")
         for path in drawn:

@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from transfer_lab.report.collect import METRICS, REPLICATE_KEYS, TREATMENT_COLUMNS, distinct
+from transfer_lab.report.collect import (
+    MEASURE_METRICS,
+    METRICS,
+    REPLICATE_KEYS,
+    TREATMENT_COLUMNS,
+    distinct,
+)
 from transfer_lab.report.statistics import t_interval
 
 FAMILY_ORDER = ("baseB", "BnB", "BnB+", "AnB", "AnB+", "randomnB")
@@ -95,15 +101,16 @@ def sort_key(values: dict[str, Any], columns: list[str]) -> tuple:
 def configurations(frame: pd.DataFrame, columns: list[str]) -> list[Configuration]:
     """Group the finished jobs into configurations, in reading order."""
     done = frame[frame["status"] == "ok"]
+    metrics = [*METRICS, *MEASURE_METRICS]
     found = []
     for _, jobs in done.groupby(list(columns), dropna=False, sort=False):
-        replicates = jobs.groupby(list(REPLICATE_KEYS), dropna=False, sort=False)[list(METRICS)]
+        replicates = jobs.groupby(list(REPLICATE_KEYS), dropna=False, sort=False)[metrics]
         found.append(
             Configuration(
                 values={c: clean(jobs[c].iloc[0]) for c in columns},
                 jobs=[str(job) for job in jobs["job"]],
                 replicates={
-                    tuple(clean(k) for k in key): {m: float(row[m]) for m in METRICS}
+                    tuple(clean(k) for k in key): {m: float(row[m]) for m in metrics}
                     for key, row in replicates.mean().iterrows()
                 },
             )
@@ -121,14 +128,20 @@ def display_columns(configs: list[Configuration], columns: list[str]) -> list[st
 
 
 def summarise(configs: list[Configuration], columns: list[str]) -> pd.DataFrame:
-    """One row per configuration: design values, n, split seeds, mean/std/95% CI per metric."""
+    """One row per configuration: design values, n, split seeds, mean/std/95% CI per metric.
+
+    The source's transferability measures at the configuration's depth are columns too, when
+    the sweep recorded them.
+    """
+    measured = [m for m in MEASURE_METRICS if any(c.metric(m) for c in configs)]
+    metrics = [*METRICS, *measured]
     rows = []
     for config in configs:
         row: dict[str, Any] = dict(config.values)
         row["n"] = len(config.replicates)
         row["jobs"] = len(config.jobs)
         row["split_seeds"] = " ".join(str(s) for s in sorted({r[0] for r in config.replicates}))
-        for metric in METRICS:
+        for metric in metrics:
             values = np.array(list(config.metric(metric).values()), dtype=float)
             row[f"{metric}_mean"] = float(values.mean()) if len(values) else math.nan
             row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
@@ -142,7 +155,7 @@ def summarise(configs: list[Configuration], columns: list[str]) -> pd.DataFrame:
             "n",
             "jobs",
             "split_seeds",
-            *[f"{m}_{s}" for m in METRICS for s in ("mean", "std", "ci_low", "ci_high")],
+            *[f"{m}_{s}" for m in metrics for s in ("mean", "std", "ci_low", "ci_high")],
         ],
     )
 

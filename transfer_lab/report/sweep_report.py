@@ -7,21 +7,27 @@ Writes into the sweep folder:
   paired.csv    every configuration against its baseline on the same split seeds
   summary.md    the tables above for reading, the figures, and the jobs that did not finish
   figures/      PNG and SVG of each figure the sweep has data for
+  measures.csv, agreement.csv   the sources' transferability measures beside the measured
+                curve, when the jobs recorded them (report/measures.py)
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from rich.console import Console
 
 from transfer_lab.atomic import write_atomically
+from transfer_lab.report import measures
 from transfer_lab.report.collect import collect, design_columns
 from transfer_lab.report.console import print_report
 from transfer_lab.report.markdown import write_markdown
 from transfer_lab.report.pairing import comparisons, paired_table
 from transfer_lab.report.summary import configurations, display_columns, summarise
 from transfer_lab.report.tables import SweepTables
+
+log = logging.getLogger(__name__)
 
 
 def tables_of(sweep_dir: Path) -> SweepTables:
@@ -67,6 +73,13 @@ def report_sweep(
             tables.configs, tables.display, tables.comparisons, sweep_dir.name, anchors
         )
         drawn, figure_errors = draw_figures(data, sweep_dir / "figures")
-    write_markdown(tables, drawn, figure_errors)
+    sections: list[str] = []
+    try:  # transferability measures beside the measured curve, when the jobs recorded them
+        sections, measure_figures = measures.report(sweep_dir, tables.jobs, draw)
+        drawn += measure_figures
+    except Exception as error:  # like a figure: never at the cost of the tables
+        log.warning("measures section not written: %s", error, exc_info=True)
+        figure_errors.append(f"the measures section failed: {type(error).__name__}: {error}")
+    write_markdown(tables, drawn, figure_errors, sections)
     print_report(console, tables, drawn, figure_errors)
     return len(tables.problems)

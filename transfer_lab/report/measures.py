@@ -1,0 +1,246 @@
+"""Transferability measures beside the measured curve (issue 14).
+
+Every job whose source was trained on A records that source's measures on B at each stage
+(results.json source.measures), and a measure-only job also its linear CKA with baseB. Here
+they are set beside what transfer measured: the measure at stage n against the accuracy of
+AnB and AnB+ at cut depth n, on the same split seeds.
+
+- measures.csv: one row per split seed, training seed and depth: every measure and, where the
+  sweep trained them, the measured accuracies of BnB, BnB+, AnB and AnB+.
+- agreement.csv: per measure and curve, Kendall's τ and Spearman's ρ over depths within a split
+  seed, averaged over split seeds, with a bootstrap interval (transferability/agreement.py).
+- figures/measures*.png: the measured curves, then each measure against n.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from transfer_lab.report.collect import SOURCE_ONLY, TREATMENT_COLUMNS, design_columns
+from transfer_lab.transferability.agreement import rank_agreement
+
+MEASURE_TITLES = {
+    "probe": "linear probe accuracy (B val)",
+    "logme": "LogME",
+    "hscore": "H-score (shrinkage)",
+    "transrate": "TransRate (nats)",
+    "cka_baseB": "linear CKA: baseA vs baseB",
+}
+CURVES = ("AnB", "AnB+")  # what the measures try to predict: A's features used on B
+MEASURED = ("BnB", "BnB+", "AnB", "AnB+")
+KEYS = ["split_seed", "seed", "depth"]
+
+
+def group_columns(frame: pd.DataFrame) -> list[str]:
+    """Design columns besides the arm that vary among finished jobs (β, budget, direction …)."""
+    done = frame[frame["status"] == "ok"]
+    skip = {*TREATMENT_COLUMNS, *SOURCE_ONLY}
+    return [
+        c
+        for c in design_columns(done)
+        if c not in skip and c in done and done[c].dropna().astype(str).nunique() > 1
+    ]
+
+
+def source_rows(sweep_dir: Path, frame: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
+    """One row per source trained on A, split seed, training seed and stage: its measures on B."""
+    rows = []
+    done = frame[(frame["status"] == "ok") & (frame["treatment"] == "transfer")]
+    for job in done.itertuples():
+        try:
+            results = json.loads((Path(sweep_dir) / str(job.job) / "results.json").read_text())
+        except (OSError, ValueError):
+            continue
+        source = results.get("source") or {}
+        measures = source.get("measures") or {}
+        cka = (source.get("cka") or {}).get("baseB")
+        for index, stage in enumerate(results.get("stages") or []):
+            row = {g: getattr(job, g, None) for g in groups}
+            row.update(split_seed=job.split_seed, seed=job.seed, depth=index + 1, stage=stage)
+            row.update({name: values[index] for name, values in measures.items()})
+            if cka:
+                row["cka_baseB"] = cka[index]
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    # Every arm of one split copies the same source onto the same B: keep one row of each.
+    return table.drop_duplicates([*groups, *KEYS]).reset_index(drop=True)
+
+
+def measured_rows(frame: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
+    """Target test accuracy per split seed, training seed and depth, one column per family."""
+    done = frame[(frame["status"] == "ok") & frame["family"].isin(MEASURED)]
+    if done.empty or done["target_test_acc"].isna().all():
+        return pd.DataFrame(columns=[*groups, *KEYS])
+    table = done.pivot_table(
+        index=[*groups, *KEYS], columns="family", values="target_test_acc", aggfunc="mean"
+    )
+    return table.reset_index().rename_axis(columns=None)
+
+
+def measure_names(table: pd.DataFrame) -> list[str]:
+    return [m for m in MEASURE_TITLES if m in table and table[m].notna().any()]
+
+
+def agreement(table: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
+    """Rank agreement of every measure with every measured curve, per group of the sweep."""
+    names = measure_names(table)
+    parts = []
+    for key, members in table.groupby(groups, dropna=False) if groups else [((), table)]:
+        # training seeds of one split are averaged first: the split seed is the replicate
+        by_split = members.groupby(["split_seed", "depth"]).mean(numeric_only=True).reset_index()
+        for curve in CURVES:
+            if curve not in by_split or by_split[curve].isna().all():
+                continue
+            found = rank_agreement(by_split, names, curve)
+            found.insert(0, "curve", curve)
+            for column, value in zip(groups, key if groups else (), strict=False):
+                found.insert(0, column, value)
+            parts.append(found)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def draw(table: pd.DataFrame, groups: list[str], out_dir: Path, sweep_name: str) -> list[Path]:
+    """Per group: the measured curves against n, then one panel per measure against n."""
+    from matplotlib.figure import Figure  # matplotlib only when drawing: the report starts fast
+
+    from transfer_lab.report.figures.plotting import FAMILY_STYLE, FAMILY_WORDS, save
+
+    names = measure_names(table)
+    curves = [c for c in MEASURED if c in table and table[c].notna().any()]
+    written: list[Path] = []
+    for key, members in table.groupby(groups, dropna=False) if groups else [((), table)]:
+        count = len(names) + (1 if curves else 0)
+        columns = min(3, count)
+        figure = Figure(
+            figsize=(4.6 * columns, 3.6 * math.ceil(count / columns)), layout="constrained"
+        )
+        axes = list(figure.subplots(math.ceil(count / columns), columns, squeeze=False).flat)
+        for ax in axes[count:]:
+            ax.set_visible(False)
+        axes = axes[:count]
+        for ax in axes:
+            ax.grid(True, alpha=0.3)
+        panels = iter(axes)
+        if curves:
+            ax = next(panels)
+            for family in curves:
+                style = FAMILY_STYLE[family]
+                mean = members.groupby("depth")[family].mean()
+                ax.plot(
+                    mean.index,
+                    100 * mean.to_numpy(),
+                    color=style["color"],
+                    marker=style["marker"],
+                    label=FAMILY_WORDS[family],
+                )
+                ax.scatter(members["depth"], 100 * members[family], color=style["color"], s=8)
+            ax.set(title="measured: target test accuracy", xlabel="cut depth n", ylabel="%")
+            ax.legend(fontsize=7)
+        for name in names:
+            ax = next(panels)
+            for _, seed in members.groupby("split_seed"):
+                ax.plot(seed["depth"], seed[name], color="#999999", lw=0.8, alpha=0.7)
+            mean = members.groupby("depth")[name].mean()
+            ax.plot(mean.index, mean.to_numpy(), color="#c62828", marker="o", lw=2)
+            ax.set(title=MEASURE_TITLES[name], xlabel="cut depth n (source's stage)")
+        for ax in axes:
+            ax.set_xticks(sorted(members["depth"].unique()))
+        words = ", ".join(f"{g}={v}" for g, v in zip(groups, key if groups else (), strict=False))
+        figure.suptitle(
+            f"{sweep_name}: the source on A measured on B's budget\n"
+            "grey: split seeds · red: mean" + (f" · {words}" if words else ""),
+            fontsize=10,
+        )
+        suffix = "".join(f"_{g}-{v}" for g, v in zip(groups, key if groups else (), strict=False))
+        written += save(figure, out_dir, f"measures{suffix}".replace("/", "-").replace(" ", ""))
+    return written
+
+
+def interval(mean: float, low: float, high: float) -> str:
+    if math.isnan(mean):
+        return "–"
+    return f"{mean:+.2f}" + ("" if math.isnan(low) else f" [{low:+.2f}, {high:+.2f}]")
+
+
+def table_lines(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
+
+
+def per_stage_lines(table: pd.DataFrame, groups: list[str]) -> str:
+    """Mean of every measure (and measured curve) at each depth, over split seeds."""
+    names = measure_names(table)
+    curves = [c for c in MEASURED if c in table and table[c].notna().any()]
+    means = table.groupby([*groups, "depth", "stage"], dropna=False)[[*curves, *names]].mean()
+    header = [*groups, "n", "stage", *(f"{c} %" for c in curves), *names]
+    rows = []
+    for key, row in means.iterrows():
+        cells = [str(k) for k in key]
+        cells += [f"{100 * row[c]:.1f}" for c in curves]
+        cells += [f"{row[m]:.3g}" for m in names]
+        rows.append(cells)
+    return table_lines(header, rows)
+
+
+def markdown(table: pd.DataFrame, agreed: pd.DataFrame, groups: list[str]) -> list[str]:
+    """The measures section of summary.md: per-stage means, then the agreement table."""
+    text = [
+        "## Transferability measures of the source\n",
+        "Each measure is computed on the source network trained on A, at the output of stage n, "
+        "on B's training budget (the linear probe is scored on B's validation images); CKA "
+        "compares the source with baseB (trained on B) on B's validation images. Mean over "
+        f"split seeds ({table['split_seed'].nunique()}); per-seed values in measures.csv.\n",
+        per_stage_lines(table, groups),
+    ]
+    if agreed.empty:
+        return text
+    rows = []
+    for row in agreed.itertuples():
+        cells = [str(getattr(row, g)) for g in groups]
+        cells += [
+            row.curve,
+            MEASURE_TITLES.get(row.measure, row.measure),
+            interval(row.kendall, row.kendall_low, row.kendall_high),
+            interval(row.spearman, row.spearman_low, row.spearman_high),
+            str(row.seeds),
+        ]
+        rows.append(cells)
+    header = [*groups, "curve", "measure", "Kendall τ [95% CI]", "Spearman ρ [95% CI]", "seeds"]
+    return text + [
+        "### Do the measures rank the cut depths as transfer did?\n",
+        "Within a split seed, Kendall's τ and Spearman's ρ over the cut depths say whether the "
+        "measure orders the depths as the curve's measured test accuracy does (+1: same order, "
+        "−1: reversed). The table gives their mean over split seeds with a 95% percentile "
+        "bootstrap interval from resampling split seeds (none from one seed; few seeds and few "
+        "depths give wide, coarse intervals). In agreement.csv.\n",
+        table_lines(header, rows),
+    ]
+
+
+def report(sweep_dir: Path, frame: pd.DataFrame, draw_figures: bool = True):
+    """(markdown lines, figure files) of the measures section; writes measures/agreement.csv.
+
+    Sweeps without measures get nothing (and no files).
+    """
+    from transfer_lab.atomic import write_atomically
+
+    if "treatment" not in frame:
+        return [], []
+    groups = group_columns(frame)
+    sources = source_rows(sweep_dir, frame, groups)
+    if sources.empty or not measure_names(sources):
+        return [], []
+    measured = measured_rows(frame, groups)
+    table = sources.merge(measured, on=[*groups, *KEYS], how="left")
+    agreed = agreement(table, groups)
+    write_atomically(sweep_dir / "measures.csv", lambda tmp: table.to_csv(tmp, index=False))
+    if not agreed.empty:
+        write_atomically(sweep_dir / "agreement.csv", lambda tmp: agreed.to_csv(tmp, index=False))
+    drawn = draw(table, groups, sweep_dir / "figures", sweep_dir.name) if draw_figures else []
+    return markdown(table, agreed, groups), drawn
