@@ -27,14 +27,13 @@ class SeenSamples(pl.Callback):
 
 
 class StopAt(pl.Callback):
-    """Stops the process's training with an error when an epoch starts: a job cut off mid-run."""
-
-    def __init__(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+    """Stops the process's training with an error when epoch $STOP_AT starts: a job cut off
+    mid-run. The epoch comes from the environment, so the stopped run and its rerun share one
+    config."""
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        if trainer.current_epoch == self.epoch:
-            raise RuntimeError(f"stopped at epoch {self.epoch}")
+        if trainer.current_epoch == int(os.environ.get("STOP_AT", "-1")):
+            raise RuntimeError(f"stopped at epoch {trainer.current_epoch}")
 
 
 class PauseOnce(pl.Callback):
