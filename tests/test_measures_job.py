@@ -34,7 +34,7 @@ def test_measure_only_job_measures_the_source_on_b_and_compares_it_with_base_b(c
 
 
 def test_transfer_job_records_measures_and_how_far_each_stage_moved(cli):
-    cli(["transfer.arm=A2B", "model.binary_heads=0", *TINY])
+    cli(["transfer.arm=A2B", "model.binary_heads=0", "measures.enabled=true", *TINY])
     results = only_results(cli)
     assert len(results["source"]["measures"]["logme"]) == len(results["stages"])
     moved = results["target"]["cka"]["source"]
@@ -43,7 +43,7 @@ def test_transfer_job_records_measures_and_how_far_each_stage_moved(cli):
 
 
 def test_measures_can_be_switched_off(cli):
-    cli(["transfer.arm=A1B+", "model.binary_heads=0", "measures.enabled=false", *TINY])
+    cli(["transfer.arm=A1B+", "model.binary_heads=0", *TINY])  # off by default
     results = only_results(cli)
     assert results["source"]["measures"] is None and results["target"]["cka"] is None
 
