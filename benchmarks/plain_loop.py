@@ -1,8 +1,8 @@
 """The yardstick: a plain PyTorch training loop with what every study needs and nothing else.
 
-It trains the same network with the same optimiser, batches and precision as transfer_lab, keeps
-the weights of the best validation epoch (strictly better accuracy, as the job's selection),
-and tests them once. The timing hooks record each training step and each epoch's start.
+It trains the same network with the same optimiser, batches (reshuffled per epoch) and precision
+as transfer_lab, keeps the weights of the best validation epoch (strictly better accuracy, as the
+job's selection), and tests them once. The timing hooks record each training step and each epoch's start.
 """
 
 from __future__ import annotations
@@ -31,6 +31,14 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def set_epoch(batches, epoch: int) -> None:
+    """Draw this epoch's order (and augmentation), as Lightning does: it calls `set_epoch` on a
+    loader's sampler before every epoch; without it every epoch repeats the first's order."""
+    for sampler in (getattr(batches, "sampler", None), getattr(batches, "batch_sampler", None)):
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+
+
 def evaluate(model, batches, autocast) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) over batches, summed on the device, read once."""
     model.eval()
@@ -50,9 +58,10 @@ def train(model, optimizer, train_batches, val_batches, test_batches, epochs, de
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else nullcontext
     best_acc, best_state = -1.0, None
     steps, starts = [], []
-    for _ in range(epochs):
+    for epoch in range(epochs):
         _sync(device)
         starts.append(time.perf_counter())
+        set_epoch(train_batches, epoch)
         model.train()
         for images, labels in train_batches:
             _sync(device)

@@ -4,8 +4,10 @@
 2. epoch: one epoch of transfer_lab's Trainer and module (as the pipeline builds them) vs a plain
    PyTorch loop on the same network, batches, optimiser and precision (LeNet on digits,
    ResNet-20 on CIFAR-shaped random uint8 images); the ratio is the framework's cost per epoch;
-3. sweep: the digits_yosinski sweep through `transfer_lab.cli.main` (fresh source cache) vs a
-   plain loop doing the same trainings: wall time, networks trained, share outside training steps;
+3. sweep: the digits_yosinski sweep through `transfer_lab.cli.main` (fresh source cache, with
+   `measures.enabled=false`: the plain loop computes no transferability measures) vs a plain
+   loop doing the same trainings (BnB cut from baseB's network, as the pipeline does): wall
+   time, networks trained, share outside training steps;
 4. GPU only: WRN-28-10 and DenseNet-BC-100 images/s in bf16 + channels_last vs fp32.
 
 The two sides of every comparison run in turns (`--repeats`) and report medians, so a busy
@@ -177,6 +179,14 @@ def sweep_arms() -> list[str]:
     return [a.strip() for a in str(grid["transfer.arm"]).split(",")]
 
 
+def networks_trained(results: dict) -> int:
+    """Networks a job's results.json says it trained: its source if the cache lacked it, and its
+    target unless that is baseB's network reused from the cache (a source-phase job has none)."""
+    source, target = results.get("source") or {}, results.get("target") or {}
+    reused = target.get("cache_key") is not None and not target.get("trained")
+    return int(bool(source.get("trained"))) + int(bool(target) and not reused)
+
+
 def run_sweep(seeds: list[int], where: Path) -> dict:
     """The sweep as a user runs it, in this process, with a fresh cache; its own figures."""
     from transfer_lab import cli
@@ -191,76 +201,90 @@ def run_sweep(seeds: list[int], where: Path) -> dict:
             f"data.split_seed={','.join(map(str, seeds))}",
             f"hydra.sweep.dir={sweep_dir}",
             f"paths.cache_dir={where / 'cache'}",
+            "measures.enabled=false",  # the plain loop computes no transferability measures
             "+callbacks.step_clock._target_=benchmarks.clocks.StepClock",
         ]
     )
     wall = time.perf_counter() - started
     results = [json.loads(p.read_text()) for p in sweep_dir.glob("*/results.json")]
-    sources = sum(bool(r.get("source") and r["source"].get("trained")) for r in results)
+    firsts = [json.loads(p.read_text()) for p in sweep_dir.glob("sources/*/results.json")]
     return {
         "exit_code": code,
         "wall_s": wall,
         "jobs": len(results),
-        "networks_trained": len(results) + sources,
+        "networks_trained": sum(networks_trained(r) for r in results + firsts),
         "training_steps_s": sum(clocks.STEP_SECONDS),
         "steps": len(clocks.STEP_SECONDS),
         "mean_target_test_acc": statistics.mean(r["target"]["test_acc"] for r in results),
+        "test_acc_by_arm": {r["label"]: r["target"]["test_acc"] for r in results},
     }
 
 
 def run_plain(seeds: list[int]) -> dict:
-    """The same trainings by hand: each seed's sources once, then every arm's target."""
+    """The same trainings by hand, as the pipeline does them: per split seed, A's source and
+    baseB's network once each; then every arm's target, BnB cut from baseB's network with its
+    fresh layers on the selffer seed stream, and the baseB arm reusing baseB's network."""
     import pytorch_lightning as pl
     from omegaconf import OmegaConf
 
     from transfer_lab.data.tasks import build_job_data, datamodule_for
-    from transfer_lab.networks import build_module, stage_names
-    from transfer_lab.pipeline import target_schedule
+    from transfer_lab.networks import build_module, stage_names, target_schedule
+    from transfer_lab.target_stage import BASEB
     from transfer_lab.training import derived_seed
     from transfer_lab.transfer.treatments import plan_from_config
 
     device = torch.device("cpu")
     started = time.perf_counter()
-    steps, trained, accuracies = [], 0, []
+    steps, trained, accuracies, by_arm = [], 0, [], {}
+
+    def fit(cfg, job, plan, init_stream: str, source_state=None):
+        """B's network as train_on_b builds it: `init_stream` seeds its fresh layers, the
+        target stream its batches."""
+        nonlocal steps, trained
+        pl.seed_everything(derived_seed(cfg.seed, init_stream), verbose=False)
+        schedule = target_schedule(cfg, plan)
+        module = build_module(
+            cfg,
+            schedule,
+            job.target_images,
+            job.task_b,
+            beta=0.0,
+            plan=plan,
+            source_state=source_state,
+        )
+        dm = datamodule_for(job.target_images, job.task_b, derived_seed(cfg.seed, "target"))
+        run = plain_fit(module, dm, int(schedule.epochs), device, False)
+        steps += run.step_seconds
+        trained += 1
+        return module, run
+
     for split_seed in seeds:
         cfg = compose([f"+experiment={EXPERIMENT}", f"data.split_seed={split_seed}"])
         job = build_job_data(cfg)
         stages = stage_names(cfg, job.source_images)
-        sources: dict[str, dict[str, torch.Tensor]] = {}
+        seed = derived_seed(cfg.seed, "source")
+        pl.seed_everything(seed, verbose=False)
+        module = build_module(
+            cfg, cfg.source, job.source_images, job.task_a, beta=float(cfg.model.beta)
+        )
+        dm = datamodule_for(job.source_images, job.task_a, seed)
+        run = plain_fit(module, dm, int(cfg.source.epochs), device, False)
+        steps += run.step_seconds
+        trained += 1
+        sources = {"A": {k: v.detach().clone() for k, v in module.backbone.state_dict().items()}}
+        module, base_b = fit(cfg, job, BASEB, "target")
+        sources["B"] = {k: v.detach().clone() for k, v in module.backbone.state_dict().items()}
         for arm in sweep_arms():
             transfer = OmegaConf.merge(cfg.transfer, {"arm": arm})
             plan = plan_from_config(transfer, stages)
-            if plan.source_task is not None and plan.source_task not in sources:
-                on_a = plan.source_task == "A"
-                images = job.source_images if on_a else job.target_images
-                task = job.task_a if on_a else job.selffer_task()
-                seed = derived_seed(cfg.seed, "source")
-                pl.seed_everything(seed, verbose=False)
-                module = build_module(cfg, cfg.source, images, task, beta=float(cfg.model.beta))
-                dm = datamodule_for(images, task, seed)
-                run = plain_fit(module, dm, int(cfg.source.epochs), device, False)
-                steps += run.step_seconds
-                trained += 1
-                sources[plan.source_task] = {
-                    k: v.detach().clone() for k, v in module.backbone.state_dict().items()
-                }
-            seed = derived_seed(cfg.seed, "target")
-            pl.seed_everything(seed, verbose=False)
-            target_cfg = target_schedule(cfg, plan)
-            module = build_module(
-                cfg,
-                target_cfg,
-                job.target_images,
-                job.task_b,
-                beta=0.0,
-                plan=plan,
-                source_state=sources.get(plan.source_task),
-            )
-            dm = datamodule_for(job.target_images, job.task_b, seed)
-            run = plain_fit(module, dm, int(target_cfg.epochs), device, False)
-            steps += run.step_seconds
-            trained += 1
+            if plan.treatment == "scratch":  # the baseB arm: baseB's network, already trained
+                accuracies.append(base_b.test_acc)
+                by_arm[plan.label] = base_b.test_acc
+                continue
+            stream = "selffer" if plan.source_task == "B" else "target"
+            _, run = fit(cfg, job, plan, stream, sources.get(plan.source_task))
             accuracies.append(run.test_acc)
+            by_arm[plan.label] = run.test_acc
     return {
         "wall_s": time.perf_counter() - started,
         "jobs": len(accuracies),
@@ -268,6 +292,7 @@ def run_plain(seeds: list[int]) -> dict:
         "training_steps_s": sum(steps),
         "steps": len(steps),
         "mean_target_test_acc": statistics.mean(accuracies),
+        "test_acc_by_arm": by_arm,
     }
 
 
@@ -281,8 +306,10 @@ def sweep_comparison(seeds: list[int]) -> dict:
     sides = {}
     for name, index in (("transfer_lab", 0), ("plain", 1)):
         runs = [r[index] for r in rounds]
-        side = {k: sum(r[k] for r in runs) for k in runs[0] if k != "mean_target_test_acc"}
+        per_round = ("mean_target_test_acc", "test_acc_by_arm")
+        side = {k: sum(r[k] for r in runs) for k in runs[0] if k not in per_round}
         side["mean_target_test_acc"] = statistics.mean(r["mean_target_test_acc"] for r in runs)
+        side["test_acc_by_arm"] = [r["test_acc_by_arm"] for r in runs]  # one dict per split seed
         side["per_job_s"] = side["wall_s"] / side["jobs"]
         side["outside_steps_share"] = 1 - side["training_steps_s"] / side["wall_s"]
         sides[name] = side
@@ -372,7 +399,7 @@ def render(report: dict[str, Any]) -> None:
     if s:
         ours, plain = s["transfer_lab"], s["plain"]
         table.add_row(
-            f"{s['experiment']} sweep, split seeds {s['split_seeds']}: wall s",
+            f"{s['experiment']} sweep (measures off), split seeds {s['split_seeds']}: wall s",
             f"{ours['wall_s']:.1f}",
             f"{plain['wall_s']:.1f} (plain loop)",
             f"{s['ratio']:.2f}× (median of {', '.join(f'{r:.2f}' for r in s['per_seed_ratio'])})",
