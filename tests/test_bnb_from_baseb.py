@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY
+from tests.conftest import TINY, source_jobs
 
 SMALL = [
     "+experiment=digits_yosinski",
@@ -20,8 +20,9 @@ SMALL = [
 
 
 def results_of(folder: Path) -> dict[str, dict]:
+    """Each arm's results by label; a sweep's source jobs (sources/<key>/) are not arms."""
     found = {}
-    for path in sorted(folder.glob("**/results.json")):
+    for path in sorted(p for p in folder.glob("**/results.json") if "sources" not in p.parts):
         results = json.loads(path.read_text())
         assert results["status"] == "ok", results.get("reason")
         found[results["label"]] = results
@@ -33,7 +34,12 @@ def test_a_sweep_trains_baseb_once_and_cuts_bnb_from_it(cli):
     cli([*SMALL, "sweep", "transfer.arm=baseB,B2B,B2B+"])
     jobs = results_of(cli.cwd / "multirun")
     base, target = jobs["baseB"], jobs["baseB"]["target"]
-    assert target["trained"] is True and target["cache_key"]
+    (sweep,) = (cli.cwd / "multirun").glob("*/*")
+    (first,) = source_jobs(sweep)  # the sweep trains baseB's network first, once
+    assert (
+        first["source"]["trained"] is True and first["source"]["cache_key"] == target["cache_key"]
+    )
+    assert target["trained"] is False and target["cache_key"]  # the baseB job found it
     for label in ("B2B", "B2B+"):
         source = jobs[label]["source"]
         assert source["cache_key"] == target["cache_key"]

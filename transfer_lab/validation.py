@@ -443,11 +443,12 @@ def check_devices(checks: Checks, accelerator: str, devices: Any) -> None:
 
 
 def check_writable(folder: Path, setting: str) -> None:
-    """Make `folder` (if missing) and write a file in it, or say in one sentence why not."""
+    """Write a file in `folder`, or in the nearest folder above it that exists (nothing is made
+    before the job runs), or say in one sentence why not."""
     folder = Path(folder)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-test-"):
             pass
     except OSError as error:
         raise UserError(os_error_sentence(error, folder, setting)) from None
