@@ -42,6 +42,7 @@ def train_on_b(
     ctx: JobContext,
     stage: str = "target",
     source_state: dict[str, torch.Tensor] | None = None,
+    save_checkpoint: bool = True,
 ) -> tuple[TransferModule, Fitted]:
     """Build B's network as `plan` says, train it on B's budget, select by validation, test.
 
@@ -58,7 +59,9 @@ def train_on_b(
     datamodule = data_tasks.datamodule_for(
         job.target_images, job.task_b, seed=derived_seed(cfg.seed, "target")
     )
-    return module, fit_and_test(module, datamodule, stage, schedule, cfg, ctx)
+    return module, fit_and_test(
+        module, datamodule, stage, schedule, cfg, ctx, save_checkpoint=save_checkpoint
+    )
 
 
 def baseb_definition(cfg: DictConfig, job: JobData) -> dict[str, Any]:
@@ -93,9 +96,10 @@ def baseb_network(
 
     def train() -> dict[str, Any]:
         log.info("%s · %s: train baseB on B (%d images)", ctx.banner, stage, len(job.task_b.train))
-        module, done = train_on_b(cfg, job, BASEB, ctx, stage=stage)
-        if stage != "target" and done.checkpoint is not None:
-            done.checkpoint.unlink(missing_ok=True)  # the cache keeps the network instead
+        # as BnB's source, no checkpoint file: the cache keeps the network instead
+        module, done = train_on_b(
+            cfg, job, BASEB, ctx, stage=stage, save_checkpoint=stage == "target"
+        )
         fitted.append(done)
         metrics = done.results.metrics()
         state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}
