@@ -107,11 +107,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     elif plan.source_task == "B":
         source_state, results.source, _ = baseb_network(cfg, job, ctx, stage="source")
     if cfg.get("only_source"):  # a sweep's first phase: the source network is all it needs
-        results.status = "ok"
-        results.seconds = round(time.time() - started, 2)
-        results.write(ctx.job_dir)
-        drop_resume_points(ctx.job_dir)
-        return results
+        return finish(results, ctx, started)
 
     # 3b. How transferable the source's features look on B, stage by stage (cached).
     if source_state is not None and cfg.measures.enabled:
@@ -138,11 +134,8 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
             results.target.cka = {"source": moved}
 
     # 5. Results: results.json (whole or absent) and the TensorBoard hparams session.
-    results.status = "ok"
-    results.seconds = round(time.time() - started, 2)
     log_hparams(loggers, results)
-    results.write(ctx.job_dir)
-    drop_resume_points(ctx.job_dir)
+    finish(results, ctx, started)
     log.info(
         "%s · target test accuracy %.4f (validation %.4f), %s",
         ctx.banner,
@@ -153,10 +146,15 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     return results
 
 
-def drop_resume_points(job_dir: Path) -> None:
-    """A finished job has nothing left to resume: its last checkpoints only take disk space."""
-    for last in (job_dir / "checkpoints").glob("*-last.*"):
+def finish(results: JobResults, ctx: JobContext, started: float) -> JobResults:
+    """Mark the job done and write results.json (whole or absent); a finished job has nothing
+    left to resume, so its last checkpoints, which only take disk space, go."""
+    results.status = "ok"
+    results.seconds = round(time.time() - started, 2)
+    results.write(ctx.job_dir)
+    for last in (ctx.job_dir / "checkpoints").glob("*-last.*"):
         last.unlink()
+    return results
 
 
 def finish_measures_only(
@@ -175,9 +173,7 @@ def finish_measures_only(
     }
     results.label = results.family = "sources"  # no arm was trained: no depth, no target
     results.depth, results.freeze, results.freeze_depth = None, None, None
-    results.status = "ok"
-    results.seconds = round(time.time() - started, 2)
-    results.write(ctx.job_dir)
+    finish(results, ctx, started)
     log.info(
         "%s · measures of the source on B written (%s)",
         ctx.banner,
