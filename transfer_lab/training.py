@@ -388,9 +388,9 @@ def fit_and_test(
     trainer = build_trainer(cfg, stage_cfg, ctx, stage, [selection, last, rates, seeds], monitor)
     resume = last_checkpoint(ctx, stage)
     started = time.perf_counter()
-    trainer.fit(
-        module, datamodule=datamodule, ckpt_path=str(resume) if resumable(resume, cfg) else None
-    )
+    # with no last checkpoints (checkpoint_every: 0) there is nothing to resume or to stamp
+    resume_from = str(resume) if every and resumable(resume, cfg) else None
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
     seconds = time.perf_counter() - started
     if distributed:  # the ranks' callbacks are gone with them: read the last checkpoint
         state = torch.load(resume, map_location="cpu", weights_only=False)
