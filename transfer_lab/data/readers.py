@@ -23,7 +23,7 @@ from transfer_lab.errors import UserError
 class MissingFiles(UserError):
     """A dataset's files are not where the config says; the message is finished by the caller."""
 
-    def __init__(self, dataset: str, root: Path, missing: list[str], how: str, downloadable: bool):
+    def __init__(self, dataset: str, root: Path | str, missing: list[str], how: str, downloadable: bool):
         self.dataset, self.root, self.missing = dataset, root, missing
         self.how, self.downloadable = how, downloadable
         super().__init__(self.sentence("data"))
@@ -193,7 +193,7 @@ def load_svhn(root: str, download: bool = False, check_md5: bool = True) -> Imag
     )
 
 
-# ---------------------------------------------------------------- MNIST / Fashion-MNIST
+# ---------------------------------------------------------------- MNIST (Fashion-MNIST: fashion_mnist.py)
 
 
 def _read_idx(cls, name: str, root: str, download: bool) -> ImageSet:
@@ -226,7 +226,3 @@ def load_mnist(root: str, download: bool = False, check_md5: bool = True) -> Ima
     """MNIST from `root`/MNIST/raw (IDX files), through torchvision."""
     return _read_idx(datasets.MNIST, "MNIST", root, download)
 
-
-def load_fashion_mnist(root: str, download: bool = False, check_md5: bool = True) -> ImageSet:
-    """Fashion-MNIST from `root`/FashionMNIST/raw (IDX files), through torchvision."""
-    return _read_idx(datasets.FashionMNIST, "Fashion-MNIST", root, download)

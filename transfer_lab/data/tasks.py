@@ -81,16 +81,29 @@ def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
-_READ: dict[tuple[str, str], Any] = {}  # images of readers that read no files, per process
+_READ: dict[tuple[str, str], Any] = {}  # images already read in this process, per reader and stamp
 
 
 def read_once(read, arguments: dict[str, Any]):
-    """`read(**arguments)`; a reader marked `reads_no_files` (the bundled digits) runs once per
-    process and arguments, and every job gets its own shallow copy (tensors and channel
-    statistics shared, never written), so a sweep's jobs stop re-reading the same data."""
-    if not getattr(read, "reads_no_files", False):
+    """`read(**arguments)`, once per process for a reader that can say what it would read.
+
+    A reader marked `reads_no_files` (the bundled digits) is a pure function of its arguments;
+    one with a `stamp(**arguments)` names the files it would read with their sizes and times
+    (None: do not cache). Every job gets its own shallow copy (tensors and channel statistics
+    shared, never written), so a sweep's jobs stop re-reading the same data.
+    """
+    if getattr(read, "reads_no_files", False):
+        stamp: Any = ()
+    elif hasattr(read, "stamp"):
+        stamp = read.stamp(**arguments)
+        if stamp is None:
+            return read(**arguments)
+    else:
         return read(**arguments)
-    key = (f"{read.__module__}.{read.__qualname__}", json.dumps(arguments, sort_keys=True))
+    key = (
+        f"{read.__module__}.{read.__qualname__}",
+        json.dumps([arguments, stamp], sort_keys=True, default=str),
+    )
     if key not in _READ:
         images = read(**arguments)
         images.channel_stats()
