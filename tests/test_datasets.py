@@ -12,13 +12,13 @@ from omegaconf import OmegaConf
 
 from tests import formats
 from tests.conftest import TINY, compose, source_jobs
+from transfer_lab.data.fashion_mnist import load_fashion_mnist
 from transfer_lab.data.readers import (
     load_cifar10,
     load_cifar100,
     load_mnist,
     load_svhn,
 )
-from transfer_lab.data.fashion_mnist import load_fashion_mnist
 from transfer_lab.data.tasks import SUPERCLASS_GROUPS, build_job_data, datamodule_for
 from transfer_lab.errors import UserError
 
@@ -70,7 +70,9 @@ def test_readers_return_the_files_contents(data_root):
     fashion = load_fashion_mnist(str(data_root), check_md5=False, system_root=None)
     assert fashion.train_images.shape == (100, 1, 28, 28) and fashion.num_classes == 10
     assert fashion.class_names[9] == "Ankle boot"
-    assert not (data_root / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").exists()  # .gz read as is
+    assert not (
+        data_root / "FashionMNIST" / "raw" / "train-images-idx3-ubyte"
+    ).exists()  # .gz read as is
 
 
 def test_cifar100_keeps_each_fine_class_superclass(data_root):

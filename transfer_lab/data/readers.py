@@ -23,7 +23,9 @@ from transfer_lab.errors import UserError
 class MissingFiles(UserError):
     """A dataset's files are not where the config says; the message is finished by the caller."""
 
-    def __init__(self, dataset: str, root: Path | str, missing: list[str], how: str, downloadable: bool):
+    def __init__(
+        self, dataset: str, root: Path | str, missing: list[str], how: str, downloadable: bool
+    ):
         self.dataset, self.root, self.missing = dataset, root, missing
         self.how, self.downloadable = how, downloadable
         super().__init__(self.sentence("data"))
@@ -225,4 +227,3 @@ def _read_idx(cls, name: str, root: str, download: bool) -> ImageSet:
 def load_mnist(root: str, download: bool = False, check_md5: bool = True) -> ImageSet:
     """MNIST from `root`/MNIST/raw (IDX files), through torchvision."""
     return _read_idx(datasets.MNIST, "MNIST", root, download)
-
