@@ -10,10 +10,11 @@ RUN := $(PY) -m transfer_lab
 	digits-yosinski digits-transferability cifar100-transferability digits-fraction \
 	yosinski densenet-beta densenet-beta-k4 densenet-beta-k10 \
 	wrn-beta imagenet100-beta freeze-depth fashion-fraction long-tail ood-transfer \
-	natural-manmade
+	natural-manmade fashion-data fashion-fraction-cpu fashion-yosinski fashion-yosinski-cpu \
+	fashion-beta fashion-beta-cpu
 
 help:  ## list the targets
-	@grep -E '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+	@grep -E '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,8 +54,35 @@ imagenet100-beta: $(STAMP)  ## CS6784 on ImageNet-100 with DenseNet-121
 	$(RUN) +experiment=imagenet100_beta sweep $(DATA_ARG) $(ARGS)
 freeze-depth: $(STAMP)  ## CS6784's grid: all copied, frozen up to block X layer Y, β 0 vs 0.4
 	$(RUN) +experiment=freeze_depth sweep $(DATA_ARG) $(ARGS)
-fashion-fraction: $(STAMP)  ## Fashion-MNIST 5/5: transfer vs scratch at 5% … 100% of B
+fashion-fraction: $(STAMP)  ## Fashion-MNIST 5/5: transfer vs scratch at 5% … 100% of B (the seed's 100 epochs: a GPU study)
 	$(RUN) +experiment=fashion_fraction sweep $(DATA_ARG) $(ARGS)
+fashion-fraction-cpu: $(STAMP)  ## the same cut to a CPU: 5 budgets, 3 split seeds, 4+6 epochs (~30 min on 2 cores)
+	$(RUN) +experiment=fashion_fraction_cpu sweep $(DATA_ARG) $(ARGS)
+fashion-yosinski: $(STAMP)  ## Yosinski's treatments × depth on Fashion-MNIST halves, B at 5% (a GPU study)
+	$(RUN) +experiment=fashion_yosinski sweep $(DATA_ARG) $(ARGS)
+fashion-yosinski-cpu: $(STAMP)  ## the same on a CPU: 3 split seeds, 4+15 epochs (~35 min on 2 cores)
+	$(RUN) +experiment=fashion_yosinski_cpu sweep $(DATA_ARG) $(ARGS)
+fashion-beta: $(STAMP)  ## CS6784's β on A with a binary head, Fashion-MNIST halves, paired over 8 split seeds (a GPU study)
+	$(RUN) +experiment=fashion_beta sweep $(DATA_ARG) $(ARGS)
+fashion-beta-cpu: $(STAMP)  ## the same on a CPU: β 0 vs 0.4 over 5 split seeds, 4+15 epochs (~25 min on 2 cores)
+	$(RUN) +experiment=fashion_beta_cpu sweep $(DATA_ARG) $(ARGS)
+
+# The real Fashion-MNIST: Debian's package where apt is there (installed when we are root),
+# else torchvision's download into data/ (needs a network). data=fashion_mnist finds either.
+FASHION_DEBIAN := /usr/share/datasets/fashion-mnist
+fashion-data:  ## get the real Fashion-MNIST: Debian's dataset-fashion-mnist, else torchvision's download
+	@if [ -f $(FASHION_DEBIAN)/t10k-labels-idx1-ubyte.gz ]; then \
+	  echo "Fashion-MNIST is installed in $(FASHION_DEBIAN) (Debian's dataset-fashion-mnist)"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null \
+	  && echo "Fashion-MNIST installed in $(FASHION_DEBIAN) (Debian's dataset-fashion-mnist)"; \
+	elif command -v apt-get >/dev/null; then \
+	  echo "Fashion-MNIST is not installed; run: sudo apt-get install dataset-fashion-mnist" >&2; exit 2; \
+	else \
+	  $(MAKE) --no-print-directory $(STAMP) && \
+	  $(PY) -c 'from transfer_lab.data.fashion_mnist import load_fashion_mnist as f; f("data", download=True)' \
+	  && echo "Fashion-MNIST downloaded into data/FashionMNIST/raw/"; \
+	fi
 long-tail: $(STAMP)  ## CS6784: 60 images per class on B, β 0 vs 0.4
 	$(RUN) +experiment=long_tail sweep $(DATA_ARG) $(ARGS)
 ood-transfer: $(STAMP)  ## CS6784: CIFAR-100 A to CIFAR-10 / SVHN, β 0 vs 0.4
