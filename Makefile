@@ -56,15 +56,15 @@ freeze-depth: $(STAMP)  ## CS6784's grid: all copied, frozen up to block X layer
 	$(RUN) +experiment=freeze_depth sweep $(DATA_ARG) $(ARGS)
 fashion-fraction: $(STAMP)  ## Fashion-MNIST 5/5: transfer vs scratch at 5% … 100% of B (the seed's 100 epochs: a GPU study)
 	$(RUN) +experiment=fashion_fraction sweep $(DATA_ARG) $(ARGS)
-fashion-fraction-cpu: $(STAMP)  ## the same cut to a CPU: 5 budgets, 3 split seeds, 4+6 epochs (~30 min on 2 cores)
+fashion-fraction-cpu: $(STAMP)  ## the same cut to a CPU: 5 budgets, 3 split seeds, 4+6 epochs (~45 min on 2 cores)
 	$(RUN) +experiment=fashion_fraction_cpu sweep $(DATA_ARG) $(ARGS)
 fashion-yosinski: $(STAMP)  ## Yosinski's treatments × depth on Fashion-MNIST halves, B at 5% (a GPU study)
 	$(RUN) +experiment=fashion_yosinski sweep $(DATA_ARG) $(ARGS)
-fashion-yosinski-cpu: $(STAMP)  ## the same on a CPU: 3 split seeds, 4+15 epochs (~35 min on 2 cores)
+fashion-yosinski-cpu: $(STAMP)  ## the same on a CPU: 3 split seeds, 2+10 epochs (~25 min on 2 cores)
 	$(RUN) +experiment=fashion_yosinski_cpu sweep $(DATA_ARG) $(ARGS)
 fashion-beta: $(STAMP)  ## CS6784's β on A with a binary head, Fashion-MNIST halves, paired over 8 split seeds (a GPU study)
 	$(RUN) +experiment=fashion_beta sweep $(DATA_ARG) $(ARGS)
-fashion-beta-cpu: $(STAMP)  ## the same on a CPU: β 0 vs 0.4 over 5 split seeds, 4+15 epochs (~25 min on 2 cores)
+fashion-beta-cpu: $(STAMP)  ## the same on a CPU: β 0 vs 0.4 over 5 split seeds, 2+10 epochs (~15 min on 2 cores)
 	$(RUN) +experiment=fashion_beta_cpu sweep $(DATA_ARG) $(ARGS)
 
 # The real Fashion-MNIST: Debian's package where apt is there (installed when we are root),

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from transfer_lab.report.curves import CURVE_METRICS, curve_columns
 from transfer_lab.results import RESULTS_FILE, JobResults, StageResults
 
 REPLICATE_KEYS = ("split_seed", "seed")  # what a configuration is averaged over
@@ -131,6 +132,7 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     row["target_labelled"] = (results.sizes or {}).get("target_labelled")  # train + val
     for stage in ("source", "target"):
         row.update(stage_columns(stage, getattr(results, stage)))
+    row.update(curve_columns(job_dir))
     depth = results.depth
     if results.source.measures and isinstance(depth, int) and depth >= 1:
         for name, values in results.source.measures.items():  # at the stage the job cut after
@@ -166,7 +168,7 @@ def collect(sweep_dir: str | Path) -> pd.DataFrame:
             frame[column] = None
     for metric in METRICS:
         frame[metric] = pd.to_numeric(frame[metric], errors="coerce")
-    for metric in MEASURE_METRICS:
+    for metric in (*MEASURE_METRICS, *CURVE_METRICS):
         frame[metric] = pd.to_numeric(frame.get(metric), errors="coerce")
     return frame
 

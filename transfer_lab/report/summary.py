@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from transfer_lab.report.collect import (
+    CURVE_METRICS,
     MEASURE_METRICS,
     METRICS,
     REPLICATE_KEYS,
@@ -101,7 +102,7 @@ def sort_key(values: dict[str, Any], columns: list[str]) -> tuple:
 def configurations(frame: pd.DataFrame, columns: list[str]) -> list[Configuration]:
     """Group the finished jobs into configurations, in reading order."""
     done = frame[frame["status"] == "ok"]
-    metrics = [*METRICS, *MEASURE_METRICS]
+    metrics = [*METRICS, *MEASURE_METRICS, *CURVE_METRICS]
     found = []
     for _, jobs in done.groupby(list(columns), dropna=False, sort=False):
         replicates = jobs.groupby(list(REPLICATE_KEYS), dropna=False, sort=False)[metrics]

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from transfer_lab.report.figures.beta import beta_figure
-from transfer_lab.report.figures.budget import budget_figure
+from transfer_lab.report.figures.budget import budget_figure, budget_loss_figure
 from transfer_lab.report.figures.depth import depth_figure
 from transfer_lab.report.figures.layers import layers_figure
 from transfer_lab.report.figures.plotting import SweepData
@@ -24,6 +24,7 @@ FIGURES = (
     ("layers", layers_figure),
     ("beta", beta_figure),
     ("budget", budget_figure),
+    ("budget_loss", budget_loss_figure),
     ("depth", depth_figure),
 )
 

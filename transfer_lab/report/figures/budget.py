@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from transfer_lab.report.collect import distinct
 from transfer_lab.report.figures.plotting import (
     FAMILY_WORDS,
@@ -20,6 +22,7 @@ from transfer_lab.report.figures.plotting import (
     values_of,
 )
 from transfer_lab.report.pairing import BASEB
+from transfer_lab.report.statistics import paired
 from transfer_lab.report.summary import Configuration, missing
 
 BUDGET_COLUMNS = ("fraction", "per_class")
@@ -83,3 +86,89 @@ def budget_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
         axes[1].legend(fontsize=8)
     figure.suptitle(f"Data budget · sweep {sweep.name}", fontsize=9)
     return save(figure, out_dir, "budget")
+
+
+SCRATCH = "baseB"  # the family the losses are compared with
+LOSS_PANELS = (
+    ("target_train_loss", "training loss, last epoch"),
+    ("target_val_loss", "validation loss, last epoch"),
+)
+
+
+def budget_loss_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
+    """The seed's view of the budget study: B's training and validation loss at the last epoch
+    against the budget for each treatment, and the paired difference of validation loss from
+    scratch (below zero: the treatment generalises better). Drawn when the jobs logged losses."""
+    column = budget_column(sweep.configs)
+    if column is None or not any(c.metric("target_val_loss") for c in sweep.configs):
+        return []
+    budgeted = [c for c in sweep.configs if not missing(c.values.get(column))]
+    groups = series(budgeted, [c for c in sweep.display if c not in BUDGET_COLUMNS])
+    scratch = {float(c.values[column]): c for c in budgeted if c.values.get("family") == SCRATCH}
+    figure, axes = new_figure(3)
+    scale = 100.0 if column == "fraction" else 1.0
+    budgets = sorted({scale * float(c.values[column]) for c in budgeted})
+    for index, members in enumerate(groups.values()):
+        members = sorted(members, key=lambda c: float(c.values[column]))
+        family = members[0].values.get("family")
+        style = style_for(index, family)
+        label = str(members[0].values.get("label") or family or "target")
+        xs = [scale * float(c.values[column]) for c in members]
+        for ax, (metric, _) in zip(axes, LOSS_PANELS, strict=False):
+            draw_series(
+                ax, xs, [values_of(c, metric) for c in members], style, label, as_percent=False
+            )
+        if family == SCRATCH:
+            continue
+        diffs = []
+        for x, config in zip(xs, members, strict=True):
+            base = scratch.get(float(config.values[column]))
+            keys = (
+                sorted(set(config.metric("target_val_loss")) & set(base.metric("target_val_loss")))
+                if base
+                else []
+            )
+            if keys:
+                result = paired(
+                    [config.metric("target_val_loss")[k] for k in keys],
+                    [base.metric("target_val_loss")[k] for k in keys],
+                )
+                diffs.append((x, result))
+        if diffs:
+            mean = np.array([r.diff_mean for _, r in diffs])
+            low = np.array([r.ci_low for _, r in diffs])
+            high = np.array([r.ci_high for _, r in diffs])
+            err = np.vstack(
+                [
+                    mean - np.where(np.isnan(low), mean, low),
+                    np.where(np.isnan(high), mean, high) - mean,
+                ]
+            )
+            axes[2].errorbar(
+                [x for x, _ in diffs],
+                mean,
+                yerr=err,
+                fmt=style["marker"] + "-",
+                color=style["color"],
+                capsize=4,
+                label=f"{label} − baseB",
+            )
+    what = (
+        "fraction of B's training set (%)"
+        if column == "fraction"
+        else "B training images per class"
+    )
+    for ax, (_, title) in zip(
+        axes, [*LOSS_PANELS, (None, "paired: validation loss − baseB's")], strict=True
+    ):
+        ax.set_xscale("log")
+        ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
+        ax.minorticks_off()
+        ax.set_xlabel(what)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("cross-entropy on B")
+    axes[2].axhline(0, color="black", linewidth=0.8)
+    axes[2].set_ylabel("Δ validation loss (same split seeds; bars: 95% CI)")
+    figure.suptitle(f"Data budget, losses · sweep {sweep.name}", fontsize=9)
+    return save(figure, out_dir, "budget_loss")

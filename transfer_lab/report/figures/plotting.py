@@ -141,9 +141,15 @@ def draw_series(
     offset: float = 0.0,
     band: bool = True,
     error: bool = False,
+    as_percent: bool = True,
 ) -> None:
-    """Points for every replicate, the mean as a line, a 95% band where there are 3+ values."""
+    """Points for every replicate, the mean as a line, a 95% band where there are 3+ values.
+
+    Accuracies are drawn in % (errors as 100 − %, with `error`); other values (losses) as they
+    are, with `as_percent=False`."""
     scale = (lambda v: 100 - percent(v)) if error else percent
+    if not as_percent:
+        scale = lambda v: np.asarray(v, dtype=float)  # noqa: E731
     face = style.get("facecolor", style["color"])
     means, lows, highs = [], [], []
     for x, values in zip(xs, samples, strict=True):
@@ -176,7 +182,9 @@ def draw_series(
         zorder=4,
     )
     if band and any(not math.isnan(v) for v in lows):
-        low_line, high_line = np.clip(scale(lows), 0, 100), np.clip(scale(highs), 0, 100)
+        low_line, high_line = scale(lows), scale(highs)
+        if as_percent:
+            low_line, high_line = np.clip(low_line, 0, 100), np.clip(high_line, 0, 100)
         if error:
             low_line, high_line = high_line, low_line
         ax.fill_between(xs, low_line, high_line, color=style["color"], alpha=0.12, linewidth=0)

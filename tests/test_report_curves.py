@@ -1,0 +1,34 @@
+"""The target losses the report reads back from a job's TensorBoard events, and the figure of the
+budget study drawn from them."""
+
+from __future__ import annotations
+
+import math
+
+from torch.utils.tensorboard import SummaryWriter
+
+from transfer_lab.report.curves import curve_columns
+
+
+def write_run(folder, train, val):
+    writer = SummaryWriter(str(folder))
+    for epoch, (t, v) in enumerate(zip(train, val, strict=True)):
+        writer.add_scalar("val/loss", v, 10 * epoch + 9)
+        writer.add_scalar("train/loss", t, 10 * epoch + 10)
+    writer.close()
+
+
+def test_last_epoch_losses_and_the_lowest_validation_loss(tmp_path):
+    sweep = tmp_path / "sweep"
+    (sweep / "4").mkdir(parents=True)
+    write_run(sweep / "tensorboard" / "4" / "target", [2.0, 1.0, 0.5], [1.5, 0.9, 1.2])
+    write_run(sweep / "tensorboard" / "4" / "source", [9.0], [9.0])  # another phase: not read
+    columns = curve_columns(sweep / "4")
+    assert math.isclose(columns["target_train_loss"], 0.5)
+    assert math.isclose(columns["target_val_loss"], 1.2)
+    assert math.isclose(columns["target_val_loss_min"], 0.9)
+
+
+def test_a_job_without_events_has_no_loss_columns(tmp_path):
+    (tmp_path / "sweep" / "0").mkdir(parents=True)
+    assert curve_columns(tmp_path / "sweep" / "0") == {}

@@ -1,0 +1,50 @@
+"""Each job's target losses, read back from its TensorBoard events (no torch).
+
+The Fashion-MNIST study reads its budget question off loss curves: training loss favours the
+pre-trained CNN at every budget, validation loss favours scratch from about 25% of B. results.json
+keeps accuracies of the selected checkpoint; the losses at the last epoch, and the lowest
+validation loss, come from the per-epoch scalars the job logged.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+CURVE_METRICS = ("target_train_loss", "target_val_loss", "target_val_loss_min")
+
+
+def event_folder(job_dir: Path, phase: str = "target") -> Path | None:
+    """A sweep job's TensorBoard run of one phase: <sweep>/tensorboard/<job>/<phase>."""
+    folder = job_dir.parent / "tensorboard" / job_dir.name / phase
+    return folder if folder.is_dir() else None
+
+
+def scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar of a run by tag, as (step, value) sorted by step (a resumed phase's files
+    are read together)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    events.Reload()
+    return {
+        tag: sorted((e.step, float(e.value)) for e in events.Scalars(tag))
+        for tag in events.Tags()["scalars"]
+    }
+
+
+def curve_columns(job_dir: Path) -> dict[str, float]:
+    """The target phase's last-epoch training and validation loss and its lowest validation
+    loss; empty when the job logged no TensorBoard events."""
+    folder = event_folder(job_dir)
+    if folder is None:
+        return {}
+    curves = scalars(folder)
+    train, val = curves.get("train/loss", []), curves.get("val/loss", [])
+    columns = {}
+    if train:
+        columns["target_train_loss"] = train[-1][1]
+    if val:
+        columns["target_val_loss"] = val[-1][1]
+        columns["target_val_loss_min"] = min(v for _, v in val if not math.isnan(v))
+    return columns
