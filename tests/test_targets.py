@@ -12,7 +12,7 @@ import yaml
 from hydra.utils import get_object
 
 from hydra_plugins.transfer_lab_sweeper import sweeper
-from transfer_lab.paths import config_dir
+from transfer_lab.config.paths import config_dir
 
 
 def targets(node: object) -> list[str]:
