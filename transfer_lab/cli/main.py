@@ -90,7 +90,7 @@ def task(cfg) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from transfer_lab.config.checks import WRITE_ERRNOS, os_error_sentence
+    from transfer_lab.config.folders import WRITE_ERRNOS, os_error_sentence
     from transfer_lab.job.context import JobContext
     from transfer_lab.job.pipeline import run_job, write_failure
     from transfer_lab.sweep.grid import JOB_COUNT_ENV
@@ -207,7 +207,8 @@ def has_override(args: list[str], key: str) -> bool:
 
 def check_before_running(command: str, args: list[str]) -> None:
     """Refuse bad settings and unwritable folders in one sentence each, before any folder is made."""
-    from transfer_lab.config.checks import check_command_line, check_writable
+    from transfer_lab.cli.preflight import check_command_line
+    from transfer_lab.config.folders import check_writable
 
     check_command_line(args, multirun=command == "sweep" or bool({"-m", "--multirun"} & set(args)))
     key = "hydra.run.dir" if command == "run" else "hydra.sweep.dir"
