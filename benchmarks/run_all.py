@@ -116,7 +116,8 @@ def epoch_case(name: str, overrides: list[str], data, epochs: int, repeats: int)
     from transfer_lab.data.tasks import build_job_data, datamodule_for
     from transfer_lab.job.context import JobContext
     from transfer_lab.job.networks import build_module
-    from transfer_lab.train.fit import derived_seed, fit_and_test, precision_for
+    from transfer_lab.train.fit import derived_seed, fit_and_test
+    from transfer_lab.train.trainer import precision_for
 
     cfg = compose(
         [

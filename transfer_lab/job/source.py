@@ -24,7 +24,8 @@ from transfer_lab.job.context import JobContext
 from transfer_lab.job.networks import build_module
 from transfer_lab.store.cache import SourceCache
 from transfer_lab.store.results import StageResults
-from transfer_lab.train.fit import derived_seed, fit_and_test, precision_for
+from transfer_lab.train.fit import derived_seed, fit_and_test
+from transfer_lab.train.trainer import precision_for
 
 log = logging.getLogger(__name__)
 
