@@ -17,8 +17,8 @@ import torchvision
 from omegaconf import DictConfig, OmegaConf
 
 import transfer_lab
-from transfer_lab.data import tasks as data_tasks
 from transfer_lab.data.images import ImageSet
+from transfer_lab.data.loading import datamodule_for
 from transfer_lab.data.splits import Task
 from transfer_lab.job.context import JobContext
 from transfer_lab.job.networks import build_module
@@ -151,7 +151,7 @@ def run_source(
         log.info("%s · source: train on %s", ctx.banner, description)
         pl.seed_everything(derived_seed(cfg.seed, "source"), verbose=False)
         module = build_module(cfg, cfg.source, images, task, beta=float(cfg.model.beta))
-        datamodule = data_tasks.datamodule_for(images, task, seed=derived_seed(cfg.seed, "source"))
+        datamodule = datamodule_for(images, task, seed=derived_seed(cfg.seed, "source"))
         # No checkpoint file: the cache keeps the network instead.
         fitted = fit_and_test(
             module, datamodule, "source", cfg.source, cfg, ctx, save_checkpoint=False

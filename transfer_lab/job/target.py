@@ -17,7 +17,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import Logger
 
-from transfer_lab.data import tasks as data_tasks
+from transfer_lab.data.loading import datamodule_for
 from transfer_lab.data.tasks import JobData
 from transfer_lab.job.context import JobContext
 from transfer_lab.job.networks import build_module, target_schedule
@@ -56,7 +56,7 @@ def train_on_b(
     module = build_module(
         cfg, schedule, job.target_images, job.task_b, beta=0.0, plan=plan, source_state=source_state
     )
-    datamodule = data_tasks.datamodule_for(
+    datamodule = datamodule_for(
         job.target_images, job.task_b, seed=derived_seed(cfg.seed, "target")
     )
     return module, fit_and_test(

@@ -82,7 +82,7 @@ def task_batches(images: Any, task: Task, part: str):
     those a job trains or validates on, scaled as it scales them.
     """
     from transfer_lab.data.datamodule import TaskDataModule
-    from transfer_lab.data.tasks import datamodule_for
+    from transfer_lab.data.loading import datamodule_for
 
     indices = {"train": task.train, "val": task.val}[part]
     only = dataclasses.replace(task, val=indices)
