@@ -60,19 +60,16 @@ def check_command_line(args: list[str], multirun: bool) -> None:
 
 def _sweep_jobs(loader: Any, master: DictConfig, overrides: list[str]) -> Iterable[DictConfig]:
     """Each job's config of a sweep, as Hydra's basic sweeper will compose it."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from transfer_lab.sweep.grid import grid
 
     sweeper = master.hydra.sweeper
     target = str(sweeper.get("_target_", ""))
     if not any(name in target for name in ("BasicSweeper", "SourcesFirstSweeper")):
         yield master  # Optuna, Ax, …: the points are chosen while the sweep runs
         return
-    params = [f"{k}={v}" for k, v in (sweeper.get("params") or {}).items()]
-    parsed = OverridesParser.create(config_loader=loader).parse_overrides(params + overrides)
-    for batch in BasicSweeper.split_arguments(parsed, None):
-        for job_overrides in batch:
-            yield loader.load_sweep_config(master, list(job_overrides))
+    params = {str(k): str(v) for k, v in (sweeper.get("params") or {}).items()}
+    for job_overrides in grid(params, overrides, loader):
+        yield loader.load_sweep_config(master, job_overrides)
 
 
 def composition_sentence(error: Exception) -> str:
