@@ -1,4 +1,4 @@
-"""Transferability measures beside the measured curve (issue 14).
+"""Transferability measures beside the measured curve.
 
 Every job whose source was trained on A records that source's measures on B at each stage
 (results.json source.measures), and a measure-only job also its linear CKA with baseB. Here

@@ -62,10 +62,6 @@ def agrees(a: Configuration, b: Configuration, columns: list[str], ignore: set[s
     return all(same(a.values.get(c), b.values.get(c)) for c in columns if c not in ignore)
 
 
-def uses_source(config: Configuration) -> bool:
-    return config.values.get("treatment") in ("transfer", "selffer")
-
-
 def beta_baseline(config: Configuration, configs: list[Configuration], columns: list[str]):
     beta = config.values.get("beta")
     if missing(beta) or beta == 0:

@@ -30,7 +30,7 @@ class TensorBoardLogger(LightningTensorBoardLogger):
         self._pending: list[tuple[Summary, int | None]] = []
 
     @rank_zero_only
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:  # noqa: D102
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         if self._prefix or any(isinstance(v, Mapping) for v in metrics.values()):
             super().log_metrics(metrics, step)
             return
@@ -45,7 +45,7 @@ class TensorBoardLogger(LightningTensorBoardLogger):
             self._pending.clear()
 
     @rank_zero_only
-    def save(self) -> None:  # noqa: D102
+    def save(self) -> None:
         now = time.monotonic()
         if now - self._flushed_at >= self.flush_seconds:
             self._flushed_at = now
@@ -53,6 +53,6 @@ class TensorBoardLogger(LightningTensorBoardLogger):
             super().save()
 
     @rank_zero_only
-    def finalize(self, status: str) -> None:  # noqa: D102
+    def finalize(self, status: str) -> None:
         self._write_pending()
         super().finalize(status)
