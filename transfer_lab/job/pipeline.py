@@ -22,7 +22,7 @@ from transfer_lab.job.networks import stage_names
 from transfer_lab.job.source import code_sha256, run_source, source_definition
 from transfer_lab.job.target import baseb_definition, baseb_network, train_on_b
 from transfer_lab.store.results import JobResults, StageResults
-from transfer_lab.train.hparams import log_hparams
+from transfer_lab.train.tensorboard import log_hparams
 from transfer_lab.train.trainer import strategy_for
 from transfer_lab.transfer.treatments import plan_from_config
 
