@@ -19,8 +19,9 @@ from transfer_lab.errors import UserError
 from transfer_lab.job.context import JobContext
 from transfer_lab.job.measures import backbone_from_state, source_measures, stage_cka
 from transfer_lab.job.networks import stage_names
-from transfer_lab.job.source import code_sha256, run_source, source_definition
+from transfer_lab.job.source import run_source
 from transfer_lab.job.target import baseb_definition, baseb_network, train_on_b
+from transfer_lab.store.keys import code_sha256, source_definition
 from transfer_lab.store.results import JobResults, StageResults
 from transfer_lab.train.tensorboard import log_hparams
 from transfer_lab.train.trainer import strategy_for

@@ -21,9 +21,9 @@ from transfer_lab.data.loading import datamodule_for
 from transfer_lab.data.tasks import JobData
 from transfer_lab.job.context import JobContext
 from transfer_lab.job.networks import build_module, target_schedule
-from transfer_lab.job.source import source_definition
 from transfer_lab.models.classifier import TransferModule
 from transfer_lab.store.cache import SourceCache
+from transfer_lab.store.keys import source_definition
 from transfer_lab.store.results import StageResults
 from transfer_lab.train.fit import Fitted, derived_seed, fit_and_test
 from transfer_lab.transfer.treatments import Plan, plan_treatment
