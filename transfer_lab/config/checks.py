@@ -198,7 +198,7 @@ def check_model(checks: Checks, cfg: DictConfig) -> None:
 
 
 def check_transfer(checks: Checks, cfg: DictConfig) -> None:
-    from transfer_lab.transfer.treatments import TREATMENTS, parse_arm
+    from transfer_lab.transfer.arms import TREATMENTS, arm_examples, parse_arm
 
     transfer = cfg.transfer
     checks.number("transfer.lr_scale", transfer.get("lr_scale"), 0, example=1.0)
@@ -215,10 +215,7 @@ def check_transfer(checks: Checks, cfg: DictConfig) -> None:
         try:
             parse_arm(arm)
         except UserError as error:
-            examples = ["baseB"] + [f"{x}{n}B{p}" for x in "AB" for n in range(1, 10) for p in "+"]
-            examples += [f"{x}{n}B" for x in "AB" for n in range(1, 10)]
-            examples += [f"random{n}B" for n in range(1, 10)]
-            match = difflib.get_close_matches(str(arm), examples, n=1, cutoff=0.5)
+            match = difflib.get_close_matches(str(arm), arm_examples(), n=1, cutoff=0.5)
             hint = f" Did you mean {match[0]}?" if match else ""
             checks.add(str(error) + hint)
     else:

@@ -25,6 +25,7 @@ from transfer_lab.store.keys import code_sha256, source_definition
 from transfer_lab.store.results import JobResults, StageResults
 from transfer_lab.train.tensorboard import log_hparams
 from transfer_lab.train.trainer import strategy_for
+from transfer_lab.transfer import arms
 from transfer_lab.transfer.treatments import plan_from_config
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     # 4. Target stage: copy, freeze, re-initialise as planned; train on B; test once. baseB goes
     #    through the source cache, so the BnB jobs of its split reuse its network.
     log.info("%s · target: %s on %s", ctx.banner, plan.label, describe(task_b, "B"))
-    if plan.treatment == "scratch":
+    if plan.treatment == arms.SCRATCH:
         _, results.target, loggers = baseb_network(cfg, job, ctx, stage="target")
     else:
         module, fitted = train_on_b(cfg, job, plan, ctx, source_state=source_state)
@@ -170,7 +171,7 @@ def finish_measures_only(
     base_b_state, _, _ = baseb_network(cfg, job, ctx, stage="source")
     first = backbone_from_state(cfg, job.target_images, source_state)
     results.source.cka = {
-        "baseB": stage_cka(cfg, job.target_images, job.task_b, first, base_b_state)
+        arms.BASE_B: stage_cka(cfg, job.target_images, job.task_b, first, base_b_state)
     }
     results.label = results.family = "sources"  # no arm was trained: no depth, no target
     results.depth, results.freeze, results.freeze_depth = None, None, None

@@ -26,11 +26,12 @@ from transfer_lab.store.cache import SourceCache
 from transfer_lab.store.keys import source_definition
 from transfer_lab.store.results import StageResults
 from transfer_lab.train.fit import Fitted, derived_seed, fit_and_test
+from transfer_lab.transfer import arms
 from transfer_lab.transfer.treatments import Plan, plan_treatment
 
 log = logging.getLogger(__name__)
 
-BASEB = plan_treatment("scratch", 0, False, [])
+BASEB = plan_treatment(arms.SCRATCH, 0, False, [])
 # How B's batches are served; the evaluation batch size and workers change nothing trained.
 SERVING_KEYS = ("augment", "mean", "std", "batch_size")
 
@@ -74,7 +75,7 @@ def baseb_definition(cfg: DictConfig, job: JobData) -> dict[str, Any]:
     definition = source_definition(cfg, job.target_images, job.task_b)
     settings = dataclasses.asdict(job.target_images.settings)
     definition.update(
-        network="baseB",
+        network=arms.BASE_B,
         beta=0.0,
         binary_heads=0,
         schedule=OmegaConf.to_container(target_schedule(cfg, BASEB), resolve=True),

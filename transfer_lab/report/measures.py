@@ -21,6 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from transfer_lab.report.collect import SOURCE_ONLY, TREATMENT_COLUMNS, design_columns
+from transfer_lab.transfer import arms
+from transfer_lab.transfer.arms import COPIED_FAMILIES
 from transfer_lab.transferability.agreement import rank_agreement
 
 MEASURE_TITLES = {
@@ -30,8 +32,6 @@ MEASURE_TITLES = {
     "transrate": "TransRate (nats)",
     "cka_baseB": "linear CKA: baseA vs baseB",
 }
-CURVES = ("AnB", "AnB+")  # what the measures try to predict: A's features used on B
-MEASURED = ("BnB", "BnB+", "AnB", "AnB+")
 KEYS = ["split_seed", "seed", "depth"]
 
 
@@ -49,7 +49,7 @@ def group_columns(frame: pd.DataFrame) -> list[str]:
 def source_rows(sweep_dir: Path, frame: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
     """One row per source trained on A, split seed, training seed and stage: its measures on B."""
     rows = []
-    done = frame[(frame["status"] == "ok") & (frame["treatment"] == "transfer")]
+    done = frame[(frame["status"] == "ok") & (frame["treatment"] == arms.TRANSFER)]
     for job in done.itertuples():
         try:
             results = json.loads((Path(sweep_dir) / str(job.job) / "results.json").read_text())
@@ -57,7 +57,7 @@ def source_rows(sweep_dir: Path, frame: pd.DataFrame, groups: list[str]) -> pd.D
             continue
         source = results.get("source") or {}
         measures = source.get("measures") or {}
-        cka = (source.get("cka") or {}).get("baseB")
+        cka = (source.get("cka") or {}).get(arms.BASE_B)
         for index, stage in enumerate(results.get("stages") or []):
             row = {g: getattr(job, g, None) for g in groups}
             row.update(split_seed=job.split_seed, seed=job.seed, depth=index + 1, stage=stage)
@@ -74,7 +74,7 @@ def source_rows(sweep_dir: Path, frame: pd.DataFrame, groups: list[str]) -> pd.D
 
 def measured_rows(frame: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
     """Target test accuracy per split seed, training seed and depth, one column per family."""
-    done = frame[(frame["status"] == "ok") & frame["family"].isin(MEASURED)]
+    done = frame[(frame["status"] == "ok") & frame["family"].isin(COPIED_FAMILIES)]
     if done.empty or done["target_test_acc"].isna().all():
         return pd.DataFrame(columns=[*groups, *KEYS])
     table = done.pivot_table(
@@ -94,7 +94,7 @@ def agreement(table: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
     for key, members in table.groupby(groups, dropna=False) if groups else [((), table)]:
         # training seeds of one split are averaged first: the split seed is the replicate
         by_split = members.groupby(["split_seed", "depth"]).mean(numeric_only=True).reset_index()
-        for curve in CURVES:
+        for curve in arms.CURVES:
             if curve not in by_split or by_split[curve].isna().all():
                 continue
             found = rank_agreement(by_split, names, curve)
@@ -119,7 +119,7 @@ def table_lines(header: list[str], rows: list[list[str]]) -> str:
 def per_stage_lines(table: pd.DataFrame, groups: list[str]) -> str:
     """Mean of every measure (and measured curve) at each depth, over split seeds."""
     names = measure_names(table)
-    curves = [c for c in MEASURED if c in table and table[c].notna().any()]
+    curves = [c for c in COPIED_FAMILIES if c in table and table[c].notna().any()]
     means = table.groupby([*groups, "depth", "stage"], dropna=False)[[*curves, *names]].mean()
     header = [*groups, "n", "stage", *(f"{c} %" for c in curves), *names]
     rows = []

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from transfer_lab.report.measures import MEASURE_TITLES, MEASURED, measure_names
+from transfer_lab.report.measures import MEASURE_TITLES, measure_names
+from transfer_lab.transfer.arms import COPIED_FAMILIES, FAMILY_WORDS
 
 
 def measures_figure(
@@ -21,10 +22,10 @@ def measures_figure(
     """Per group: the measured curves against n, then one panel per measure against n."""
     from matplotlib.figure import Figure  # matplotlib only when drawing: the report starts fast
 
-    from transfer_lab.report.figures.plotting import FAMILY_STYLE, FAMILY_WORDS, save
+    from transfer_lab.report.figures.plotting import FAMILY_STYLE, save
 
     names = measure_names(table)
-    curves = [c for c in MEASURED if c in table and table[c].notna().any()]
+    curves = [c for c in COPIED_FAMILIES if c in table and table[c].notna().any()]
     written: list[Path] = []
     for key, members in table.groupby(groups, dropna=False) if groups else [((), table)]:
         count = len(names) + (1 if curves else 0)
