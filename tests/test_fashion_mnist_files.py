@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests import formats
-from transfer_lab.data import tasks
+from transfer_lab.data import loading
 from transfer_lab.data.fashion_mnist import FILES, find_copy, load_fashion_mnist
 from transfer_lab.data.readers import MissingFiles
 from transfer_lab.errors import UserError
@@ -102,13 +102,13 @@ def test_a_damaged_file_is_one_sentence(tmp_path, damage, words):
 
 def test_a_process_reads_a_copy_once_and_again_when_it_changes(tmp_path, monkeypatch):
     root = flat_copy(tmp_path / "root", seed=0)
-    monkeypatch.setattr(tasks, "_READ", {})
+    monkeypatch.setattr(loading, "_READ", {})
     arguments = {"root": str(root), "download": False, "check_md5": False, "system_root": None}
-    first = tasks.read_once(load_fashion_mnist, arguments)
-    again = tasks.read_once(load_fashion_mnist, arguments)
+    first = loading.read_once(load_fashion_mnist, arguments)
+    again = loading.read_once(load_fashion_mnist, arguments)
     assert again is not first and again.train_images is first.train_images  # shared, not reread
     flat_copy(tmp_path / "other", seed=5)
     shutil.copy(tmp_path / "other" / f"{FILES[0]}.gz", root / f"{FILES[0]}.gz")
-    changed = tasks.read_once(load_fashion_mnist, arguments)
+    changed = loading.read_once(load_fashion_mnist, arguments)
     assert changed.train_images is not first.train_images
     assert first_pixels(changed) != first_pixels(first)

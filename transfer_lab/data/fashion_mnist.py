@@ -154,4 +154,4 @@ def stamp(root: str, download: bool = False, check_md5: bool = True, system_root
     return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files), check_md5
 
 
-load_fashion_mnist.stamp = stamp  # read_once in data/tasks.py reads a copy once per process
+load_fashion_mnist.stamp = stamp  # read_once in data/loading.py reads a copy once per process

@@ -1,12 +1,11 @@
-"""The source stage: a source network from the content-addressed cache, trained first if no job
-has yet; and the cache-key policy, i.e. what determines a source network."""
+"""What a source network's cache key hashes: the package's code, the library versions, the
+resolved device and precision, and the definition of the network (data, classes, exact images,
+backbone, β and K, schedule, seed, Trainer settings)."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +16,14 @@ import torchvision
 from omegaconf import DictConfig, OmegaConf
 
 import transfer_lab
-from transfer_lab.data import tasks as data_tasks
 from transfer_lab.data.images import ImageSet
 from transfer_lab.data.splits import Task
-from transfer_lab.job_context import JobContext
-from transfer_lab.networks import build_module
-from transfer_lab.results import StageResults
-from transfer_lab.training import derived_seed, fit_and_test, precision_for
-from transfer_lab.transfer.cache import SourceCache
-
-log = logging.getLogger(__name__)
+from transfer_lab.train.trainer import precision_for
 
 # Trainer keys that change only what is shown, never what is trained.
 DISPLAY_KEYS = {"enable_progress_bar", "enable_model_summary", "log_every_n_steps"}
+
+
 # Data keys that act on a source network only through its classes and image indices (hashed
 # separately in its cache key), or that say where files live: leaving them out of the key lets
 # jobs that differ only there (budgets, directions, out-of-domain targets) share a source.
@@ -127,43 +121,3 @@ def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str
         "seed": int(cfg.seed),
         "trainer": trainer,
     }
-
-
-@dataclass
-class Source:
-    """A source network as the cache keeps it: backbone weights, classifier weights, results.
-
-    `head` is None for sources cached before classifiers were kept (LEEP and NCE need it).
-    """
-
-    state: dict[str, torch.Tensor]
-    head: dict[str, torch.Tensor] | None
-    results: StageResults
-
-
-def run_source(
-    cfg: DictConfig, images: ImageSet, task: Task, ctx: JobContext, description: str
-) -> Source:
-    """The source network, trained now or reused from the cache."""
-
-    def train() -> dict[str, Any]:
-        log.info("%s · source: train on %s", ctx.banner, description)
-        pl.seed_everything(derived_seed(cfg.seed, "source"), verbose=False)
-        module = build_module(cfg, cfg.source, images, task, beta=float(cfg.model.beta))
-        datamodule = data_tasks.datamodule_for(images, task, seed=derived_seed(cfg.seed, "source"))
-        # No checkpoint file: the cache keeps the network instead.
-        fitted = fit_and_test(
-            module, datamodule, "source", cfg.source, cfg, ctx, save_checkpoint=False
-        )
-        metrics = fitted.results.metrics()
-        state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}
-        head = {k: v.detach().cpu().clone() for k, v in module.classifier.state_dict().items()}
-        return {"state_dict": state, "head": head, "metrics": metrics}
-
-    cache = SourceCache(cfg.paths.cache_dir)
-    stored, key, trained = cache.fetch_or_train(source_definition(cfg, images, task), train)
-    if not trained:
-        log.info("%s · source: reusing cached network %s (%s)", ctx.banner, key[:12], description)
-    results = StageResults.from_json(stored["metrics"])
-    results.trained, results.cache_key, results.checkpoint_sha256 = trained, key, stored["sha256"]
-    return Source(stored["state_dict"], stored.get("head"), results)

@@ -1,0 +1,152 @@
+"""Fit one phase and test it once: selection on the phase's validation monitor, the resumable
+last checkpoint, and the phase's results.
+
+Selection on a validation metric (`monitor`, see selection.py), the record of every group's
+learning rate per epoch and the phase's resumable last checkpoint
+(`checkpoints/<phase>-last.ckpt`, every `checkpoint_every` epochs) are not in the config's
+`callbacks` group: they are part of every study's recipe and of its audit, so they are always
+on. Selection keeps the best weights in memory and the phase writes them once, at its end:
+writing a checkpoint at every improvement (Lightning's ModelCheckpoint) cost more than the
+training on the offline studies, whose epochs are one or a few batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.loggers import Logger
+
+from transfer_lab.job.context import JobContext
+from transfer_lab.store.atomic import file_sha256
+from transfer_lab.store.results import StageResults
+from transfer_lab.train.callbacks import BestWeights, EpochSeeds, LearningRateHistory
+from transfer_lab.train.selection import monitor_for
+from transfer_lab.train.trainer import build_trainer, is_distributed, one_device_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Fitted:
+    """A trained stage: its results, the selected weights on disk, and the Trainer's loggers."""
+
+    results: StageResults
+    checkpoint: Path | None
+    loggers: list[Logger]
+
+
+# One seed stream per network a job trains, so fresh layers never replay another network's
+# initialisation: BnB is cut from baseB's network (trained on the target stream), so its own
+# fresh layers draw from a third stream.
+SEED_STREAMS = {"source": 0, "target": 1, "selffer": 2}
+
+
+def derived_seed(seed: int, stage: str) -> int:
+    """A training seed per stream (source, target, selffer) from the job's training seed."""
+    return int(np.random.SeedSequence([int(seed), SEED_STREAMS[stage]]).generate_state(1)[0])
+
+
+def last_checkpoint(ctx: JobContext, stage: str) -> Path:
+    """The stage's resumable checkpoint: weights, optimiser, scheduler, epoch and selection."""
+    return ctx.job_dir / "checkpoints" / f"{stage}-last.ckpt"
+
+
+def resumable(last: Path, cfg: DictConfig) -> bool:
+    """Whether `last` was written by this very config; if not, it is removed and the stage starts
+    over (a rerun with other settings in the same folder must not pick up foreign weights)."""
+    settings = OmegaConf.to_container(cfg, resolve=False)  # as written, so paths may move
+    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+    stamp = last.with_suffix(".config")
+    if last.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        log.info("resuming from %s", last)
+        return True
+    if last.exists():
+        log.warning("%s was written by another config; training this stage from the start", last)
+        last.unlink()
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint)
+    return False
+
+
+def fit_and_test(
+    module: pl.LightningModule,
+    datamodule: pl.LightningDataModule,
+    stage: str,
+    stage_cfg: DictConfig,
+    cfg: DictConfig,
+    ctx: JobContext,
+    save_checkpoint: bool = True,
+) -> Fitted:
+    """Train with selection on the stage's validation monitor, then test the selected weights once.
+
+    `val_acc` is the classifier's validation accuracy of the selected epoch, whatever selected
+    it; `monitor` and `monitor_value` say what did. The selected weights are written to
+    <job>/checkpoints/<stage>.ckpt at the end when `save_checkpoint` (the source stage does not:
+    the cache keeps its network).
+    """
+    monitor = monitor_for(
+        stage_cfg, getattr(module, "beta", 0.0), len(getattr(module, "binary_heads", ()))
+    )
+    selection = BestWeights(monitor.metric, monitor.mode)
+    distributed = is_distributed(cfg)
+    every = 1 if distributed else int(cfg.get("checkpoint_every", 1))
+    last = ModelCheckpoint(
+        dirpath=ctx.job_dir / "checkpoints",
+        filename=f"{stage}-last",
+        save_top_k=1 if every else 0,
+        every_n_epochs=every or None,
+        monitor=None,
+        enable_version_counter=False,
+    )
+    rates = LearningRateHistory()
+    seeds = EpochSeeds(derived_seed(cfg.seed, stage))
+    if cfg.trainer.get("channels_last"):
+        module = module.to(memory_format=torch.channels_last)
+    trainer = build_trainer(cfg, stage_cfg, ctx, stage, [selection, last, rates, seeds], monitor)
+    resume = last_checkpoint(ctx, stage)
+    started = time.perf_counter()
+    # with no last checkpoints (checkpoint_every: 0) there is nothing to resume or to stamp
+    resume_from = str(resume) if every and resumable(resume, cfg) else None
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+    seconds = time.perf_counter() - started
+    if distributed:  # the ranks' callbacks are gone with them: read the last checkpoint
+        state = torch.load(resume, map_location="cpu", weights_only=False)
+        selection.load_state_dict(state["callbacks"][selection.state_key])
+        rates.load_state_dict(state["callbacks"].get(rates.state_key, {}))
+    selection.restore(module)
+    if distributed:  # test once, here, on one device, rather than spawning the ranks
+        tester = pl.Trainer(
+            logger=False,
+            callbacks=[],
+            default_root_dir=str(ctx.job_dir),
+            **one_device_settings(cfg),
+        )
+    else:
+        tester = trainer
+    tested = tester.test(module, datamodule=datamodule, verbose=False)[0]
+    kept = selection.state is not None
+    checkpoint = None
+    if kept and save_checkpoint:
+        checkpoint = selection.save(ctx.job_dir / "checkpoints" / f"{stage}.ckpt")
+    results = StageResults(
+        val_acc=selection.val_acc if kept else None,
+        test_acc=float(tested["test/acc"]),
+        test_loss=float(tested["test/loss"]),
+        epochs=int(state["epoch"]) + 1 if distributed else int(trainer.current_epoch),
+        seconds=round(seconds, 2),
+        checkpoint_sha256=file_sha256(checkpoint) if checkpoint else None,
+        monitor=monitor.metric,
+        monitor_value=float(selection.score) if kept else None,
+        lr_history=rates.history,
+    )
+    return Fitted(results, checkpoint, list(trainer.loggers))
