@@ -24,7 +24,6 @@ from transfer_lab.job.target import baseb_definition, baseb_network, train_on_b
 from transfer_lab.store.keys import code_sha256, source_definition
 from transfer_lab.store.results import JobResults, StageResults
 from transfer_lab.train.tensorboard import log_hparams
-from transfer_lab.train.trainer import strategy_for
 from transfer_lab.transfer import arms
 from transfer_lab.transfer.treatments import plan_from_config
 
@@ -55,7 +54,6 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     """Run one job end to end and return its results (also written to results.json)."""
     # 1. Check the config before anything is trained or written.
     validate(cfg)
-    strategy_for(OmegaConf.to_container(cfg.trainer, resolve=True))
     started = time.time()
 
     # 2. Split: both datasets, tasks A and B with their budgets, and the plan of the arm.
