@@ -151,8 +151,8 @@ def problems(cfg: DictConfig) -> list[str]:
     check_transfer(checks, cfg)
     check_data(checks, cfg)
     check_backbone(checks, cfg)
-    for stage in ("source", "target"):
-        check_stage(checks, cfg, stage)
+    for phase in ("source", "target"):
+        check_phase(checks, cfg, phase)
     check_trainer(checks, cfg)
     check_lr_scale(checks, cfg)
     return checks.problems
@@ -315,21 +315,21 @@ def check_backbone(checks: Checks, cfg: DictConfig) -> None:
     checks.choice("backbone.name", name, list_backbones())
 
 
-def stage_settings(cfg: DictConfig, stage: str) -> list[tuple[str, DictConfig]]:
-    """(key prefix, settings) of a stage, and of target.scratch merged over the target's."""
-    stage_cfg = cfg[stage]
-    found = [(stage, stage_cfg)]
-    scratch = stage_cfg.get("scratch")
-    if stage == "target" and scratch:
-        found.append(("target.scratch", OmegaConf.merge(stage_cfg, scratch)))
+def phase_settings(cfg: DictConfig, phase: str) -> list[tuple[str, DictConfig]]:
+    """(key prefix, settings) of a phase, and of target.scratch merged over the target's."""
+    phase_cfg = cfg[phase]
+    found = [(phase, phase_cfg)]
+    scratch = phase_cfg.get("scratch")
+    if phase == "target" and scratch:
+        found.append(("target.scratch", OmegaConf.merge(phase_cfg, scratch)))
     return found
 
 
-def check_stage(checks: Checks, cfg: DictConfig, stage: str) -> None:
-    on_source = stage == "source"
+def check_phase(checks: Checks, cfg: DictConfig, phase: str) -> None:
+    on_source = phase == "source"
     beta = cfg.model.get("beta") if on_source else 0.0
     heads = cfg.model.get("binary_heads") if on_source else 0
-    for prefix, settings in stage_settings(cfg, stage):
+    for prefix, settings in phase_settings(cfg, phase):
         if "monitor" in settings and _is_number(beta) and _is_int(heads):
             try:
                 monitor_for(settings, beta, heads)
