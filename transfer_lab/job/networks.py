@@ -1,4 +1,4 @@
-"""A stage's network: the backbone from config, stages copied as the plan says, the module with
+"""A phase's network: the backbone from config, stages copied as the plan says, the module with
 its optimiser and scheduler factories."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def target_schedule(cfg: DictConfig, plan: Plan) -> DictConfig:
 
 
 def optimizer_parts(phase_cfg: DictConfig) -> tuple[Any, Any]:
-    """(optimizer factory, scheduler factory or None) from a stage's Hydra config."""
+    """(optimizer factory, scheduler factory or None) from a phase's Hydra config."""
     optimizer = instantiate(phase_cfg.optim)
     scheduler_cfg = phase_cfg.get("scheduler")
     scheduler = instantiate(scheduler_cfg) if scheduler_cfg else None
