@@ -13,6 +13,7 @@ import pytest
 
 from tests import formats
 from tests.conftest import compose
+from transfer_lab.config.checks import validate
 from transfer_lab.data.tasks import SUPERCLASS_GROUPS, build_job_data
 from transfer_lab.errors import UserError
 
@@ -104,7 +105,7 @@ def test_cifar10_as_b_is_normalised_with_the_sources_statistics(data_root):
     own = job(data_root, "data=cifar100", "+data/target=cifar10")
     assert own.target_images.settings.mean is None  # the datamodule then uses CIFAR-10's own
     with pytest.raises(UserError, match="data.target.stats='mine' is not known"):
-        job(data_root, "data=cifar100_to_cifar10", "data.target.stats=mine")
+        validate(compose(["data=cifar100_to_cifar10", "data.target.stats=mine"]))
 
 
 def test_svhn_as_b_is_unaugmented_with_mean_and_std_one_half(data_root):
