@@ -2,7 +2,7 @@
 
 Every reader takes `root` (where the local copy is, laid out as torchvision lays it out) and
 `download` (fetch it there first when true). Missing files raise `MissingFiles` before anything
-is written; `load_images` in `transfer_lab.data.tasks` turns that into one sentence that names
+is written; `load_images` in `transfer_lab.data.loading` turns that into one sentence that names
 the config key to set.
 """
 
