@@ -21,7 +21,7 @@ from transfer_lab.data import tasks as data_tasks
 from transfer_lab.data.images import ImageSet
 from transfer_lab.data.splits import Task
 from transfer_lab.job.context import JobContext
-from transfer_lab.job.networks import build_module
+from transfer_lab.job.networks import build_module, epochs_to_test
 from transfer_lab.store.cache import SourceCache
 from transfer_lab.store.results import StageResults
 from transfer_lab.train.fit import derived_seed, fit_and_test, precision_for
@@ -124,6 +124,7 @@ def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str
         "beta": float(cfg.model.beta),
         "binary_heads": int(cfg.model.binary_heads),
         "schedule": OmegaConf.to_container(cfg.source, resolve=True),
+        "test_epochs": epochs_to_test(cfg, cfg.source, on_b=False),  # what its record holds
         "seed": int(cfg.seed),
         "trainer": trainer,
     }
@@ -151,9 +152,17 @@ def run_source(
         pl.seed_everything(derived_seed(cfg.seed, "source"), verbose=False)
         module = build_module(cfg, cfg.source, images, task, beta=float(cfg.model.beta))
         datamodule = data_tasks.datamodule_for(images, task, seed=derived_seed(cfg.seed, "source"))
-        # No checkpoint file: the cache keeps the network instead.
+        # No checkpoint file: the cache keeps the network instead. source.select says whether
+        # the network kept is the best epoch's on validation or the last epoch's.
         fitted = fit_and_test(
-            module, datamodule, "source", cfg.source, cfg, ctx, save_checkpoint=False
+            module,
+            datamodule,
+            "source",
+            cfg.source,
+            cfg,
+            ctx,
+            save_checkpoint=False,
+            test_epochs=epochs_to_test(cfg, cfg.source, on_b=False),
         )
         metrics = fitted.results.metrics()
         state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}

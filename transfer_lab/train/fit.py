@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from transfer_lab.errors import UserError
 from transfer_lab.job.context import JobContext
 from transfer_lab.store.atomic import file_sha256, write_atomically
 from transfer_lab.store.results import StageResults
+from transfer_lab.train.epoch_tests import EpochTests
 from transfer_lab.train.lr_history import LearningRateHistory
 from transfer_lab.train.selection import Monitor, monitor_for
 
@@ -104,17 +106,25 @@ class StopOnNonFiniteLoss(pl.Callback):
             )
 
 
+SELECTS = ("best", "last")
+
+
 class BestWeights(pl.Callback):
     """Keeps a copy of the weights of the epoch with the best `monitor` (in its `mode`).
 
     An epoch is kept when its score is strictly better than the best so far (the first epoch
-    always), as Lightning's ModelCheckpoint selects; a non-finite score never improves. The
-    classifier's validation accuracy of the kept epoch is noted too, whatever selected it.
-    The copy stays on the training device: no host transfer, no file per improvement.
+    always), as Lightning's ModelCheckpoint selects; a non-finite score never improves. With
+    `select="last"` every epoch replaces the one before, so the final epoch is kept (Yosinski's
+    sources are their final snapshots). The classifier's validation accuracy of the kept epoch
+    is noted too, whatever selected it. The copy stays on the training device: no host
+    transfer, no file per improvement.
     """
 
-    def __init__(self, monitor: str = "val/acc", mode: str = "max") -> None:
+    def __init__(self, monitor: str = "val/acc", mode: str = "max", select: str = "best") -> None:
+        if select not in SELECTS:
+            raise UserError(f"select={select!r} is neither best nor last; use one of them.")
         self.monitor = monitor
+        self.select = select
         self.sign = 1.0 if mode == "max" else -1.0
         self.state: dict[str, torch.Tensor] | None = None
         self.score: torch.Tensor | None = None
@@ -127,9 +137,10 @@ class BestWeights(pl.Callback):
             return
         score = score.detach().float()
         finite = math.isfinite(score.item())
-        if self.state is not None and not (
-            finite and self.sign * score.item() > self.sign * self.score.item()
-        ):
+        better = finite and (
+            self.state is None or self.sign * score.item() > self.sign * self.score.item()
+        )
+        if self.state is not None and not better and self.select == "best":
             return
         self.score = score if finite else torch.tensor(-self.sign * math.inf)
         self.epoch = trainer.current_epoch
@@ -169,11 +180,13 @@ class BestWeights(pl.Callback):
 
 @dataclass
 class Fitted:
-    """A trained stage: its results, the selected weights on disk, and the Trainer's loggers."""
+    """A trained stage: its results, the selected weights on disk, the Trainer's loggers, and
+    (when asked for) the weights of its last epoch, on the CPU."""
 
     results: StageResults
     checkpoint: Path | None
     loggers: list[Logger]
+    last_state: dict[str, torch.Tensor] | None = None
 
 
 # One seed stream per network a job trains, so fresh layers never replay another network's
@@ -359,18 +372,24 @@ def fit_and_test(
     cfg: DictConfig,
     ctx: JobContext,
     save_checkpoint: bool = True,
+    test_epochs: Sequence[int] = (),
+    keep_last: bool = False,
 ) -> Fitted:
     """Train with selection on the stage's validation monitor, then test the selected weights once.
 
     `val_acc` is the classifier's validation accuracy of the selected epoch, whatever selected
-    it; `monitor` and `monitor_value` say what did. The selected weights are written to
-    <job>/checkpoints/<stage>.ckpt at the end when `save_checkpoint` (the source stage does not:
-    the cache keeps its network).
+    it; `monitor` and `monitor_value` say what did, `select` (best or last) how. The selected
+    weights are written to <job>/checkpoints/<stage>.ckpt at the end when `save_checkpoint`
+    (the source stage does not: the cache keeps its network). The network is also tested at
+    each of `test_epochs` (1-based) after that epoch's selection (`test_history`, see
+    epoch_tests.py); `keep_last` returns the last epoch's weights too.
     """
     monitor = monitor_for(
         stage_cfg, getattr(module, "beta", 0.0), len(getattr(module, "binary_heads", ()))
     )
-    selection = BestWeights(monitor.metric, monitor.mode)
+    select = str(stage_cfg.get("select") or "best")
+    selection = BestWeights(monitor.metric, monitor.mode, select)
+    tests = EpochTests(test_epochs)
     distributed = is_distributed(cfg)
     every = 1 if distributed else int(cfg.get("checkpoint_every", 1))
     last = ModelCheckpoint(
@@ -380,12 +399,14 @@ def fit_and_test(
         every_n_epochs=every or None,
         monitor=None,
         enable_version_counter=False,
+        save_on_train_epoch_end=True,  # after the epoch's selection and test, so both resume
     )
     rates = LearningRateHistory()
     seeds = EpochSeeds(derived_seed(cfg.seed, stage))
     if cfg.trainer.get("channels_last"):
         module = module.to(memory_format=torch.channels_last)
-    trainer = build_trainer(cfg, stage_cfg, ctx, stage, [selection, last, rates, seeds], monitor)
+    always = [selection, tests, last, rates, seeds]
+    trainer = build_trainer(cfg, stage_cfg, ctx, stage, always, monitor)
     resume = last_checkpoint(ctx, stage)
     started = time.perf_counter()
     # with no last checkpoints (checkpoint_every: 0) there is nothing to resume or to stamp
@@ -396,6 +417,11 @@ def fit_and_test(
         state = torch.load(resume, map_location="cpu", weights_only=False)
         selection.load_state_dict(state["callbacks"][selection.state_key])
         rates.load_state_dict(state["callbacks"].get(rates.state_key, {}))
+        tests.load_state_dict(state["callbacks"].get(tests.state_key, {}))
+    last_state = None
+    if keep_last:
+        final = state["state_dict"] if distributed else module.state_dict()
+        last_state = {k: v.detach().cpu().clone() for k, v in final.items()}
     selection.restore(module)
     if distributed:  # test once, here, on one device, rather than spawning the ranks
         tester = pl.Trainer(
@@ -420,6 +446,8 @@ def fit_and_test(
         checkpoint_sha256=file_sha256(checkpoint) if checkpoint else None,
         monitor=monitor.metric,
         monitor_value=float(selection.score) if kept else None,
+        select=select,
         lr_history=rates.history,
+        test_history=tests.history if test_epochs else None,
     )
-    return Fitted(results, checkpoint, list(trainer.loggers))
+    return Fitted(results, checkpoint, list(trainer.loggers), last_state)
