@@ -96,9 +96,7 @@ NOISY = ["backbone.dropout=0.3", "backbone.batch_norm=true", "source.epochs=4", 
 
 
 def test_selection_is_the_same_with_and_without_epoch_tests(cli):
-    tested = run_job(
-        cli, "tested", *NOISY, "source.test_epochs=all", "target.test_epochs=all"
-    )
+    tested = run_job(cli, "tested", *NOISY, "source.test_epochs=all", "target.test_epochs=all")
     plain = run_job(cli, "plain", *NOISY, "source.test_epochs=none", "target.test_epochs=none")
     assert tested["target"]["test_history"]["epoch"] == [1, 2, 3, 4, 5]
     assert len(tested["source"]["test_history"]["acc"]) == 4
