@@ -16,10 +16,20 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from transfer_lab.report.statistic import paper_value, paper_words
 from transfer_lab.store.results import RESULTS_FILE, JobResults, StageResults
 
 REPLICATE_KEYS = ("split_seed", "seed")  # what a configuration is averaged over
-METRICS = ("target_test_acc", "target_val_acc", "source_test_acc", "source_val_acc")
+# ours (test_acc: the selected checkpoint, tested once) and the paper's (paper_acc, from the
+# per-epoch tests; report/statistic.py), then validation
+METRICS = (
+    "target_test_acc",
+    "target_val_acc",
+    "source_test_acc",
+    "source_val_acc",
+    "target_paper_acc",
+    "source_paper_acc",
+)
 # The job's source measured on B at the job's cut depth n (results.json source.measures).
 MEASURE_METRICS = ("source_probe", "source_logme", "source_hscore", "source_transrate")
 PER_STAGE = (
@@ -131,6 +141,13 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     row["target_labelled"] = (results.sizes or {}).get("target_labelled")  # train + val
     for stage in ("source", "target"):
         row.update(stage_columns(stage, getattr(results, stage)))
+    paper = (results.config or {}).get("paper") or {}
+    row["paper_statistic"] = paper_words(paper)
+    for stage in ("source", "target"):
+        found = getattr(results, stage)
+        if found is not None:
+            on_b = stage == "target" or results.treatment == "selffer"  # BnB's source is baseB
+            row[f"{stage}_paper_acc"] = paper_value(found.test_history, paper, found.epochs, on_b)
     depth = results.depth
     if results.source.measures and isinstance(depth, int) and depth >= 1:
         for name, values in results.source.measures.items():  # at the stage the job cut after
@@ -181,6 +198,7 @@ def design_columns(frame: pd.DataFrame) -> list[str]:
         "experiment",
         "dataset",
         "seconds",
+        "paper_statistic",
         *REPLICATE_KEYS,
     }
     extra = [

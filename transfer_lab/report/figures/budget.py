@@ -57,7 +57,9 @@ def budget_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
             label = f"{members[0].values['label']} {FAMILY_WORDS[family].split(' ', 1)[1]}"
         style = style_for(index, family)
         xs = [to_x(c) for c in members]
-        draw_series(axes[0], xs, [values_of(c, "target_test_acc") for c in members], style, label)
+        draw_series(
+            axes[0], xs, [values_of(c, sweep.metric("target")) for c in members], style, label
+        )
         points = sweep.paired_points(BASEB, members, to_x)
         if points:
             draw_paired(axes[1], points, style, label, annotate=len(groups) <= 3)
@@ -81,5 +83,5 @@ def budget_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
             "Paired: treatment − baseB (scratch)\nsame split seeds; bars: 95% CI", fontsize=10
         )
         axes[1].legend(fontsize=8)
-    figure.suptitle(f"Data budget · sweep {sweep.name}", fontsize=9)
-    return save(figure, out_dir, "budget")
+    figure.suptitle(f"Data budget · sweep {sweep.name} · {sweep.title_note}", fontsize=9)
+    return save(figure, out_dir, "budget" + sweep.suffix)
