@@ -128,3 +128,25 @@ def test_an_unknown_evaluation_crop_is_refused(tmp_path):
 
     with pytest.raises(UserError, match="eval_crop"):
         load_image_folder(str(tmp_path), eval_crop="middle")
+
+
+def test_densenet121_offers_pytorch_0_3_s_defaults():
+    """CS6784's DenseNet-121 has no init code, so it trained from PyTorch 0.3's defaults:
+    U(±1/√fan_in) convolutions and BatchNorm scales from U(0, 1). Ours defaults to
+    torchvision's recipe (He-normal, unit BatchNorm) and offers theirs."""
+    from transfer_lab.models.registry import create_backbone
+
+    theirs = create_backbone("densenet121", 3, 32, init="pytorch0.3")
+    conv = theirs.stages["stem"].conv0.weight.detach()
+    gamma = theirs.stages["stem"].norm0.weight.detach()
+    bound = 1 / conv[0].numel() ** 0.5
+    assert float(conv.abs().max()) <= bound
+    assert float(conv.std()) == pytest.approx(bound / 3**0.5, rel=0.05)
+    assert float(gamma.min()) >= 0 and float(gamma.max()) <= 1 and float(gamma.std()) > 0.2
+    ours = create_backbone("densenet121", 3, 32)
+    assert bool((ours.stages["stem"].norm0.weight == 1).all())
+    assert experiment("imagenet100_beta").backbone.init == "torchvision"
+    from transfer_lab.errors import UserError
+
+    with pytest.raises(UserError, match="backbone.init"):
+        create_backbone("densenet121", 3, 32, init="caffe")
