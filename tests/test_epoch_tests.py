@@ -13,7 +13,7 @@ from tests.conftest import TINY, compose
 from transfer_lab.config.checks import problems
 from transfer_lab.errors import UserError
 from transfer_lab.train.epoch_tests import resolve_test_epochs
-from transfer_lab.train.fit import BestWeights
+from transfer_lab.train.callbacks import BestWeights
 
 
 @pytest.mark.parametrize(

@@ -288,7 +288,7 @@ def test_measures_of_a_tiny_digits_source_on_b():
     """Train a small LeNet on digits A for three epochs, then measure it on B's budget."""
     from transfer_lab.data.digits import load_digits
     from transfer_lab.data.splits import make_task, split_classes
-    from transfer_lab.transferability.table import measure_state, network_cka, task_batches
+    from transfer_lab.transferability.table import measure_source, network_cka, task_batches
 
     images = load_digits()
     split = split_classes(10, 5, 5, split_seed=0)
@@ -316,7 +316,7 @@ def test_measures_of_a_tiny_digits_source_on_b():
             loss.backward()
             optimizer.step()
 
-    table = measure_state(backbone_cfg, net.state_dict(), images, b, head.state_dict(), "cpu")
+    table = measure_source(net, images, b, head=head, device="cpu")
     assert table.stages == ["conv1", "conv2", "fc1", "fc2"]
     for name, values in table.per_stage.items():
         assert len(values) == 4 and np.all(np.isfinite(values)), name

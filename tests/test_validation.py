@@ -8,7 +8,8 @@ import json
 import pytest
 import torch
 
-from transfer_lab.config.checks import closest, os_error_sentence
+from transfer_lab.config.checks import closest
+from transfer_lab.config.folders import os_error_sentence
 from transfer_lab.errors import UserError
 
 QUIET = "trainer.enable_progress_bar=false"

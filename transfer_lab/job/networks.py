@@ -15,7 +15,6 @@ from transfer_lab.data.splits import Task
 from transfer_lab.errors import UserError
 from transfer_lab.models.classifier import TransferModule
 from transfer_lab.models.registry import backbone_from_config
-from transfer_lab.train.epoch_tests import resolve_test_epochs
 from transfer_lab.transfer.surgery import copy_stages
 from transfer_lab.transfer.treatments import Plan
 
@@ -33,21 +32,6 @@ def target_schedule(cfg: DictConfig, plan: Plan) -> DictConfig:
     if plan.source_task is None and scratch:
         return OmegaConf.merge(cfg.target, scratch)
     return cfg.target
-
-
-def epochs_to_test(cfg: DictConfig, stage_cfg: DictConfig, on_b: bool) -> list[int]:
-    """The 1-based epochs a stage also tests at for the paper's statistic (`test_epochs`).
-
-    `paper.epoch` is an epoch of B (the one CS6784's WRN curves end at), so it applies to
-    networks trained on B only.
-    """
-    paper = cfg.get("paper") or {}
-    return resolve_test_epochs(
-        stage_cfg.get("test_epochs", "auto"),
-        int(stage_cfg.epochs),
-        paper.get("statistic"),
-        paper.get("epoch") if on_b else None,
-    )
 
 
 def optimizer_parts(stage_cfg: DictConfig) -> tuple[Any, Any]:

@@ -19,11 +19,13 @@ from transfer_lab.errors import UserError
 from transfer_lab.job.context import JobContext
 from transfer_lab.job.measures import backbone_from_state, source_measures, stage_cka
 from transfer_lab.job.networks import stage_names
-from transfer_lab.job.source import code_sha256, run_source, source_definition
+from transfer_lab.job.source import run_source
 from transfer_lab.job.target import baseb_definition, baseb_network, train_on_b
+from transfer_lab.store.keys import code_sha256, source_definition
 from transfer_lab.store.results import JobResults, StageResults
-from transfer_lab.train.fit import strategy_for
-from transfer_lab.train.hparams import log_hparams
+from transfer_lab.train.tensorboard import log_hparams
+from transfer_lab.train.trainer import strategy_for
+from transfer_lab.transfer import arms
 from transfer_lab.transfer.treatments import plan_from_config
 
 log = logging.getLogger(__name__)
@@ -124,7 +126,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     # 4. Target stage: copy, freeze, re-initialise as planned; train on B; test once. baseB goes
     #    through the source cache, so the BnB jobs of its split reuse its network.
     log.info("%s · target: %s on %s", ctx.banner, plan.label, describe(task_b, "B"))
-    if plan.treatment == "scratch":
+    if plan.treatment == arms.SCRATCH:
         _, results.target, loggers = baseb_network(cfg, job, ctx, stage="target")
     else:
         module, fitted = train_on_b(cfg, job, plan, ctx, source_state=source_state)
@@ -169,7 +171,7 @@ def finish_measures_only(
     base_b_state, _, _ = baseb_network(cfg, job, ctx, stage="source")
     first = backbone_from_state(cfg, job.target_images, source_state)
     results.source.cka = {
-        "baseB": stage_cka(cfg, job.target_images, job.task_b, first, base_b_state)
+        arms.BASE_B: stage_cka(cfg, job.target_images, job.task_b, first, base_b_state)
     }
     results.label = results.family = "sources"  # no arm was trained: no depth, no target
     results.depth, results.freeze, results.freeze_depth = None, None, None

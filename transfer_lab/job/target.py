@@ -17,20 +17,22 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import Logger
 
-from transfer_lab.data import tasks as data_tasks
+from transfer_lab.data.loading import datamodule_for
 from transfer_lab.data.tasks import JobData
 from transfer_lab.job.context import JobContext
-from transfer_lab.job.networks import build_module, epochs_to_test, target_schedule
-from transfer_lab.job.source import source_definition
+from transfer_lab.job.networks import build_module, target_schedule
 from transfer_lab.models.classifier import TransferModule
 from transfer_lab.store.cache import SourceCache
+from transfer_lab.store.keys import source_definition
 from transfer_lab.store.results import StageResults
+from transfer_lab.train.epoch_tests import epochs_to_test
 from transfer_lab.train.fit import Fitted, derived_seed, fit_and_test
+from transfer_lab.transfer import arms
 from transfer_lab.transfer.treatments import Plan, plan_treatment
 
 log = logging.getLogger(__name__)
 
-BASEB = plan_treatment("scratch", 0, False, [])
+BASEB = plan_treatment(arms.SCRATCH, 0, False, [])
 # How B's batches are served; the evaluation batch size and workers change nothing trained.
 SERVING_KEYS = ("augment", "mean", "std", "batch_size")
 
@@ -57,7 +59,7 @@ def train_on_b(
     module = build_module(
         cfg, schedule, job.target_images, job.task_b, beta=0.0, plan=plan, source_state=source_state
     )
-    datamodule = data_tasks.datamodule_for(
+    datamodule = datamodule_for(
         job.target_images, job.task_b, seed=derived_seed(cfg.seed, "target")
     )
     return module, fit_and_test(
@@ -85,7 +87,7 @@ def baseb_definition(cfg: DictConfig, job: JobData) -> dict[str, Any]:
     settings = dataclasses.asdict(job.target_images.settings)
     schedule = target_schedule(cfg, BASEB)
     definition.update(
-        network="baseB",
+        network=arms.BASE_B,
         beta=0.0,
         binary_heads=0,
         schedule=OmegaConf.to_container(schedule, resolve=True),

@@ -20,6 +20,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from omegaconf import DictConfig
 
 from transfer_lab.errors import UserError
 
@@ -63,6 +64,21 @@ def resolve_test_epochs(
             f"it trains."
         )
     return chosen
+
+
+def epochs_to_test(cfg: DictConfig, stage_cfg: DictConfig, on_b: bool) -> list[int]:
+    """The 1-based epochs a stage also tests at for the paper's statistic (`test_epochs`).
+
+    `paper.epoch` is an epoch of B (the one CS6784's WRN curves end at), so it applies to
+    networks trained on B only.
+    """
+    paper = cfg.get("paper") or {}
+    return resolve_test_epochs(
+        stage_cfg.get("test_epochs", "auto"),
+        int(stage_cfg.epochs),
+        paper.get("statistic"),
+        paper.get("epoch") if on_b else None,
+    )
 
 
 @torch.no_grad()

@@ -14,12 +14,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import nn
 
 from transfer_lab.data.splits import Task
 from transfer_lab.models.backbone import Backbone
-from transfer_lab.models.registry import backbone_from_config
 from transfer_lab.transferability.cka import layerwise_cka
 from transfer_lab.transferability.features import Features, extract
 from transfer_lab.transferability.hscore import h_score
@@ -36,7 +34,6 @@ LABEL_MEASURES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "transrate": transrate,
 }
 STAGE_MEASURES = ("probe", *LABEL_MEASURES)
-OUTPUT_MEASURES = ("leep", "nce")
 
 
 @dataclass
@@ -82,7 +79,7 @@ def task_batches(images: Any, task: Task, part: str):
     those a job trains or validates on, scaled as it scales them.
     """
     from transfer_lab.data.datamodule import TaskDataModule
-    from transfer_lab.data.tasks import datamodule_for
+    from transfer_lab.data.loading import datamodule_for
 
     indices = {"train": task.train, "val": task.val}[part]
     only = dataclasses.replace(task, val=indices)
@@ -102,30 +99,6 @@ def measure_source(
     train = extract(backbone, task_batches(images, task, "train"), head=head, device=device)
     val = extract(backbone, task_batches(images, task, "val"), device=device)
     return measure_features(train, val)
-
-
-def measure_state(
-    backbone_cfg: Any,
-    state: dict[str, torch.Tensor],
-    images: Any,
-    task: Task,
-    head_state: dict[str, torch.Tensor] | None = None,
-    device: Any = None,
-) -> StageMeasures:
-    """The per-stage measures of a stored backbone state (as the source cache keeps it) on B.
-
-    `backbone_cfg` is the job's `backbone` config; `head_state` ({"weight", "bias"} of the source
-    classifier), when given, adds LEEP and NCE.
-    """
-    channels, height, _ = images.shape
-    backbone = backbone_from_config(backbone_cfg, channels, height)
-    backbone.load_state_dict(state)
-    head = None
-    if head_state is not None:
-        classes, width = head_state["weight"].shape
-        head = nn.Linear(width, classes)
-        head.load_state_dict(head_state)
-    return measure_source(backbone, images, task, head=head, device=device)
 
 
 def network_cka(

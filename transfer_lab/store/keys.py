@@ -1,0 +1,125 @@
+"""What a source network's cache key hashes: the package's code, the library versions, the
+resolved device and precision, and the definition of the network (data, classes, exact images,
+backbone, β and K, schedule, seed, Trainer settings)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torchvision
+from omegaconf import DictConfig, OmegaConf
+
+import transfer_lab
+from transfer_lab.data.images import ImageSet
+from transfer_lab.data.splits import Task
+from transfer_lab.train.epoch_tests import epochs_to_test
+from transfer_lab.train.trainer import precision_for
+
+# Trainer keys that change only what is shown, never what is trained.
+DISPLAY_KEYS = {"enable_progress_bar", "enable_model_summary", "log_every_n_steps"}
+
+
+# Data keys that act on a source network only through its classes and image indices (hashed
+# separately in its cache key), or that say where files live: leaving them out of the key lets
+# jobs that differ only there (budgets, directions, out-of-domain targets) share a source.
+SPLIT_ONLY_DATA_KEYS = {
+    "root",
+    "download",
+    "check_md5",
+    "num_workers",
+    "eval_batch_size",
+    "split_seed",
+    "split",
+    "source_classes",
+    "target_classes",
+    "source_superclasses",
+    "target_superclasses",
+    "direction",
+    "binary",
+    "val_fraction",
+    "val_from_budget",
+    "fraction",
+    "per_class",
+    "target",
+    "name",
+    "num_classes",
+}
+
+
+@functools.cache
+def code_sha256() -> str:
+    """SHA-256 of the package's own source files, read once per process.
+
+    Any change to the code (initialisation, BatchNorm handling, a loss) makes every source key
+    new, so a network trained by older code is never paired with newer targets.
+    """
+    package = Path(transfer_lab.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def resolved_accelerator(setting: Any) -> str:
+    """The device kind Lightning will pick for `trainer.accelerator`, never "auto"."""
+    setting = str(setting)
+    if setting == "gpu":
+        return "cuda"
+    if setting != "auto":
+        return setting
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def index_digest(task: Task) -> str:
+    """A short hash of a task's exact train/val/test images and partitions."""
+    digest = hashlib.sha256()
+    for array in (task.train, task.val, task.test, task.binary):
+        digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str, Any]:
+    """Everything that determines a source network: its cache key is a hash of this."""
+    data = {
+        k: v
+        for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
+        if k not in SPLIT_ONLY_DATA_KEYS
+    }
+    trainer = {
+        k: v
+        for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
+        if k not in DISPLAY_KEYS
+    }
+    trainer["accelerator"] = resolved_accelerator(trainer.get("accelerator", "auto"))
+    trainer["precision"] = str(precision_for(trainer.get("precision", "auto")))
+    return {
+        "code_sha256": code_sha256(),
+        "versions": {
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "pytorch_lightning": pl.__version__,
+        },
+        "dataset": images.name,
+        "image_shape": list(images.shape),
+        "data": data,
+        "classes": list(task.classes),
+        "indices": index_digest(task),
+        "backbone": OmegaConf.to_container(cfg.backbone, resolve=True),
+        "beta": float(cfg.model.beta),
+        "binary_heads": int(cfg.model.binary_heads),
+        "schedule": OmegaConf.to_container(cfg.source, resolve=True),
+        "test_epochs": epochs_to_test(cfg, cfg.source, on_b=False),  # what its record holds
+        "seed": int(cfg.seed),
+        "trainer": trainer,
+    }
