@@ -151,10 +151,10 @@ def problems(cfg: DictConfig) -> list[str]:
     check_transfer(checks, cfg)
     check_data(checks, cfg)
     check_backbone(checks, cfg)
-    for stage in ("source", "target"):
-        check_stage(checks, cfg, stage)
+    for phase in ("source", "target"):
+        check_phase(checks, cfg, phase)
     check_trainer(checks, cfg)
-    check_selection(checks, cfg)
+    check_lr_scale(checks, cfg)
     check_paper(checks, cfg)
     return checks.problems
 
@@ -173,16 +173,8 @@ def check_paper(checks: Checks, cfg: DictConfig) -> None:
     checks.integer("paper.best_n", paper.get("best_n", 10), 1, example=10)
 
 
-def check_selection(checks: Checks, cfg: DictConfig) -> None:
-    """Each stage's selection monitor exists for its β and K; lr_scale is not silently ignored."""
-    beta, heads = cfg.model.get("beta"), cfg.model.get("binary_heads")
-    if not (_is_number(beta) and _is_int(heads)):
-        return  # already reported by check_model
-    for stage, stage_beta, stage_heads in (("source", beta, heads), ("target", 0.0, 0)):
-        try:
-            monitor_for(cfg[stage], float(stage_beta), int(stage_heads))
-        except UserError as error:
-            checks.add(str(error))
+def check_lr_scale(checks: Checks, cfg: DictConfig) -> None:
+    """transfer.lr_scale is not silently ignored (each phase's monitor: check_phase)."""
     scheduler = cfg.target.get("scheduler") or {}
     lr_scale = cfg.transfer.get("lr_scale")
     if _is_number(lr_scale) and lr_scale != 1 and "PhaseRates" in str(scheduler.get("_target_")):
@@ -275,6 +267,7 @@ def check_classes(checks: Checks, key: str, value: Any, total: int | None) -> bo
 
 def check_data(checks: Checks, cfg: DictConfig) -> None:
     from transfer_lab.data.augment import RECIPES
+    from transfer_lab.data.loading import STATS
     from transfer_lab.data.tasks import BINARY, SPLITS
 
     data = OmegaConf.to_container(cfg.data, resolve=False)
@@ -324,6 +317,7 @@ def check_data(checks: Checks, cfg: DictConfig) -> None:
         target_total = target_total if _is_int(target_total) else None
         check_classes(checks, "data.target.classes", target_data.get("classes"), target_total)
         checks.choice("data.target.augment", target_data.get("augment", "none"), RECIPES)
+        checks.choice("data.target.stats", target_data.get("stats", "own"), STATS)
 
 
 def check_backbone(checks: Checks, cfg: DictConfig) -> None:
@@ -336,23 +330,21 @@ def check_backbone(checks: Checks, cfg: DictConfig) -> None:
     checks.choice("backbone.name", name, list_backbones())
 
 
-def stage_settings(cfg: DictConfig, stage: str) -> list[tuple[str, DictConfig]]:
-    """(key prefix, settings) of a stage, and of target.scratch merged over the target's."""
-    stage_cfg = cfg[stage]
-    found = [(stage, stage_cfg)]
-    scratch = stage_cfg.get("scratch")
-    if stage == "target" and scratch:
-        found.append(("target.scratch", OmegaConf.merge(stage_cfg, scratch)))
+def phase_settings(cfg: DictConfig, phase: str) -> list[tuple[str, DictConfig]]:
+    """(key prefix, settings) of a phase, and of target.scratch merged over the target's."""
+    phase_cfg = cfg[phase]
+    found = [(phase, phase_cfg)]
+    scratch = phase_cfg.get("scratch")
+    if phase == "target" and scratch:
+        found.append(("target.scratch", OmegaConf.merge(phase_cfg, scratch)))
     return found
 
 
-def check_stage(checks: Checks, cfg: DictConfig, stage: str) -> None:
-    from transfer_lab.train.selection import monitor_for
-
-    on_source = stage == "source"
+def check_phase(checks: Checks, cfg: DictConfig, phase: str) -> None:
+    on_source = phase == "source"
     beta = cfg.model.get("beta") if on_source else 0.0
     heads = cfg.model.get("binary_heads") if on_source else 0
-    for prefix, settings in stage_settings(cfg, stage):
+    for prefix, settings in phase_settings(cfg, phase):
         if "monitor" in settings and _is_number(beta) and _is_int(heads):
             try:
                 monitor_for(settings, beta, heads)
@@ -397,6 +389,12 @@ def check_trainer(checks: Checks, cfg: DictConfig) -> None:
     if checks.choice("trainer.accelerator", accelerator, ACCELERATORS):
         check_devices(checks, accelerator, trainer.get("devices", 1))
     checks.choice("trainer.precision", precision, PRECISIONS)
+    from transfer_lab.train.trainer import strategy_for
+
+    try:
+        strategy_for(trainer)
+    except UserError as error:
+        checks.add(str(error))
     if "deterministic" in trainer and trainer["deterministic"] != "warn":
         checks.boolean("trainer.deterministic", trainer["deterministic"])
     if trainer.get("log_every_n_steps") is not None:

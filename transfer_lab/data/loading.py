@@ -11,7 +11,6 @@ from typing import Any
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
-from transfer_lab.data.augment import recipe
 from transfer_lab.data.datamodule import TaskDataModule
 from transfer_lab.data.readers import MissingFiles
 from transfer_lab.data.splits import Task
@@ -67,7 +66,6 @@ def load_images(data: DictConfig, key: str = "data", parent: DictConfig | None =
         raise UserError(missing.sentence(key)) from None
     base = parent if parent is not None else data
     augment = str(data.get("augment", "none"))
-    recipe(augment)  # an unknown name stops the job here, before any training
     images.settings = DataSettings(
         augment=augment,
         mean=plain(data.get("mean")),
@@ -85,11 +83,7 @@ def normalise_like_source(target_images, source_images, stats: str) -> None:
     CS6784 fed CIFAR-10 to the CIFAR-100 network with CIFAR-100's mean and std, so the copied
     first layer sees inputs scaled as it was trained on.
     """
-    if stats not in STATS:
-        raise UserError(
-            f"data.target.stats={stats!r} is not known; use own (the target's own statistics "
-            f"or mean/std) or source (those of the source dataset)."
-        )
+    assert stats in STATS, "config/checks.py"
     if stats == "own":
         return
     given = source_images.settings

@@ -194,12 +194,7 @@ def build_job_data(cfg: DictConfig) -> JobData:
     data = cfg.data
     heads = int(cfg.model.binary_heads)
     how = str(data.get("split", "random"))
-    if how not in SPLITS:
-        raise UserError(f"data.split={how!r} is not a split; use one of {', '.join(SPLITS)}.")
-    if str(data.get("binary", "random")) not in BINARY:
-        raise UserError(
-            f"data.binary={data.binary!r} is not known; use one of {', '.join(BINARY)}."
-        )
+    assert how in SPLITS and str(data.get("binary", "random")) in BINARY, "config/checks.py"
     source_images = load_images(data)
     target_cfg = data.get("target")
     seed = int(data.split_seed)
@@ -243,10 +238,7 @@ def build_job_data(cfg: DictConfig) -> JobData:
                 seed,
             )
         direction = str(data.get("direction", "AB"))
-        if direction not in ("AB", "BA"):
-            raise UserError(
-                f"data.direction={direction!r} is not AB or BA; BA swaps the two halves."
-            )
+        assert direction in ("AB", "BA"), "config/checks.py"
         if direction == "BA":
             split = ClassSplit(source=split.target, target=split.source)
     task_a = _task(source_images, split.source, data, heads, budget=False)

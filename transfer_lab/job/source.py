@@ -18,7 +18,7 @@ from transfer_lab.job.context import JobContext
 from transfer_lab.job.networks import build_module
 from transfer_lab.store.cache import SourceCache
 from transfer_lab.store.keys import source_definition
-from transfer_lab.store.results import StageResults
+from transfer_lab.store.results import PhaseResults
 from transfer_lab.train.epoch_tests import epochs_to_test
 from transfer_lab.train.fit import derived_seed, fit_and_test
 
@@ -34,7 +34,7 @@ class Source:
 
     state: dict[str, torch.Tensor]
     head: dict[str, torch.Tensor] | None
-    results: StageResults
+    results: PhaseResults
 
 
 def run_source(
@@ -68,6 +68,6 @@ def run_source(
     stored, key, trained = cache.fetch_or_train(source_definition(cfg, images, task), train)
     if not trained:
         log.info("%s · source: reusing cached network %s (%s)", ctx.banner, key[:12], description)
-    results = StageResults.from_json(stored["metrics"])
+    results = PhaseResults.from_json(stored["metrics"])
     results.trained, results.cache_key, results.checkpoint_sha256 = trained, key, stored["sha256"]
     return Source(stored["state_dict"], stored.get("head"), results)

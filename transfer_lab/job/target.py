@@ -1,4 +1,4 @@
-"""The target stage: a network for B built as the plan says, trained, selected and tested once.
+"""The target phase: a network for B built as the plan says, trained, selected and tested once.
 
 baseB's network is also a source: Yosinski's BnB copies its first n layers from baseB itself
 (the network the baseB arm trains, on the same data with the same schedule). So baseB is trained
@@ -24,7 +24,7 @@ from transfer_lab.job.networks import build_module, target_schedule
 from transfer_lab.models.classifier import TransferModule
 from transfer_lab.store.cache import SourceCache
 from transfer_lab.store.keys import source_definition
-from transfer_lab.store.results import StageResults
+from transfer_lab.store.results import PhaseResults
 from transfer_lab.train.epoch_tests import epochs_to_test
 from transfer_lab.train.fit import Fitted, derived_seed, fit_and_test
 from transfer_lab.transfer import arms
@@ -42,14 +42,14 @@ def train_on_b(
     job: JobData,
     plan: Plan,
     ctx: JobContext,
-    stage: str = "target",
+    phase: str = "target",
     source_state: dict[str, torch.Tensor] | None = None,
     save_checkpoint: bool = True,
     keep_last: bool = False,
 ) -> tuple[TransferModule, Fitted]:
     """Build B's network as `plan` says, train it on B's budget, select by validation, test.
 
-    `stage` names the run's logs and checkpoint ("source" when baseB is trained as BnB's source).
+    `phase` names the run's logs and checkpoint ("source" when baseB is trained as BnB's source).
     Data order always follows the target stream; a network cut from baseB (BnB) draws its fresh
     layers from its own stream. `keep_last` also returns the last epoch's weights.
     """
@@ -65,7 +65,7 @@ def train_on_b(
     return module, fit_and_test(
         module,
         datamodule,
-        stage,
+        phase,
         schedule,
         cfg,
         ctx,
@@ -104,12 +104,12 @@ def source_select(cfg: DictConfig) -> str:
 
 
 def baseb_network(
-    cfg: DictConfig, job: JobData, ctx: JobContext, stage: str
-) -> tuple[dict[str, torch.Tensor], StageResults, list[Logger]]:
+    cfg: DictConfig, job: JobData, ctx: JobContext, phase: str
+) -> tuple[dict[str, torch.Tensor], PhaseResults, list[Logger]]:
     """(backbone weights, results, loggers) of baseB's network, trained now or reused.
 
-    The baseB job asks with stage "target" and keeps its selected checkpoint; a BnB job asks with
-    stage "source" (its logs and checkpoint are then the source's, and the cache keeps the
+    The baseB job asks with phase "target" and keeps its selected checkpoint; a BnB job asks with
+    phase "source" (its logs and checkpoint are then the source's, and the cache keeps the
     network). Loggers are empty when the network was reused. The weights are the ones
     `source.select` names (Yosinski's BnB copies baseB's final snapshot); the results are
     always baseB's own, its best-validation checkpoint tested, and a BnB job's `select` says
@@ -119,15 +119,15 @@ def baseb_network(
     kept = source_select(cfg)
 
     def train() -> dict[str, Any]:
-        log.info("%s · %s: train baseB on B (%d images)", ctx.banner, stage, len(job.task_b.train))
+        log.info("%s · %s: train baseB on B (%d images)", ctx.banner, phase, len(job.task_b.train))
         # as BnB's source, no checkpoint file: the cache keeps the network instead
         module, done = train_on_b(
             cfg,
             job,
             BASEB,
             ctx,
-            stage=stage,
-            save_checkpoint=stage == "target",
+            phase=phase,
+            save_checkpoint=phase == "target",
             keep_last=kept == "last",
         )
         fitted.append(done)
@@ -143,14 +143,14 @@ def baseb_network(
 
     cache = SourceCache(cfg.paths.cache_dir)
     stored, key, trained = cache.fetch_or_train(baseb_definition(cfg, job), train)
-    if trained and stage == "target":
+    if trained and phase == "target":
         results = fitted[0].results  # the job's own checkpoint hash, as for any target
     else:
-        results = StageResults.from_json(stored["metrics"])
+        results = PhaseResults.from_json(stored["metrics"])
         results.checkpoint_sha256 = stored["sha256"]  # the cached network's file
     if not trained:
-        log.info("%s · %s: reusing baseB's network %s", ctx.banner, stage, key[:12])
+        log.info("%s · %s: reusing baseB's network %s", ctx.banner, phase, key[:12])
     results.trained, results.cache_key = trained, key
-    if stage == "source":
+    if phase == "source":
         results.select = kept
     return stored["state_dict"], results, fitted[0].loggers if fitted else []

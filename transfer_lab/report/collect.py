@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from transfer_lab.report.statistic import paper_value, paper_words
-from transfer_lab.store.results import RESULTS_FILE, JobResults, StageResults
+from transfer_lab.store.results import RESULTS_FILE, JobResults, PhaseResults
 
 REPLICATE_KEYS = ("split_seed", "seed")  # what a configuration is averaged over
 # ours (test_acc: the selected checkpoint, tested once) and the paper's (paper_acc, from the
@@ -139,15 +139,15 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     row["fraction"] = data.get("fraction", row.get("fraction"))
     row["per_class"] = data.get("per_class", row.get("per_class"))
     row["target_labelled"] = (results.sizes or {}).get("target_labelled")  # train + val
-    for stage in ("source", "target"):
-        row.update(stage_columns(stage, getattr(results, stage)))
+    for phase in ("source", "target"):
+        row.update(phase_columns(phase, getattr(results, phase)))
     paper = (results.config or {}).get("paper") or {}
     row["paper_statistic"] = paper_words(paper)
-    for stage in ("source", "target"):
-        found = getattr(results, stage)
+    for phase in ("source", "target"):
+        found = getattr(results, phase)
         if found is not None:
-            on_b = stage == "target" or results.treatment == "selffer"  # BnB's source is baseB
-            row[f"{stage}_paper_acc"] = paper_value(found.test_history, paper, found.epochs, on_b)
+            on_b = phase == "target" or results.treatment == "selffer"  # BnB's source is baseB
+            row[f"{phase}_paper_acc"] = paper_value(found.test_history, paper, found.epochs, on_b)
     depth = results.depth
     if results.source.measures and isinstance(depth, int) and depth >= 1:
         for name, values in results.source.measures.items():  # at the stage the job cut after
@@ -162,12 +162,12 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     return {**row, **extra}
 
 
-def stage_columns(stage: str, results: StageResults | None) -> dict[str, Any]:
-    """`source_val_acc`, `target_test_acc`, … : a stage's scalar fields, one column each."""
+def phase_columns(phase: str, results: PhaseResults | None) -> dict[str, Any]:
+    """`source_val_acc`, `target_test_acc`, … : a phase's scalar fields, one column each."""
     if results is None:
         return {}
     return {
-        f"{stage}_{f.name}": getattr(results, f.name)
+        f"{phase}_{f.name}": getattr(results, f.name)
         for f in dataclasses.fields(results)
         if not isinstance(getattr(results, f.name), dict | list) and f.name not in PER_STAGE
     }

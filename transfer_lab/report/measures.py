@@ -24,14 +24,10 @@ from transfer_lab.report.collect import SOURCE_ONLY, TREATMENT_COLUMNS, design_c
 from transfer_lab.transfer import arms
 from transfer_lab.transfer.arms import COPIED_FAMILIES
 from transfer_lab.transferability.agreement import rank_agreement
+from transfer_lab.transferability.measures import CKA_BASEB, PER_STAGE
 
-MEASURE_TITLES = {
-    "probe": "linear probe accuracy (B val)",
-    "logme": "LogME",
-    "hscore": "H-score (shrinkage)",
-    "transrate": "TransRate (nats)",
-    "cka_baseB": "linear CKA: baseA vs baseB",
-}
+# The per-stage measures' columns and titles, and CKA with baseB where the jobs measured it.
+MEASURE_TITLES = {m.name: m.title for m in (*PER_STAGE, CKA_BASEB)}
 KEYS = ["split_seed", "seed", "depth"]
 
 
@@ -63,7 +59,7 @@ def source_rows(sweep_dir: Path, frame: pd.DataFrame, groups: list[str]) -> pd.D
             row.update(split_seed=job.split_seed, seed=job.seed, depth=index + 1, stage=stage)
             row.update({name: values[index] for name, values in measures.items()})
             if cka:
-                row["cka_baseB"] = cka[index]
+                row[CKA_BASEB.name] = cka[index]
             rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:

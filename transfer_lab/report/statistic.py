@@ -18,9 +18,9 @@ STATISTICS = (OURS, PAPER)
 OURS_WORDS = "ours: the checkpoint selected on validation, tested once"
 
 
-def metric(stage: str, statistic: str) -> str:
-    """The report's column for a stage's test accuracy in a statistic: target_test_acc, …"""
-    return f"{stage}_test_acc" if statistic == OURS else f"{stage}_paper_acc"
+def metric(phase: str, statistic: str) -> str:
+    """The report's column for a phase's test accuracy in a statistic: target_test_acc, …"""
+    return f"{phase}_test_acc" if statistic == OURS else f"{phase}_paper_acc"
 
 
 def paper_words(paper: Mapping[str, Any] | None) -> str | None:
@@ -41,9 +41,9 @@ def paper_value(
     epochs: int | None,
     on_b: bool = True,
 ) -> float | None:
-    """A stage's test accuracy in the paper's statistic, from its per-epoch tests.
+    """A phase's test accuracy in the paper's statistic, from its per-epoch tests.
 
-    "last": the test at `paper.epoch` (an epoch of B, so only `on_b`) or at the stage's last
+    "last": the test at `paper.epoch` (an epoch of B, so only `on_b`) or at the phase's last
     epoch (`epochs`, what it trained), None when that epoch was not tested. "mean_best": the
     mean of the `best_n` best tests (of all of them when fewer were made, as numpy's
     `sort(vals)[-10:]` in Yosinski's notebook does).

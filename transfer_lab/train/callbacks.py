@@ -48,13 +48,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class StopOnNonFiniteLoss(pl.Callback):
-    """Fail the stage, in one sentence, when its training loss becomes NaN or infinite.
+    """Fail the phase, in one sentence, when its training loss becomes NaN or infinite.
 
     The check accumulates on the device and is read once per epoch, so it costs no per-step sync.
     """
 
-    def __init__(self, stage: str) -> None:
-        self.stage = stage
+    def __init__(self, phase: str) -> None:
+        self.phase = phase
         self.bad: torch.Tensor | None = None
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
@@ -70,8 +70,8 @@ class StopOnNonFiniteLoss(pl.Callback):
         bad = self.bad is not None and bool(self.bad)
         if trainer.strategy.reduce_boolean_decision(bad, all=False):  # any process, all stop
             raise UserError(
-                f"the {self.stage} training loss became NaN or infinite in epoch "
-                f"{trainer.current_epoch + 1}; lower {self.stage}.optim.lr or use "
+                f"the {self.phase} training loss became NaN or infinite in epoch "
+                f"{trainer.current_epoch + 1}; lower {self.phase}.optim.lr or use "
                 f"trainer.precision=32-true."
             )
 
@@ -164,7 +164,7 @@ class LearningRateHistory(pl.Callback):
                 name = str(group.get("name", f"group{index}"))
                 self.history.setdefault(name, []).append(float(group["lr"]))
 
-    # Kept in the stage's last checkpoint, so a resumed stage goes on with its rates so far.
+    # Kept in the phase's last checkpoint, so a resumed phase goes on with its rates so far.
     def state_dict(self) -> dict:
         return {"history": {k: list(v) for k, v in self.history.items()}}
 

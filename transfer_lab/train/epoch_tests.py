@@ -3,7 +3,7 @@
 The studies we reproduce do not report what we report. CS6784 plots B's test error at the last
 epoch, Yosinski et al. the mean of each network's 10 best test evaluations; ours is one test of
 the checkpoint selected on validation. To show a reproduction beside the published numbers in
-their own statistic, a stage also tests its network at the epochs that statistic needs.
+their own statistic, a phase also tests its network at the epochs that statistic needs.
 
 Such a test runs when the epoch is over, after validation has made that epoch's checkpoint
 choice, and writes only to this callback's own record: nothing goes through `self.log` or the
@@ -33,10 +33,10 @@ def resolve_test_epochs(
     statistic: str | None = None,
     paper_epoch: int | None = None,
 ) -> list[int]:
-    """The 1-based epochs a stage of `epochs` epochs tests at, from its `test_epochs` setting.
+    """The 1-based epochs a phase of `epochs` epochs tests at, from its `test_epochs` setting.
 
     "auto" tests what the paper's statistic needs and no more: every epoch for `mean_best`, else
-    `paper_epoch` (the epoch the paper reports, when it is within the stage) or the last epoch.
+    `paper_epoch` (the epoch the paper reports, when it is within the phase) or the last epoch.
     """
     epochs = int(epochs)
     if setting is None or setting == "none":
@@ -60,22 +60,22 @@ def resolve_test_epochs(
     outside = [e for e in chosen if not 1 <= e <= epochs]
     if outside:
         raise UserError(
-            f"test_epochs lists epoch(s) {outside} outside the stage's 1..{epochs}; list epochs "
+            f"test_epochs lists epoch(s) {outside} outside the phase's 1..{epochs}; list epochs "
             f"it trains."
         )
     return chosen
 
 
-def epochs_to_test(cfg: DictConfig, stage_cfg: DictConfig, on_b: bool) -> list[int]:
-    """The 1-based epochs a stage also tests at for the paper's statistic (`test_epochs`).
+def epochs_to_test(cfg: DictConfig, phase_cfg: DictConfig, on_b: bool) -> list[int]:
+    """The 1-based epochs a phase also tests at for the paper's statistic (`test_epochs`).
 
     `paper.epoch` is an epoch of B (the one CS6784's WRN curves end at), so it applies to
     networks trained on B only.
     """
     paper = cfg.get("paper") or {}
     return resolve_test_epochs(
-        stage_cfg.get("test_epochs", "auto"),
-        int(stage_cfg.epochs),
+        phase_cfg.get("test_epochs", "auto"),
+        int(phase_cfg.epochs),
         paper.get("statistic"),
         paper.get("epoch") if on_b else None,
     )
@@ -114,7 +114,7 @@ class EpochTests(pl.Callback):
 
     `history` is {"epoch": [...], "acc": [...], "loss": [...]}. Under DDP only rank 0 tests,
     on every test image; its record reaches the job through the last checkpoint, as selection's
-    does. It is kept in that checkpoint, so a resumed stage goes on with its tests so far.
+    does. It is kept in that checkpoint, so a resumed phase goes on with its tests so far.
     """
 
     def __init__(self, epochs: Sequence[int] = ()) -> None:

@@ -29,7 +29,7 @@ from pytorch_lightning.loggers import Logger
 
 from transfer_lab.job.context import JobContext
 from transfer_lab.store.atomic import file_sha256
-from transfer_lab.store.results import StageResults
+from transfer_lab.store.results import PhaseResults
 from transfer_lab.train.callbacks import BestWeights, EpochSeeds, LearningRateHistory
 from transfer_lab.train.epoch_tests import EpochTests
 from transfer_lab.train.selection import monitor_for
@@ -40,10 +40,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Fitted:
-    """A trained stage: its results, the selected weights on disk, the Trainer's loggers, and
+    """A trained phase: its results, the selected weights on disk, the Trainer's loggers, and
     (when asked for) the weights of its last epoch, on the CPU."""
 
-    results: StageResults
+    results: PhaseResults
     checkpoint: Path | None
     loggers: list[Logger]
     last_state: dict[str, torch.Tensor] | None = None
@@ -55,18 +55,18 @@ class Fitted:
 SEED_STREAMS = {"source": 0, "target": 1, "selffer": 2}
 
 
-def derived_seed(seed: int, stage: str) -> int:
+def derived_seed(seed: int, phase: str) -> int:
     """A training seed per stream (source, target, selffer) from the job's training seed."""
-    return int(np.random.SeedSequence([int(seed), SEED_STREAMS[stage]]).generate_state(1)[0])
+    return int(np.random.SeedSequence([int(seed), SEED_STREAMS[phase]]).generate_state(1)[0])
 
 
-def last_checkpoint(ctx: JobContext, stage: str) -> Path:
-    """The stage's resumable checkpoint: weights, optimiser, scheduler, epoch and selection."""
-    return ctx.job_dir / "checkpoints" / f"{stage}-last.ckpt"
+def last_checkpoint(ctx: JobContext, phase: str) -> Path:
+    """The phase's resumable checkpoint: weights, optimiser, scheduler, epoch and selection."""
+    return ctx.job_dir / "checkpoints" / f"{phase}-last.ckpt"
 
 
 def resumable(last: Path, cfg: DictConfig) -> bool:
-    """Whether `last` was written by this very config; if not, it is removed and the stage starts
+    """Whether `last` was written by this very config; if not, it is removed and the phase starts
     over (a rerun with other settings in the same folder must not pick up foreign weights)."""
     settings = OmegaConf.to_container(cfg, resolve=False)  # as written, so paths may move
     fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
@@ -75,7 +75,7 @@ def resumable(last: Path, cfg: DictConfig) -> bool:
         log.info("resuming from %s", last)
         return True
     if last.exists():
-        log.warning("%s was written by another config; training this stage from the start", last)
+        log.warning("%s was written by another config; training this phase from the start", last)
         last.unlink()
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(fingerprint)
@@ -85,34 +85,34 @@ def resumable(last: Path, cfg: DictConfig) -> bool:
 def fit_and_test(
     module: pl.LightningModule,
     datamodule: pl.LightningDataModule,
-    stage: str,
-    stage_cfg: DictConfig,
+    phase: str,
+    phase_cfg: DictConfig,
     cfg: DictConfig,
     ctx: JobContext,
     save_checkpoint: bool = True,
     test_epochs: Sequence[int] = (),
     keep_last: bool = False,
 ) -> Fitted:
-    """Train with selection on the stage's validation monitor, then test the selected weights once.
+    """Train with selection on the phase's validation monitor, then test the selected weights once.
 
     `val_acc` is the classifier's validation accuracy of the selected epoch, whatever selected
     it; `monitor` and `monitor_value` say what did, `select` (best or last) how. The selected
-    weights are written to <job>/checkpoints/<stage>.ckpt at the end when `save_checkpoint`
-    (the source stage does not: the cache keeps its network). The network is also tested at
+    weights are written to <job>/checkpoints/<phase>.ckpt at the end when `save_checkpoint`
+    (the source phase does not: the cache keeps its network). The network is also tested at
     each of `test_epochs` (1-based) after that epoch's selection (`test_history`, see
     epoch_tests.py); `keep_last` returns the last epoch's weights too.
     """
     monitor = monitor_for(
-        stage_cfg, getattr(module, "beta", 0.0), len(getattr(module, "binary_heads", ()))
+        phase_cfg, getattr(module, "beta", 0.0), len(getattr(module, "binary_heads", ()))
     )
-    select = str(stage_cfg.get("select") or "best")
+    select = str(phase_cfg.get("select") or "best")
     selection = BestWeights(monitor.metric, monitor.mode, select)
     tests = EpochTests(test_epochs)
     distributed = is_distributed(cfg)
     every = 1 if distributed else int(cfg.get("checkpoint_every", 1))
     last = ModelCheckpoint(
         dirpath=ctx.job_dir / "checkpoints",
-        filename=f"{stage}-last",
+        filename=f"{phase}-last",
         save_top_k=1 if every else 0,
         every_n_epochs=every or None,
         monitor=None,
@@ -120,12 +120,12 @@ def fit_and_test(
         save_on_train_epoch_end=True,  # after the epoch's selection and test, so both resume
     )
     rates = LearningRateHistory()
-    seeds = EpochSeeds(derived_seed(cfg.seed, stage))
+    seeds = EpochSeeds(derived_seed(cfg.seed, phase))
     if cfg.trainer.get("channels_last"):
         module = module.to(memory_format=torch.channels_last)
     always = [selection, tests, last, rates, seeds]
-    trainer = build_trainer(cfg, stage_cfg, ctx, stage, always, monitor)
-    resume = last_checkpoint(ctx, stage)
+    trainer = build_trainer(cfg, phase_cfg, ctx, phase, always, monitor)
+    resume = last_checkpoint(ctx, phase)
     started = time.perf_counter()
     # with no last checkpoints (checkpoint_every: 0) there is nothing to resume or to stamp
     resume_from = str(resume) if every and resumable(resume, cfg) else None
@@ -154,8 +154,8 @@ def fit_and_test(
     kept = selection.state is not None
     checkpoint = None
     if kept and save_checkpoint:
-        checkpoint = selection.save(ctx.job_dir / "checkpoints" / f"{stage}.ckpt")
-    results = StageResults(
+        checkpoint = selection.save(ctx.job_dir / "checkpoints" / f"{phase}.ckpt")
+    results = PhaseResults(
         val_acc=selection.val_acc if kept else None,
         test_acc=float(tested["test/acc"]),
         test_loss=float(tested["test/loss"]),

@@ -48,11 +48,11 @@ def show_progress(cfg: DictConfig) -> bool:
 
 
 def configured_callbacks(
-    cfg: DictConfig, stage_cfg: DictConfig, monitor: Monitor
+    cfg: DictConfig, phase_cfg: DictConfig, monitor: Monitor
 ) -> list[pl.Callback]:
-    """The `callbacks` group's entries, plus early stopping on the monitor when the stage asks.
+    """The `callbacks` group's entries, plus early stopping on the monitor when the phase asks.
 
-    An entry whose `monitor` is "auto" watches the stage's selection monitor, so early stopping
+    An entry whose `monitor` is "auto" watches the phase's selection monitor, so early stopping
     and checkpoint selection never disagree on what "better" means (at β = 1, say).
     """
     callbacks = []
@@ -63,15 +63,15 @@ def configured_callbacks(
             callbacks.append(instantiate(entry))
     if not show_progress(cfg):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
-    if stage_cfg.get("early_stopping"):
-        patience = int(stage_cfg.early_stopping)
+    if phase_cfg.get("early_stopping"):
+        patience = int(phase_cfg.early_stopping)
         callbacks.append(EarlyStopping(monitor.metric, mode=monitor.mode, patience=patience))
     return callbacks
 
 
-def configured_loggers(cfg: DictConfig, ctx: JobContext, stage: str) -> list[Logger]:
-    """The `logger` group's entries, each writing under the job's log folder as <job>/<stage>."""
-    where = {"save_dir": str(ctx.tensorboard_dir), "name": ctx.name, "version": stage}
+def configured_loggers(cfg: DictConfig, ctx: JobContext, phase: str) -> list[Logger]:
+    """The `logger` group's entries, each writing under the job's log folder as <job>/<phase>."""
+    where = {"save_dir": str(ctx.tensorboard_dir), "name": ctx.name, "version": phase}
     loggers = []
     for entry in (cfg.get("logger") or {}).values():
         if entry:
@@ -82,21 +82,21 @@ def configured_loggers(cfg: DictConfig, ctx: JobContext, stage: str) -> list[Log
 
 def build_trainer(
     cfg: DictConfig,
-    stage_cfg: DictConfig,
+    phase_cfg: DictConfig,
     ctx: JobContext,
-    stage: str,
+    phase: str,
     always: list[pl.Callback],
     monitor: Monitor,
 ) -> pl.Trainer:
-    """A Trainer for one stage: the `always` callbacks (selection, rate history, a stop on a
+    """A Trainer for one phase: the `always` callbacks (selection, rate history, a stop on a
     non-finite loss), then config's; any checkpoint is written whole or not at all."""
     settings = trainer_settings(cfg)
     settings["enable_progress_bar"] = show_progress(cfg)
     settings["plugins"] = [*settings.get("plugins", []), AtomicCheckpointIO()]
     callbacks = [
         *always,
-        StopOnNonFiniteLoss(stage),
-        *configured_callbacks(cfg, stage_cfg, monitor),
+        StopOnNonFiniteLoss(phase),
+        *configured_callbacks(cfg, phase_cfg, monitor),
     ]
     # Selection does not need Lightning's checkpointing; it stays on only for a configured
     # ModelCheckpoint, so no default one writes a file every epoch.
@@ -104,9 +104,9 @@ def build_trainer(
         "enable_checkpointing", any(isinstance(c, ModelCheckpoint) for c in callbacks)
     )
     return pl.Trainer(
-        max_epochs=int(stage_cfg.epochs),
+        max_epochs=int(phase_cfg.epochs),
         callbacks=callbacks,
-        logger=configured_loggers(cfg, ctx, stage) or False,
+        logger=configured_loggers(cfg, ctx, phase) or False,
         default_root_dir=str(ctx.job_dir),
         **settings,
     )
@@ -119,7 +119,7 @@ def strategy_for(trainer: dict[str, Any]) -> str:
     """The DDP strategy a job may use: ranks spawned for the fit, never the command line re-run.
 
     Lightning's plain `ddp` starts each rank by running the command again, which in a job means
-    re-running the split, the source stage (waiting on the cache lock rank 0 holds) or a whole
+    re-running the split, the source phase (waiting on the cache lock rank 0 holds) or a whole
     sweep; so several devices under `strategy: auto` mean spawned ranks, and plain ddp is refused.
     """
     strategy = str(trainer.get("strategy", "auto"))

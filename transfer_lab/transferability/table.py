@@ -8,11 +8,9 @@ read. LEEP and NCE need the source head, so they appear only when it is given.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from torch import nn
 
@@ -20,20 +18,8 @@ from transfer_lab.data.splits import Task
 from transfer_lab.models.backbone import Backbone
 from transfer_lab.transferability.cka import layerwise_cka
 from transfer_lab.transferability.features import Features, extract
-from transfer_lab.transferability.hscore import h_score
-from transfer_lab.transferability.leep import leep
-from transfer_lab.transferability.logme import logme
-from transfer_lab.transferability.nce import nce_from_probabilities
-from transfer_lab.transferability.probe import linear_probe_accuracy
-from transfer_lab.transferability.transrate import transrate
-
-# Measures of one stage's features on B's training budget: (features, labels) → value.
-LABEL_MEASURES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "logme": logme,
-    "hscore": h_score,
-    "transrate": transrate,
-}
-STAGE_MEASURES = ("probe", *LABEL_MEASURES)
+from transfer_lab.transferability.measure import PROBE
+from transfer_lab.transferability.measures import OUTPUT, PER_STAGE
 
 
 @dataclass
@@ -57,18 +43,15 @@ class StageMeasures:
 
 def measure_features(train: Features, val: Features) -> StageMeasures:
     """Every measure at every stage from features already extracted."""
-    per_stage: dict[str, list[float]] = {name: [] for name in STAGE_MEASURES}
+    per_stage: dict[str, list[float]] = {m.name: [] for m in PER_STAGE}
     for stage in train.stage_names:
         x = train.stages[stage]
-        per_stage["probe"].append(
-            linear_probe_accuracy(x, train.labels, val.stages[stage], val.labels)
-        )
-        for name, measure in LABEL_MEASURES.items():
-            per_stage[name].append(float(measure(x, train.labels)))
+        for m in PER_STAGE:
+            held_out = (val.stages[stage], val.labels) if m.reads == PROBE else ()
+            per_stage[m.name].append(float(m.fn(x, train.labels, *held_out)))
     output = {}
     if train.probabilities is not None:
-        output["leep"] = leep(train.probabilities, train.labels)
-        output["nce"] = nce_from_probabilities(train.probabilities, train.labels)
+        output = {m.name: float(m.fn(train.probabilities, train.labels)) for m in OUTPUT}
     return StageMeasures(train.stage_names, per_stage, output)
 
 

@@ -52,9 +52,9 @@ class SweepData:
     statistic: str = OURS
     words: str = OURS_WORDS
 
-    def metric(self, stage: str) -> str:
-        """The column a figure plots for a stage's test accuracy in this statistic."""
-        return metric(stage, self.statistic)
+    def metric(self, phase: str) -> str:
+        """The column a figure plots for a phase's test accuracy in this statistic."""
+        return metric(phase, self.statistic)
 
     @property
     def suffix(self) -> str:
