@@ -17,6 +17,7 @@ from transfer_lab.report.figures.plotting import (
     facets,
     fit_to_points,
     new_figure,
+    of_family,
     save,
     style_for,
     values_of,
@@ -38,10 +39,7 @@ def depth_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
         figure, axes = new_figure(2 if has_pairs else 1)
         families = [f for f in arms.FAMILIES if f != arms.BASE_B]
         for index, family in enumerate(families):
-            chosen = sorted(
-                (c for c in members if c.values.get("family") == family),
-                key=lambda c: c.values["depth"],
-            )
+            chosen = of_family(members, family)
             if not chosen:
                 continue
             style = style_for(index, family)

@@ -15,6 +15,7 @@ from transfer_lab.report.figures.plotting import (
     draw_series,
     facets,
     new_figure,
+    of_family,
     save,
     style_for,
     values_of,
@@ -35,10 +36,7 @@ def layers_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
         ax = axes[0]
         depths = sorted({int(c.values["depth"]) for c in members if not missing(c.values["depth"])})
         for index, family in enumerate(YOSINSKI_FAMILIES):
-            chosen = sorted(
-                (c for c in members if c.values.get("family") == family),
-                key=lambda c: c.values["depth"],
-            )
+            chosen = of_family(members, family)
             if not chosen:
                 continue
             xs = [0 if family == BASE_B else int(c.values["depth"]) for c in chosen]

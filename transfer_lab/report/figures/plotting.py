@@ -91,6 +91,13 @@ def values_of(config: Configuration, metric: str) -> list[float]:
     return list(config.metric(metric).values())
 
 
+def of_family(configs: list[Configuration], family: str) -> list[Configuration]:
+    """The configurations of one family, by cut depth."""
+    return sorted(
+        (c for c in configs if c.values.get("family") == family), key=lambda c: c.values["depth"]
+    )
+
+
 def style_for(index: int, family: str | None = None) -> dict[str, Any]:
     if family in FAMILY_STYLE:
         return dict(FAMILY_STYLE[family])
