@@ -64,6 +64,9 @@ def test_sweep_of_two_process_ddp_jobs(cli):
         job = sweep / str(number)
         results = json.loads((job / "results.json").read_text())
         assert results["status"] == "ok", results.get("reason")
+        # rank 0 tests on every test image at every epoch (digits_yosinski: mean of the best)
+        history = results["target"]["test_history"]
+        assert history["epoch"] == [1, 2] and all(0 <= a <= 1 for a in history["acc"])
         train = results["sizes"]["target_train"]
         ranks = [json.loads((job / f"seen-target-rank{r}.json").read_text()) for r in (0, 1)]
         for epoch in ("0", "1"):

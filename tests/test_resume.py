@@ -58,6 +58,7 @@ def test_a_stopped_job_resumes_from_its_last_checkpoint_to_the_same_selection(cl
         "transfer.arm=A4B+",
         "source.epochs=1",
         "target.epochs=4",
+        "target.test_epochs=all",  # the per-epoch tests resume with the stage
         "trainer.deterministic=true",
         "trainer.accelerator=cpu",
         *TINY[2:],
@@ -76,8 +77,9 @@ def test_a_stopped_job_resumes_from_its_last_checkpoint_to_the_same_selection(cl
         json.loads((cli.cwd / d / "results.json").read_text()) for d in ("whole", "cut")
     )
     assert resumed["status"] == "ok"
-    for key in ("val_acc", "test_acc", "epochs"):
-        assert resumed["target"][key] == whole["target"][key]
+    for key in ("val_acc", "test_acc", "epochs", "test_history"):
+        assert resumed["target"][key] == whole["target"][key], key
+    assert resumed["target"]["test_history"]["epoch"] == [1, 2, 3, 4]
     a, b = selected_weights(cli.cwd / "whole"), selected_weights(cut)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not (cut / "checkpoints" / "target-last.ckpt").exists()  # done: nothing to resume

@@ -155,7 +155,22 @@ def problems(cfg: DictConfig) -> list[str]:
         check_phase(checks, cfg, phase)
     check_trainer(checks, cfg)
     check_lr_scale(checks, cfg)
+    check_paper(checks, cfg)
     return checks.problems
+
+
+PAPER_STATISTICS = ("last", "mean_best")  # or null: no paper
+
+
+def check_paper(checks: Checks, cfg: DictConfig) -> None:
+    """`paper.*` names a statistic the report knows, and sensible epochs and counts for it."""
+    paper = cfg.get("paper")
+    if paper is None:
+        return
+    if paper.get("statistic") is not None:
+        checks.choice("paper.statistic", paper.get("statistic"), PAPER_STATISTICS)
+    checks.integer("paper.epoch", paper.get("epoch"), 1, optional=True, example=60)
+    checks.integer("paper.best_n", paper.get("best_n", 10), 1, example=10)
 
 
 def check_lr_scale(checks: Checks, cfg: DictConfig) -> None:
@@ -340,6 +355,15 @@ def check_phase(checks: Checks, cfg: DictConfig, phase: str) -> None:
         checks.integer(
             f"{prefix}.early_stopping", settings.get("early_stopping"), 1, optional=True, example=5
         )
+        if "select" in settings:
+            checks.choice(f"{prefix}.select", settings.get("select"), ("best", "last"))
+        if "test_epochs" in settings and _is_int(settings.get("epochs")):
+            from transfer_lab.train.epoch_tests import resolve_test_epochs
+
+            try:
+                resolve_test_epochs(settings.get("test_epochs"), int(settings.epochs))
+            except (UserError, TypeError, ValueError) as error:
+                checks.add(f"{prefix}.{error}")
         optim = settings.get("optim") or {}
         if "lr" in optim:
             checks.number(f"{prefix}.optim.lr", optim.lr, 0, open_low=True, example=0.01)

@@ -110,11 +110,28 @@ def torchvision_transform(
     return T.Compose([*steps, T.ToTensor(), T.Normalize(mean, std)])
 
 
-def imagenet_transforms(mean: list[float], std: list[float], crop: int = 224, resize: int = 256):
-    """(train, eval): random-resized crop + flip for training; resize + centre crop to evaluate."""
+EVAL_CROPS = ("center", "train")
+
+
+def imagenet_transforms(
+    mean: list[float],
+    std: list[float],
+    crop: int = 224,
+    resize: int = 256,
+    eval_crop: str = "center",
+):
+    """(train, eval): random-resized crop + flip for training; to evaluate, resize + centre crop
+    (`eval_crop="center"`), or the training crop without the flip (`"train"`), which is how
+    CS6784 tested ImageNet-100 (their train.py `testTransform = RandomSizedCrop(224)`), so that
+    its published numbers can be compared with ours."""
     from torchvision import transforms as T
 
+    if eval_crop not in EVAL_CROPS:
+        raise ValueError(f"eval_crop={eval_crop!r}; use one of {', '.join(EVAL_CROPS)}")
     finish = [T.ToTensor(), T.Normalize(mean, std)]
     train = T.Compose([T.RandomResizedCrop(crop), T.RandomHorizontalFlip(), *finish])
-    evaluate = T.Compose([T.Resize(resize), T.CenterCrop(crop), *finish])
+    if eval_crop == "train":
+        evaluate = T.Compose([T.RandomResizedCrop(crop), *finish])
+    else:
+        evaluate = T.Compose([T.Resize(resize), T.CenterCrop(crop), *finish])
     return train, evaluate

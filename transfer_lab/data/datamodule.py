@@ -79,3 +79,9 @@ class TaskDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DeviceBatches:
         return self._batches("test", self.eval_batch_size, self.normalize)
+
+    def whole_test_batches(self) -> DeviceBatches:
+        """Every test image, unsharded even under DDP: what a per-epoch test reads
+        (train/epoch_tests.py), on the one rank that runs it."""
+        x, y = self._tensors("test")
+        return DeviceBatches(x, y, self.eval_batch_size, self.normalize, False, self.seed, 0, 1)

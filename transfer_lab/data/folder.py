@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import ImageFolder
 
-from transfer_lab.data.augment import imagenet_transforms
+from transfer_lab.data.augment import EVAL_CROPS, imagenet_transforms
 from transfer_lab.data.readers import MissingFiles
 from transfer_lab.data.splits import Task, label_map
 from transfer_lab.errors import UserError
@@ -41,6 +41,7 @@ class FolderSet:
     superclass_of: np.ndarray | None = None
     superclass_names: list[str] | None = None
     settings: Any = field(default=None, repr=False)
+    eval_crop: str = "center"  # center | train (the training crop without the flip)
 
     @property
     def train_labels(self) -> torch.Tensor:
@@ -73,11 +74,19 @@ def load_image_folder(
     std: list[float] | None = None,
     name: str = "imagefolder",
     check_md5: bool = True,
+    eval_crop: str = "center",
 ) -> FolderSet:
     """An ImageFolder tree with the same class folders under `train_dir` and `test_dir`.
 
-    (`check_md5` is accepted like every reader's, but an ImageFolder has no checksums.)
+    `eval_crop` is how validation and test images are cropped: "center" (resize, centre crop) or
+    "train" (the training crop without the flip, as CS6784 tested). (`check_md5` is accepted
+    like every reader's, but an ImageFolder has no checksums.)
     """
+    if eval_crop not in EVAL_CROPS:
+        raise UserError(
+            f"data.reader.eval_crop={eval_crop!r} is not a crop; use center (resize and centre "
+            f"crop) or train (the training crop without the flip)."
+        )
     path = Path(root).expanduser().resolve()
     missing = [
         f"{d}/<class>/"
@@ -106,6 +115,7 @@ def load_image_folder(
         resize_size=int(resize_size),
         mean=list(mean or IMAGENET_MEAN),
         std=list(std or IMAGENET_STD),
+        eval_crop=str(eval_crop),
     )
 
 
@@ -148,7 +158,11 @@ class FolderDataModule(pl.LightningDataModule):
         self.seed, self.num_workers = int(seed), int(num_workers)
         default_mean, default_std = images.channel_stats()
         train_tf, eval_tf = imagenet_transforms(
-            mean or default_mean, std or default_std, images.crop_size, images.resize_size
+            mean or default_mean,
+            std or default_std,
+            images.crop_size,
+            images.resize_size,
+            images.eval_crop,
         )
         to_task = label_map(task.classes, images.num_classes)
         self._parts = {
@@ -175,4 +189,8 @@ class FolderDataModule(pl.LightningDataModule):
         return self._loader("val", shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def whole_test_batches(self) -> DataLoader:
+        """Every test image, unsharded: what a per-epoch test reads (train/epoch_tests.py)."""
         return self._loader("test", shuffle=False)

@@ -19,6 +19,7 @@ from transfer_lab.job.networks import build_module
 from transfer_lab.store.cache import SourceCache
 from transfer_lab.store.keys import source_definition
 from transfer_lab.store.results import PhaseResults
+from transfer_lab.train.epoch_tests import epochs_to_test
 from transfer_lab.train.fit import derived_seed, fit_and_test
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,17 @@ def run_source(
         pl.seed_everything(derived_seed(cfg.seed, "source"), verbose=False)
         module = build_module(cfg, cfg.source, images, task, beta=float(cfg.model.beta))
         datamodule = datamodule_for(images, task, seed=derived_seed(cfg.seed, "source"))
-        # No checkpoint file: the cache keeps the network instead.
+        # No checkpoint file: the cache keeps the network instead. source.select says whether
+        # the network kept is the best epoch's on validation or the last epoch's.
         fitted = fit_and_test(
-            module, datamodule, "source", cfg.source, cfg, ctx, save_checkpoint=False
+            module,
+            datamodule,
+            "source",
+            cfg.source,
+            cfg,
+            ctx,
+            save_checkpoint=False,
+            test_epochs=epochs_to_test(cfg, cfg.source, on_b=False),
         )
         metrics = fitted.results.metrics()
         state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}

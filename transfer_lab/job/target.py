@@ -25,6 +25,7 @@ from transfer_lab.models.classifier import TransferModule
 from transfer_lab.store.cache import SourceCache
 from transfer_lab.store.keys import source_definition
 from transfer_lab.store.results import PhaseResults
+from transfer_lab.train.epoch_tests import epochs_to_test
 from transfer_lab.train.fit import Fitted, derived_seed, fit_and_test
 from transfer_lab.transfer import arms
 from transfer_lab.transfer.treatments import Plan, plan_treatment
@@ -44,12 +45,13 @@ def train_on_b(
     phase: str = "target",
     source_state: dict[str, torch.Tensor] | None = None,
     save_checkpoint: bool = True,
+    keep_last: bool = False,
 ) -> tuple[TransferModule, Fitted]:
     """Build B's network as `plan` says, train it on B's budget, select by validation, test.
 
     `phase` names the run's logs and checkpoint ("source" when baseB is trained as BnB's source).
     Data order always follows the target stream; a network cut from baseB (BnB) draws its fresh
-    layers from its own stream.
+    layers from its own stream. `keep_last` also returns the last epoch's weights.
     """
     stream = "selffer" if plan.source_task == "B" else "target"
     pl.seed_everything(derived_seed(cfg.seed, stream), verbose=False)
@@ -61,7 +63,15 @@ def train_on_b(
         job.target_images, job.task_b, seed=derived_seed(cfg.seed, "target")
     )
     return module, fit_and_test(
-        module, datamodule, phase, schedule, cfg, ctx, save_checkpoint=save_checkpoint
+        module,
+        datamodule,
+        phase,
+        schedule,
+        cfg,
+        ctx,
+        save_checkpoint=save_checkpoint,
+        test_epochs=epochs_to_test(cfg, schedule, on_b=True),
+        keep_last=keep_last,
     )
 
 
@@ -70,18 +80,27 @@ def baseb_definition(cfg: DictConfig, job: JobData) -> dict[str, Any]:
 
     Scratch on B with the target schedule (target.scratch applied): no β, no binary heads, B's
     exact images (budget and validation) and how they are served. Transfer settings are left out:
-    they change nothing in a network with no copied stages.
+    they change nothing in a network with no copied stages. `source.select` is in: it says
+    which of baseB's weights the cache keeps for BnB (the best epoch's or the last).
     """
     definition = source_definition(cfg, job.target_images, job.task_b)
     settings = dataclasses.asdict(job.target_images.settings)
+    schedule = target_schedule(cfg, BASEB)
     definition.update(
         network=arms.BASE_B,
         beta=0.0,
         binary_heads=0,
-        schedule=OmegaConf.to_container(target_schedule(cfg, BASEB), resolve=True),
+        schedule=OmegaConf.to_container(schedule, resolve=True),
+        test_epochs=epochs_to_test(cfg, schedule, on_b=True),
         serving={k: settings[k] for k in SERVING_KEYS},
+        kept=source_select(cfg),
     )
     return definition
+
+
+def source_select(cfg: DictConfig) -> str:
+    """Which weights a source network keeps: best (on validation) or last (the final epoch)."""
+    return str(cfg.source.get("select") or "best")
 
 
 def baseb_network(
@@ -91,19 +110,35 @@ def baseb_network(
 
     The baseB job asks with phase "target" and keeps its selected checkpoint; a BnB job asks with
     phase "source" (its logs and checkpoint are then the source's, and the cache keeps the
-    network). Loggers are empty when the network was reused.
+    network). Loggers are empty when the network was reused. The weights are the ones
+    `source.select` names (Yosinski's BnB copies baseB's final snapshot); the results are
+    always baseB's own, its best-validation checkpoint tested, and a BnB job's `select` says
+    which weights it copied.
     """
     fitted: list[Fitted] = []
+    kept = source_select(cfg)
 
     def train() -> dict[str, Any]:
         log.info("%s · %s: train baseB on B (%d images)", ctx.banner, phase, len(job.task_b.train))
         # as BnB's source, no checkpoint file: the cache keeps the network instead
         module, done = train_on_b(
-            cfg, job, BASEB, ctx, phase=phase, save_checkpoint=phase == "target"
+            cfg,
+            job,
+            BASEB,
+            ctx,
+            phase=phase,
+            save_checkpoint=phase == "target",
+            keep_last=kept == "last",
         )
         fitted.append(done)
         metrics = done.results.metrics()
-        state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}
+        if kept == "last":
+            prefix = "backbone."
+            state = {
+                k[len(prefix) :]: v for k, v in done.last_state.items() if k.startswith(prefix)
+            }
+        else:
+            state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}
         return {"state_dict": state, "metrics": metrics}
 
     cache = SourceCache(cfg.paths.cache_dir)
@@ -116,4 +151,6 @@ def baseb_network(
     if not trained:
         log.info("%s · %s: reusing baseB's network %s", ctx.banner, phase, key[:12])
     results.trained, results.cache_key = trained, key
+    if phase == "source":
+        results.select = kept
     return stored["state_dict"], results, fitted[0].loggers if fitted else []

@@ -10,11 +10,13 @@ live in the LightningModule). Stages:
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 from torch import nn
 from torchvision import models
 
+from transfer_lab.errors import UserError
 from transfer_lab.models.backbone import Backbone, global_pool, he_init
 from transfer_lab.models.registry import register_backbone
 
@@ -61,10 +63,40 @@ class TorchvisionResNet(Backbone):
         he_init(module, mode="fan_out")
 
 
-class TorchvisionDenseNet(Backbone):
-    """torchvision's DenseNet-121 as stem, denseblock1, transition1, …, denseblock4."""
+INITS = ("torchvision", "pytorch0.3")
 
-    def __init__(self, arch: str, in_channels: int = 3, image_size: int = 224) -> None:
+
+def pytorch03_init(module: nn.Module) -> None:
+    """PyTorch 0.3's module defaults: convolution and linear weights and biases drawn from
+    U(±1/√fan_in), BatchNorm scale from U(0, 1) and zero shift.
+
+    CS6784's DenseNet-121 (their densenet_vision.py) has no initialisation code of its own, so
+    it trained from these; `init: pytorch0.3` reproduces them.
+    """
+    if isinstance(module, nn.Conv2d | nn.Linear):
+        bound = 1.0 / math.sqrt(module.weight[0].numel())  # in_channels · k · k, or in_features
+        nn.init.uniform_(module.weight, -bound, bound)
+        if module.bias is not None:
+            nn.init.uniform_(module.bias, -bound, bound)
+    elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+        module.reset_running_stats()
+        nn.init.uniform_(module.weight, 0.0, 1.0)
+        nn.init.zeros_(module.bias)
+
+
+class TorchvisionDenseNet(Backbone):
+    """torchvision's DenseNet-121 as stem, denseblock1, transition1, …, denseblock4.
+
+    `init` is torchvision's current recipe ("torchvision") or PyTorch 0.3's defaults
+    ("pytorch0.3"), which CS6784's copy of it trained from.
+    """
+
+    def __init__(
+        self, arch: str, in_channels: int = 3, image_size: int = 224, init: str = "torchvision"
+    ) -> None:
+        if init not in INITS:
+            raise UserError(f"backbone.init={init!r} is not known; use one of {', '.join(INITS)}.")
+        self.init_recipe = init  # read by init_module, which Backbone.__init__ calls
         features = getattr(models, arch)(weights=None).features
         stages: dict[str, nn.Module] = {
             "stem": nn.Sequential(
@@ -99,8 +131,12 @@ class TorchvisionDenseNet(Backbone):
         super().__init__(stages, feature_dim=features.norm5.num_features)
 
     def init_module(self, module: nn.Module) -> None:
-        """torchvision's DenseNet recipe: conv std sqrt(2 / (k·k·in)), unit BN, zero biases."""
-        he_init(module, mode="fan_in")
+        """torchvision's DenseNet recipe: conv std sqrt(2 / (k·k·in)), unit BN, zero biases; or
+        PyTorch 0.3's defaults (`init="pytorch0.3"`)."""
+        if self.init_recipe == "pytorch0.3":
+            pytorch03_init(module)
+        else:
+            he_init(module, mode="fan_in")
 
     def init_head(self, head: nn.Linear) -> None:
         """torchvision's DenseNet classifier: default weights, zero bias."""
@@ -120,6 +156,8 @@ def resnet50(in_channels: int = 3, image_size: int = 224) -> TorchvisionResNet:
 
 
 @register_backbone("densenet121", default_input=(3, 224))
-def densenet121(in_channels: int = 3, image_size: int = 224) -> TorchvisionDenseNet:
+def densenet121(
+    in_channels: int = 3, image_size: int = 224, init: str = "torchvision"
+) -> TorchvisionDenseNet:
     """torchvision's DenseNet-121, growth rate 32 (7.0 M parameters without its classifier)."""
-    return TorchvisionDenseNet("densenet121", in_channels, image_size)
+    return TorchvisionDenseNet("densenet121", in_channels, image_size, init)

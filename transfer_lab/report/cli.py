@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from transfer_lab.report.statistic import OURS, STATISTICS
 from transfer_lab.report.sweep_report import report_sweep
 
 __all__ = ["main", "newest_sweep", "report_sweep"]
@@ -33,6 +34,15 @@ def main(args: list[str]) -> int:
         "--no-anchors", action="store_true", help="leave the published numbers out of the figures"
     )
     parser.add_argument("--no-figures", action="store_true", help="write the tables only")
+    parser.add_argument(
+        "--statistic",
+        choices=STATISTICS,
+        default=OURS,
+        help="what the console tables and figures show: ours (default: the checkpoint selected "
+        "on validation, tested once) or paper (the reproduced paper's statistic, e.g. the last "
+        "epoch's test for CS6784, the mean of the 10 best tests for Yosinski); summary.md and "
+        "the CSV files hold both",
+    )
     options = parser.parse_args(args)
     sweep_dir = options.sweep_dir or newest_sweep()
     if sweep_dir is None:
@@ -45,5 +55,10 @@ def main(args: list[str]) -> int:
             f"error: {sweep_dir} is not a folder; give a sweep folder such as "
             f"multirun/<date>/<time>.\n",
         )
-    report_sweep(sweep_dir, anchors=not options.no_anchors, draw=not options.no_figures)
+    report_sweep(
+        sweep_dir,
+        anchors=not options.no_anchors,
+        draw=not options.no_figures,
+        statistic=options.statistic,
+    )
     return 0

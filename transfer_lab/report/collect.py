@@ -17,10 +17,20 @@ import pandas as pd
 import yaml
 
 from transfer_lab.report.curves import CURVE_METRICS, curve_columns
+from transfer_lab.report.statistic import paper_value, paper_words
 from transfer_lab.store.results import RESULTS_FILE, JobResults, PhaseResults
 
 REPLICATE_KEYS = ("split_seed", "seed")  # what a configuration is averaged over
-METRICS = ("target_test_acc", "target_val_acc", "source_test_acc", "source_val_acc")
+# ours (test_acc: the selected checkpoint, tested once) and the paper's (paper_acc, from the
+# per-epoch tests; report/statistic.py), then validation
+METRICS = (
+    "target_test_acc",
+    "target_val_acc",
+    "source_test_acc",
+    "source_val_acc",
+    "target_paper_acc",
+    "source_paper_acc",
+)
 # The job's source measured on B at the job's cut depth n (results.json source.measures).
 MEASURE_METRICS = ("source_probe", "source_logme", "source_hscore", "source_transrate")
 PER_STAGE = (
@@ -133,6 +143,13 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     for phase in ("source", "target"):
         row.update(phase_columns(phase, getattr(results, phase)))
     row.update(curve_columns(job_dir))
+    paper = (results.config or {}).get("paper") or {}
+    row["paper_statistic"] = paper_words(paper)
+    for phase in ("source", "target"):
+        found = getattr(results, phase)
+        if found is not None:
+            on_b = phase == "target" or results.treatment == "selffer"  # BnB's source is baseB
+            row[f"{phase}_paper_acc"] = paper_value(found.test_history, paper, found.epochs, on_b)
     depth = results.depth
     if results.source.measures and isinstance(depth, int) and depth >= 1:
         for name, values in results.source.measures.items():  # at the stage the job cut after
@@ -183,6 +200,7 @@ def design_columns(frame: pd.DataFrame) -> list[str]:
         "experiment",
         "dataset",
         "seconds",
+        "paper_statistic",
         *REPLICATE_KEYS,
     }
     extra = [

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from transfer_lab.report.pairing import KINDS
+from transfer_lab.report.statistic import OURS, OURS_WORDS, PAPER, metric
 from transfer_lab.report.tables import SweepTables, paired_rows, summary_rows
 
 PAIRED_COLUMNS = ["config", "baseline", "n", "Δ", "95% CI", "p (t)", "p (W)"]
@@ -31,11 +32,16 @@ def print_report(
 
 
 def print_tables(console: Console, tables: SweepTables) -> None:
-    header, rows = summary_rows(
-        tables.summary, tables.display, ("target_test_acc", "source_test_acc"), seeds=False
-    )
+    shown = [metric("target", tables.statistic), metric("source", tables.statistic)]
+    if tables.statistic == OURS and tables.has_paper:  # both statistics, each named
+        shown.insert(1, metric("target", PAPER))
+    header, rows = summary_rows(tables.summary, tables.display, tuple(shown), seeds=False)
+    caption = f"(ours) = {OURS_WORDS.removeprefix('ours: ')}"
+    if tables.has_paper:
+        caption += f" · (paper's) = {tables.paper_words}"
     table = Table(
         title=f"{tables.sweep_dir}: test accuracy %, mean ± std over split seeds",
+        caption=caption,
         box=box.SIMPLE_HEAD,
     )
     for column in header:
@@ -43,13 +49,14 @@ def print_tables(console: Console, tables: SweepTables) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    chosen = paired_rows(tables.paired, "target_test_acc")
+    chosen = paired_rows(tables.paired, metric("target", tables.statistic))
+    words = "ours" if tables.statistic == OURS else "the paper's statistic"
     for kind in KINDS:  # one table per kind keeps the columns narrow enough for 80 characters
         rows = [row[1:] for row in chosen if row[0] == kind]
         if not rows:
             continue
         table = Table(
-            title=f"paired, {kind}: target test accuracy, same split seeds",
+            title=f"paired, {kind}: target test accuracy ({words}), same split seeds",
             caption="Δ = config − baseline (accuracy points) · n pairs · p (t): paired "
             "t-test · p (W): Wilcoxon signed-rank",
             box=box.SIMPLE_HEAD,

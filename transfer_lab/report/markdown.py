@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from transfer_lab.report.pairing import KINDS
+from transfer_lab.report.statistic import OURS_WORDS
 from transfer_lab.report.tables import (
     KIND_WORDS,
     PAIRED_HEADER,
@@ -20,8 +21,10 @@ from transfer_lab.report.tables import (
 from transfer_lab.store.atomic import write_atomically
 
 PAIRED_TABLES = (
-    ("target_test_acc", "Target task B, test accuracy"),
-    ("source_test_acc", "Source task A, test accuracy"),
+    ("target_test_acc", "Target task B, test accuracy (ours)"),
+    ("source_test_acc", "Source task A, test accuracy (ours)"),
+    ("target_paper_acc", "Target task B, test accuracy (the paper's statistic)"),
+    ("source_paper_acc", "Source task A, test accuracy (the paper's statistic)"),
 )
 
 
@@ -53,6 +56,7 @@ def write_markdown(
         "Mean ± standard deviation over replicates, in %. A replicate is one split seed "
         "(the A/B class partition) with one training seed; n counts replicates, and jobs "
         "that repeat a replicate exactly are averaged first.\n",
+        statistics_note(tables),
         markdown_table(header, rows),
     ]
     text += paired_section(tables)
@@ -77,6 +81,25 @@ def write_markdown(
             ),
         ]
     write_atomically(sweep_dir / "summary.md", lambda tmp: tmp.write_text("\n".join(text)))
+
+
+def statistics_note(tables: SweepTables) -> str:
+    """Which statistic each test column is, and where the published numbers fit."""
+    note = f"Test accuracy (ours) is {OURS_WORDS.removeprefix('ours: ')}: no test data chose it."
+    if tables.has_paper:
+        note += (
+            f" Test accuracy (paper's) is the statistic the reproduced paper reports, "
+            f"{tables.paper_words}, from the tests each job made at the end of those epochs "
+            "after selection had chosen (they never select). The published numbers are in the "
+            "paper's statistic: compare them with that column and with the figures named "
+            "*_paper.png, which carry the published overlays."
+        )
+    else:
+        note += (
+            " No job recorded the paper's statistic (per-epoch tests), so the published "
+            "numbers, which are in the paper's statistic, are not overlaid."
+        )
+    return note + "\n"
 
 
 def paired_section(tables: SweepTables) -> list[str]:

@@ -23,6 +23,7 @@ from transfer_lab.report.collect import collect, design_columns
 from transfer_lab.report.console import print_report
 from transfer_lab.report.markdown import write_markdown
 from transfer_lab.report.pairing import comparisons, paired_table
+from transfer_lab.report.statistic import OURS, PAPER
 from transfer_lab.report.summary import configurations, display_columns, summarise
 from transfer_lab.report.tables import SweepTables
 from transfer_lab.store.atomic import write_atomically
@@ -30,8 +31,9 @@ from transfer_lab.store.atomic import write_atomically
 log = logging.getLogger(__name__)
 
 
-def tables_of(sweep_dir: Path) -> SweepTables:
-    """Every table of the report, computed from the sweep's job folders."""
+def tables_of(sweep_dir: Path, statistic: str = OURS) -> SweepTables:
+    """Every table of the report, computed from the sweep's job folders; `statistic` (ours or
+    paper, report/statistic.py) is what the console tables and the figures show."""
     frame = collect(sweep_dir)
     columns = design_columns(frame)
     configs = configurations(frame, columns)
@@ -46,16 +48,26 @@ def tables_of(sweep_dir: Path) -> SweepTables:
         summary=summarise(configs, columns),
         comparisons=found,
         paired=paired_table(found, display),
+        statistic=statistic,
     )
 
 
 def report_sweep(
-    sweep_dir: Path, console: Console | None = None, anchors: bool = True, draw: bool = True
+    sweep_dir: Path,
+    console: Console | None = None,
+    anchors: bool = True,
+    draw: bool = True,
+    statistic: str = OURS,
 ) -> int:
-    """Write the sweep's report files and print its tables; returns how many jobs are not ok."""
+    """Write the sweep's report files and print its tables; returns how many jobs are not ok.
+
+    Figures in our statistic carry no published overlay, since the published numbers are in
+    the paper's; where the jobs recorded the paper's statistic, each figure is drawn in it too
+    (<name>_paper), with the overlay. `statistic="paper"` draws only those.
+    """
     console = console or Console()
     sweep_dir = Path(sweep_dir)
-    tables = tables_of(sweep_dir)
+    tables = tables_of(sweep_dir, statistic)
     if tables.jobs.empty:
         console.print(f"[yellow]no jobs found in {sweep_dir}[/yellow]")
         return 0
@@ -69,10 +81,21 @@ def report_sweep(
     if draw and tables.configs:
         from transfer_lab.report.figures import SweepData, draw_figures  # matplotlib: only here
 
-        data = SweepData(
-            tables.configs, tables.display, tables.comparisons, sweep_dir.name, anchors
-        )
-        drawn, figure_errors = draw_figures(data, sweep_dir / "figures")
+        kinds = [OURS] if statistic == OURS else []
+        if statistic == PAPER or tables.has_paper:
+            kinds.append(PAPER)
+        for kind in kinds:
+            data = SweepData(
+                tables.configs,
+                tables.display,
+                tables.comparisons,
+                sweep_dir.name,
+                anchors=anchors and kind == PAPER,  # like with like: both in the paper's
+                statistic=kind,
+                words=tables.statistic_words(kind),
+            )
+            found, errors = draw_figures(data, sweep_dir / "figures")
+            drawn, figure_errors = drawn + found, figure_errors + errors
     sections: list[str] = []
     try:  # transferability measures beside the measured curve, when the jobs recorded them
         sections, measure_figures = measures.report(sweep_dir, tables.jobs, draw)

@@ -8,15 +8,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from transfer_lab.report.collect import METRICS, TREATMENT_COLUMNS
+from transfer_lab.report.collect import METRICS, TREATMENT_COLUMNS, distinct
 from transfer_lab.report.pairing import BETA, Comparison
+from transfer_lab.report.statistic import OURS, OURS_WORDS
 from transfer_lab.report.summary import Configuration, format_value, mean_std, missing
 
 METRIC_TITLES = {
-    "target_test_acc": "target test acc %",
+    "target_test_acc": "target test acc % (ours)",
     "target_val_acc": "target val acc %",
-    "source_test_acc": "source test acc %",
+    "source_test_acc": "source test acc % (ours)",
     "source_val_acc": "source val acc %",
+    "target_paper_acc": "target test acc % (paper's)",
+    "source_paper_acc": "source test acc % (paper's)",
 }
 COLUMN_TITLES = {
     "label": "network",
@@ -59,6 +62,24 @@ class SweepTables:
     summary: pd.DataFrame  # one row per configuration (summary.csv)
     comparisons: list[Comparison]
     paired: pd.DataFrame  # one row per comparison and metric (paired.csv)
+    statistic: str = OURS  # what the console tables and the figures show: ours | paper
+
+    @property
+    def paper_words(self) -> str | None:
+        """How the sweep's paper scored a network (report/statistic.py), or None."""
+        found = distinct(self.jobs.get("paper_statistic", pd.Series(dtype=object)))
+        return "; ".join(map(str, found)) or None
+
+    @property
+    def has_paper(self) -> bool:
+        """Whether any finished job recorded the paper's statistic."""
+        return any(c.metric("target_paper_acc") for c in self.configs)
+
+    def statistic_words(self, statistic: str | None = None) -> str:
+        """What a table in this statistic shows, for its title or caption."""
+        if (statistic or self.statistic) == OURS:
+            return OURS_WORDS
+        return f"the paper's: {self.paper_words or 'none recorded'}"
 
     @property
     def problems(self) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 import transfer_lab
 from transfer_lab.data.images import ImageSet
 from transfer_lab.data.splits import Task
+from transfer_lab.train.epoch_tests import epochs_to_test
 from transfer_lab.train.trainer import precision_for
 
 # Trainer keys that change only what is shown, never what is trained.
@@ -118,6 +119,7 @@ def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str
         "beta": float(cfg.model.beta),
         "binary_heads": int(cfg.model.binary_heads),
         "schedule": OmegaConf.to_container(cfg.source, resolve=True),
+        "test_epochs": epochs_to_test(cfg, cfg.source, on_b=False),  # what its record holds
         "seed": int(cfg.seed),
         "trainer": trainer,
     }

@@ -25,6 +25,10 @@ class PhaseResults:
     ({measure: [value after stage 1, …]}); `output_measures` those of its output layer (LEEP,
     NCE); `cka` the linear CKA per stage with another network ({"baseB": […]} for a source,
     {"source": […]} for a target that copied one).
+    `test_acc`/`test_loss` test the selected weights once (our statistic); `test_history`
+    ({"epoch": […], "acc": […], "loss": […]}, 1-based epochs) tests the network as it was at the
+    end of each epoch the paper's statistic needs, after selection chose, never for choosing.
+    `select` says which weights were kept: best (on `monitor`) or last (the final epoch).
     """
 
     trained: bool = False
@@ -37,7 +41,9 @@ class PhaseResults:
     seconds: float | None = None
     monitor: str | None = None  # the validation metric that selected the checkpoint
     monitor_value: float | None = None  # its value at the selected epoch
+    select: str | None = None  # best | last: which epoch's weights were kept
     lr_history: dict[str, list[float]] = field(default_factory=dict)  # group → rate per epoch
+    test_history: dict[str, list] | None = None  # per-epoch tests for the paper's statistic
     measures: dict[str, list[float]] | None = None
     output_measures: dict[str, float] | None = None
     cka: dict[str, list[float]] | None = None

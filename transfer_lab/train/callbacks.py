@@ -76,17 +76,25 @@ class StopOnNonFiniteLoss(pl.Callback):
             )
 
 
+SELECTS = ("best", "last")
+
+
 class BestWeights(pl.Callback):
     """Keeps a copy of the weights of the epoch with the best `monitor` (in its `mode`).
 
     An epoch is kept when its score is strictly better than the best so far (the first epoch
-    always), as Lightning's ModelCheckpoint selects; a non-finite score never improves. The
-    classifier's validation accuracy of the kept epoch is noted too, whatever selected it.
-    The copy stays on the training device: no host transfer, no file per improvement.
+    always), as Lightning's ModelCheckpoint selects; a non-finite score never improves. With
+    `select="last"` every epoch replaces the one before, so the final epoch is kept (Yosinski's
+    sources are their final snapshots). The classifier's validation accuracy of the kept epoch
+    is noted too, whatever selected it. The copy stays on the training device: no host
+    transfer, no file per improvement.
     """
 
-    def __init__(self, monitor: str = "val/acc", mode: str = "max") -> None:
+    def __init__(self, monitor: str = "val/acc", mode: str = "max", select: str = "best") -> None:
+        if select not in SELECTS:
+            raise UserError(f"select={select!r} is neither best nor last; use one of them.")
         self.monitor = monitor
+        self.select = select
         self.sign = 1.0 if mode == "max" else -1.0
         self.state: dict[str, torch.Tensor] | None = None
         self.score: torch.Tensor | None = None
@@ -99,9 +107,10 @@ class BestWeights(pl.Callback):
             return
         score = score.detach().float()
         finite = math.isfinite(score.item())
-        if self.state is not None and not (
-            finite and self.sign * score.item() > self.sign * self.score.item()
-        ):
+        better = finite and (
+            self.state is None or self.sign * score.item() > self.sign * self.score.item()
+        )
+        if self.state is not None and not better and self.select == "best":
             return
         self.score = score if finite else torch.tensor(-self.sign * math.inf)
         self.epoch = trainer.current_epoch

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from transfer_lab.job.context import JobContext
 from transfer_lab.store.atomic import file_sha256
 from transfer_lab.store.results import PhaseResults
 from transfer_lab.train.callbacks import BestWeights, EpochSeeds, LearningRateHistory
+from transfer_lab.train.epoch_tests import EpochTests
 from transfer_lab.train.selection import monitor_for
 from transfer_lab.train.trainer import build_trainer, is_distributed, one_device_settings
 
@@ -38,11 +40,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Fitted:
-    """A trained phase: its results, the selected weights on disk, and the Trainer's loggers."""
+    """A trained phase: its results, the selected weights on disk, the Trainer's loggers, and
+    (when asked for) the weights of its last epoch, on the CPU."""
 
     results: PhaseResults
     checkpoint: Path | None
     loggers: list[Logger]
+    last_state: dict[str, torch.Tensor] | None = None
 
 
 # One seed stream per network a job trains, so fresh layers never replay another network's
@@ -86,18 +90,24 @@ def fit_and_test(
     cfg: DictConfig,
     ctx: JobContext,
     save_checkpoint: bool = True,
+    test_epochs: Sequence[int] = (),
+    keep_last: bool = False,
 ) -> Fitted:
     """Train with selection on the phase's validation monitor, then test the selected weights once.
 
     `val_acc` is the classifier's validation accuracy of the selected epoch, whatever selected
-    it; `monitor` and `monitor_value` say what did. The selected weights are written to
-    <job>/checkpoints/<phase>.ckpt at the end when `save_checkpoint` (the source phase does not:
-    the cache keeps its network).
+    it; `monitor` and `monitor_value` say what did, `select` (best or last) how. The selected
+    weights are written to <job>/checkpoints/<phase>.ckpt at the end when `save_checkpoint`
+    (the source phase does not: the cache keeps its network). The network is also tested at
+    each of `test_epochs` (1-based) after that epoch's selection (`test_history`, see
+    epoch_tests.py); `keep_last` returns the last epoch's weights too.
     """
     monitor = monitor_for(
         phase_cfg, getattr(module, "beta", 0.0), len(getattr(module, "binary_heads", ()))
     )
-    selection = BestWeights(monitor.metric, monitor.mode)
+    select = str(phase_cfg.get("select") or "best")
+    selection = BestWeights(monitor.metric, monitor.mode, select)
+    tests = EpochTests(test_epochs)
     distributed = is_distributed(cfg)
     every = 1 if distributed else int(cfg.get("checkpoint_every", 1))
     last = ModelCheckpoint(
@@ -107,12 +117,14 @@ def fit_and_test(
         every_n_epochs=every or None,
         monitor=None,
         enable_version_counter=False,
+        save_on_train_epoch_end=True,  # after the epoch's selection and test, so both resume
     )
     rates = LearningRateHistory()
     seeds = EpochSeeds(derived_seed(cfg.seed, phase))
     if cfg.trainer.get("channels_last"):
         module = module.to(memory_format=torch.channels_last)
-    trainer = build_trainer(cfg, phase_cfg, ctx, phase, [selection, last, rates, seeds], monitor)
+    always = [selection, tests, last, rates, seeds]
+    trainer = build_trainer(cfg, phase_cfg, ctx, phase, always, monitor)
     resume = last_checkpoint(ctx, phase)
     started = time.perf_counter()
     # with no last checkpoints (checkpoint_every: 0) there is nothing to resume or to stamp
@@ -123,6 +135,11 @@ def fit_and_test(
         state = torch.load(resume, map_location="cpu", weights_only=False)
         selection.load_state_dict(state["callbacks"][selection.state_key])
         rates.load_state_dict(state["callbacks"].get(rates.state_key, {}))
+        tests.load_state_dict(state["callbacks"].get(tests.state_key, {}))
+    last_state = None
+    if keep_last:
+        final = state["state_dict"] if distributed else module.state_dict()
+        last_state = {k: v.detach().cpu().clone() for k, v in final.items()}
     selection.restore(module)
     if distributed:  # test once, here, on one device, rather than spawning the ranks
         tester = pl.Trainer(
@@ -147,6 +164,8 @@ def fit_and_test(
         checkpoint_sha256=file_sha256(checkpoint) if checkpoint else None,
         monitor=monitor.metric,
         monitor_value=float(selection.score) if kept else None,
+        select=select,
         lr_history=rates.history,
+        test_history=tests.history if test_epochs else None,
     )
-    return Fitted(results, checkpoint, list(trainer.loggers))
+    return Fitted(results, checkpoint, list(trainer.loggers), last_state)

@@ -1,7 +1,10 @@
 """Panels of published numbers (anchors/), drawn beside a sweep's figure when asked for.
 
 They come from other datasets and networks, so they show the shape to expect, not the level;
-each panel's title says so.
+each panel's title says so, and which statistic the published numbers are: the paper's (the
+mean of a network's 10 best tests for Yosinski, the last epoch's test for CS6784). The report
+draws these panels only beside figures in the paper's statistic (<name>_paper), so the two
+sides of a figure compare like with like.
 """
 
 from __future__ import annotations
@@ -36,9 +39,10 @@ def yosinski_panel(ax: Axes) -> None:
             )
     ax.set_xticks(range(0, 8))
     ax.set_xlabel("n: layers copied (AlexNet-style, 8 layers)")
-    ax.set_ylabel("top-1 validation accuracy (%)")
+    ax.set_ylabel("top-1 accuracy on ImageNet's validation set (%)")
     ax.set_title(
-        "Published overlay: Yosinski et al. 2014\nImageNet 500/500 (other data and network)",
+        "Published overlay: Yosinski et al. 2014, ImageNet 500/500\n(other data and network; "
+        "mean of each network's 10 best tests)",
         fontsize=9,
     )
     ax.legend(fontsize=8, loc="lower left")
@@ -91,7 +95,8 @@ def cs6784_panel(ax: Axes) -> None:
     ax.set_xlabel("β")
     ax.set_ylabel("target task B: test error (%)")
     ax.set_title(
-        "Published overlay: CS6784 (CIFAR-100 50/50,\nDenseNet-BC; other data and network)",
+        "Published overlay: CS6784 (CIFAR-100 50/50, DenseNet-BC;\nother data and network; "
+        "test error at the last epoch)",
         fontsize=9,
     )
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)

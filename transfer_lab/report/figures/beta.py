@@ -37,7 +37,9 @@ def beta_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
         label = members[0].name(series_columns) if series_columns else "mean over split seeds"
         xs = [float(c.values["beta"]) for c in members]
         style = style_for(index)
-        for ax, metric in zip(axes[:2], ("source_test_acc", "target_test_acc"), strict=True):
+        for ax, metric in zip(
+            axes[:2], (sweep.metric("source"), sweep.metric("target")), strict=True
+        ):
             draw_series(ax, xs, [values_of(c, metric) for c in members], style, label, error=True)
         points = sweep.paired_points(BETA, members, lambda c: float(c.values["beta"]))
         if points:
@@ -67,5 +69,7 @@ def beta_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
         ax.legend(fontsize=8)
     if sweep.anchors:
         cs6784_panel(axes[-1])
-    figure.suptitle(f"Binary superclass heads (β) · sweep {sweep.name}", fontsize=9)
-    return save(figure, out_dir, "beta")
+    figure.suptitle(
+        f"Binary superclass heads (β) · sweep {sweep.name} · {sweep.title_note}", fontsize=9
+    )
+    return save(figure, out_dir, "beta" + sweep.suffix)

@@ -21,6 +21,7 @@ from transfer_lab.report.figures.plotting import (
     values_of,
 )
 from transfer_lab.report.pairing import BASEB
+from transfer_lab.report.statistic import OURS
 from transfer_lab.report.statistics import paired
 from transfer_lab.report.summary import Configuration, missing
 from transfer_lab.transfer.arms import FAMILY_WORDS
@@ -60,7 +61,9 @@ def budget_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
             label = f"{members[0].values['label']} {FAMILY_WORDS[family].split(' ', 1)[1]}"
         style = style_for(index, family)
         xs = [to_x(c) for c in members]
-        draw_series(axes[0], xs, [values_of(c, "target_test_acc") for c in members], style, label)
+        draw_series(
+            axes[0], xs, [values_of(c, sweep.metric("target")) for c in members], style, label
+        )
         points = sweep.paired_points(BASEB, members, to_x)
         if points:
             draw_paired(axes[1], points, style, label, annotate=len(groups) <= 3)
@@ -84,8 +87,8 @@ def budget_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
             "Paired: treatment − baseB (scratch)\nsame split seeds; bars: 95% CI", fontsize=10
         )
         axes[1].legend(fontsize=8)
-    figure.suptitle(f"Data budget · sweep {sweep.name}", fontsize=9)
-    return save(figure, out_dir, "budget")
+    figure.suptitle(f"Data budget · sweep {sweep.name} · {sweep.title_note}", fontsize=9)
+    return save(figure, out_dir, "budget" + sweep.suffix)
 
 
 SCRATCH = "baseB"  # the family the losses are compared with
@@ -98,9 +101,12 @@ LOSS_PANELS = (
 def budget_loss_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
     """The seed's view of the budget study: B's training and validation loss at the last epoch
     against the budget for each treatment, and the paired difference of validation loss from
-    scratch (below zero: the treatment generalises better). Drawn when the jobs logged losses."""
+    scratch (below zero: the treatment generalises better). Drawn once, in our statistic's
+    pass (losses are the same in either), when the jobs logged losses."""
     column = budget_column(sweep.configs)
-    if column is None or not any(c.metric("target_val_loss") for c in sweep.configs):
+    if sweep.statistic != OURS or column is None:
+        return []
+    if not any(c.metric("target_val_loss") for c in sweep.configs):
         return []
     budgeted = [c for c in sweep.configs if not missing(c.values.get(column))]
     groups = series(budgeted, [c for c in sweep.display if c not in BUDGET_COLUMNS])

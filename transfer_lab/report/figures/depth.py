@@ -46,7 +46,7 @@ def depth_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
             draw_series(
                 axes[0],
                 [int(c.values["depth"]) for c in chosen],
-                [values_of(c, "target_test_acc") for c in chosen],
+                [values_of(c, sweep.metric("target")) for c in chosen],
                 style,
                 FAMILY_WORDS[family],
                 offset=(index - 2) * 0.05,
@@ -62,7 +62,7 @@ def depth_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
                     annotate=False,
                 )
         for base in (c for c in members if c.values.get("family") == arms.BASE_B):
-            values = values_of(base, "target_test_acc")
+            values = values_of(base, sweep.metric("target"))
             level = 100 * float(np.mean(values))
             axes[0].axhline(
                 level, color="black", linestyle="--", linewidth=1.2, label="baseB (scratch), mean"
@@ -90,6 +90,6 @@ def depth_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
             axes[1].set_ylabel("difference from baseB (accuracy points)")
             if axes[1].get_legend_handles_labels()[0]:
                 axes[1].legend(fontsize=8)
-        figure.suptitle(f"Freeze depth · sweep {sweep.name}", fontsize=9)
-        written += save(figure, out_dir, f"depth{suffix}")
+        figure.suptitle(f"Freeze depth · sweep {sweep.name} · {sweep.title_note}", fontsize=9)
+        written += save(figure, out_dir, f"depth{suffix}{sweep.suffix}")
     return written

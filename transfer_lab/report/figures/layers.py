@@ -43,14 +43,14 @@ def layers_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
             draw_series(
                 ax,
                 xs,
-                [values_of(c, "target_test_acc") for c in chosen],
+                [values_of(c, sweep.metric("target")) for c in chosen],
                 style_for(index, family),
                 FAMILY_WORDS[family],
                 offset=(index - 2) * 0.07,
                 band=False,
             )
             if family == BASE_B:
-                level = 100 * np.mean(values_of(chosen[0], "target_test_acc"))
+                level = 100 * np.mean(values_of(chosen[0], sweep.metric("target")))
                 ax.axhline(level, color="black", linestyle=":", linewidth=1)
         ax.set_xticks(sorted({0, *depths}))
         ax.set_xlabel("n: stages copied from the source network (0 = none)")
@@ -59,6 +59,8 @@ def layers_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
         ax.legend(fontsize=8, loc="best", title=LEGEND_NOTE.split(" · band")[0], title_fontsize=7)
         if sweep.anchors:
             yosinski_panel(axes[1])
-        figure.suptitle(f"Yosinski-style Figure 2 · sweep {sweep.name}", fontsize=9)
-        written += save(figure, out_dir, f"layers{suffix}")
+        figure.suptitle(
+            f"Yosinski-style Figure 2 · sweep {sweep.name} · {sweep.title_note}", fontsize=9
+        )
+        written += save(figure, out_dir, f"layers{suffix}{sweep.suffix}")
     return written

@@ -17,6 +17,7 @@ from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
 from transfer_lab.report.pairing import Comparison, find
+from transfer_lab.report.statistic import OURS, OURS_WORDS, metric
 from transfer_lab.report.statistics import Paired, t_interval
 from transfer_lab.report.summary import Configuration, format_value, missing
 
@@ -33,20 +34,36 @@ FAMILY_STYLE: dict[str, dict[str, Any]] = {
 CYCLE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 LEGEND_NOTE = "dots: single split seeds · line: mean · band: 95% CI (t, from 3 seeds)"
-PLOTTED_METRIC = "target_test_acc"  # what the paired panels show
 
 
 @dataclass(frozen=True)
 class SweepData:
     """What every figure reads from the report: configurations, the design columns that vary
-    between them, the paired comparisons, the sweep's name for titles, and whether to add the
-    published numbers' panel."""
+    between them, the paired comparisons, the sweep's name for titles, whether to add the
+    published numbers' panel, and which statistic to plot (`statistic`, with `words` for the
+    titles; report/statistic.py). Figures in the paper's statistic are saved as <name>_paper,
+    so both kinds can sit side by side."""
 
     configs: list[Configuration]
     display: list[str]
     comparisons: list[Comparison]
     name: str
     anchors: bool = True
+    statistic: str = OURS
+    words: str = OURS_WORDS
+
+    def metric(self, phase: str) -> str:
+        """The column a figure plots for a phase's test accuracy in this statistic."""
+        return metric(phase, self.statistic)
+
+    @property
+    def suffix(self) -> str:
+        return "" if self.statistic == OURS else "_paper"
+
+    @property
+    def title_note(self) -> str:
+        """The statistic, for a figure's title: every figure says which one it shows."""
+        return f"test accuracy: {self.words}"
 
     def paired_points(
         self, kind: str, members: list[Configuration], x_of: Callable[[Configuration], float]
@@ -55,14 +72,15 @@ class SweepData:
         points = []
         for config in members:
             comparison = find(self.comparisons, kind, config)
-            result = comparison.stats(PLOTTED_METRIC) if comparison else None
+            result = comparison.stats(self.metric("target")) if comparison else None
             if result is not None:
                 points.append((x_of(config), result))
         return points
 
     def has_pairs(self, kind: str) -> bool:
         """Whether any comparison of this kind has pairs to draw."""
-        return any(c.kind == kind and c.stats(PLOTTED_METRIC) is not None for c in self.comparisons)
+        target = self.metric("target")
+        return any(c.kind == kind and c.stats(target) is not None for c in self.comparisons)
 
 
 def percent(values) -> np.ndarray:

@@ -1,0 +1,141 @@
+"""Tests at chosen epochs during training, kept apart from selection, for the papers' statistics.
+
+The studies we reproduce do not report what we report. CS6784 plots B's test error at the last
+epoch, Yosinski et al. the mean of each network's 10 best test evaluations; ours is one test of
+the checkpoint selected on validation. To show a reproduction beside the published numbers in
+their own statistic, a phase also tests its network at the epochs that statistic needs.
+
+Such a test runs when the epoch is over, after validation has made that epoch's checkpoint
+choice, and writes only to this callback's own record: nothing goes through `self.log` or the
+trainer's metrics, so no selection, early stop or progress bar can read it. It runs in eval mode
+under no_grad and draws no random numbers the training reads (every epoch reseeds its own), so
+the trained and selected network are the same with or without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig
+
+from transfer_lab.errors import UserError
+
+WORDS = ("auto", "last", "all", "none")
+
+
+def resolve_test_epochs(
+    setting: Any,
+    epochs: int,
+    statistic: str | None = None,
+    paper_epoch: int | None = None,
+) -> list[int]:
+    """The 1-based epochs a phase of `epochs` epochs tests at, from its `test_epochs` setting.
+
+    "auto" tests what the paper's statistic needs and no more: every epoch for `mean_best`, else
+    `paper_epoch` (the epoch the paper reports, when it is within the phase) or the last epoch.
+    """
+    epochs = int(epochs)
+    if setting is None or setting == "none":
+        return []
+    if setting == "auto":
+        if statistic == "mean_best":
+            return list(range(1, epochs + 1))
+        if paper_epoch is not None and 1 <= int(paper_epoch) <= epochs:
+            return [int(paper_epoch)]
+        return [epochs]
+    if setting == "last":
+        return [epochs]
+    if setting == "all":
+        return list(range(1, epochs + 1))
+    if isinstance(setting, str) or not isinstance(setting, Iterable):
+        raise UserError(
+            f"test_epochs={setting!r} is not understood; use auto, last, all, none or a list "
+            f"of epochs such as [1, 21, 40]."
+        )
+    chosen = sorted({int(e) for e in setting})
+    outside = [e for e in chosen if not 1 <= e <= epochs]
+    if outside:
+        raise UserError(
+            f"test_epochs lists epoch(s) {outside} outside the phase's 1..{epochs}; list epochs "
+            f"it trains."
+        )
+    return chosen
+
+
+def epochs_to_test(cfg: DictConfig, phase_cfg: DictConfig, on_b: bool) -> list[int]:
+    """The 1-based epochs a phase also tests at for the paper's statistic (`test_epochs`).
+
+    `paper.epoch` is an epoch of B (the one CS6784's WRN curves end at), so it applies to
+    networks trained on B only.
+    """
+    paper = cfg.get("paper") or {}
+    return resolve_test_epochs(
+        phase_cfg.get("test_epochs", "auto"),
+        int(phase_cfg.epochs),
+        paper.get("statistic"),
+        paper.get("epoch") if on_b else None,
+    )
+
+
+@torch.no_grad()
+def evaluate(module: pl.LightningModule, batches: Iterable, context: Any) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of the module's classifier over every batch, in eval mode.
+
+    Counts accumulate on the device and are read once at the end.
+    """
+    was_training = module.training
+    module.eval()
+    device = module.device
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    loss = torch.zeros((), dtype=torch.float64, device=device)
+    seen = 0
+    try:
+        with context:
+            for images, labels in batches:
+                images = images.to(device, non_blocking=True)
+                labels = labels.to(device, non_blocking=True)
+                logits = module(images).float()
+                loss += F.cross_entropy(logits, labels, reduction="sum").double()
+                correct += (logits.argmax(1) == labels).sum()
+                seen += len(labels)
+    finally:
+        module.train(was_training)  # the module's own train() keeps frozen BatchNorm in eval
+    if not seen:
+        return float("nan"), float("nan")
+    return correct.item() / seen, loss.item() / seen
+
+
+class EpochTests(pl.Callback):
+    """Tests the network on the whole test set at the end of each listed epoch (1-based).
+
+    `history` is {"epoch": [...], "acc": [...], "loss": [...]}. Under DDP only rank 0 tests,
+    on every test image; its record reaches the job through the last checkpoint, as selection's
+    does. It is kept in that checkpoint, so a resumed phase goes on with its tests so far.
+    """
+
+    def __init__(self, epochs: Sequence[int] = ()) -> None:
+        self.epochs = {int(e) for e in epochs}
+        self.history: dict[str, list] = {"epoch": [], "acc": [], "loss": []}
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch = trainer.current_epoch + 1
+        if epoch not in self.epochs or epoch in self.history["epoch"]:
+            return
+        if trainer.global_rank != 0:
+            return
+        batches = trainer.datamodule.whole_test_batches()
+        acc, loss = evaluate(pl_module, batches, trainer.precision_plugin.forward_context())
+        self.history["epoch"].append(epoch)
+        self.history["acc"].append(acc)
+        self.history["loss"].append(loss)
+
+    def state_dict(self) -> dict[str, Any]:  # noqa: D102
+        return {"history": {k: list(v) for k, v in self.history.items()}}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # noqa: D102
+        found = state_dict.get("history") or {}
+        self.history = {k: list(found.get(k, [])) for k in ("epoch", "acc", "loss")}
