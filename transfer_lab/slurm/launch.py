@@ -143,7 +143,8 @@ def launch(launcher: Any, job_overrides: list[list[str]], initial_job_idx: int) 
                 (o, "hydra.sweep.dir", n, f"job_id_for_{n}", Singleton.get_state())
                 for n, _, o in fresh
             ]
-            submitted = executor.map_array(launcher, *zip(*arguments, strict=True))
+            with submitit.helpers.clean_env():  # a driver that is itself a SLURM job
+                submitted = executor.map_array(launcher, *zip(*arguments, strict=True))
             now = time.time()
             new = {}
             for (number, subdir, overrides), job in zip(fresh, submitted, strict=True):
