@@ -4,7 +4,7 @@
 2. epoch: one epoch of transfer_lab's Trainer and module (as the pipeline builds them) vs a plain
    PyTorch loop on the same network, batches, optimiser and precision (LeNet on digits,
    ResNet-20 on CIFAR-shaped random uint8 images); the ratio is the framework's cost per epoch;
-3. sweep: the digits_yosinski sweep through `transfer_lab.cli.main` (fresh source cache, with
+3. sweep: the digits_yosinski sweep through `transfer_lab.cli.main.main` (fresh source cache, with
    `measures.enabled=false`: the plain loop computes no transferability measures) vs a plain
    loop doing the same trainings (BnB cut from baseB's network, as the pipeline does): wall
    time, networks trained, share outside training steps;
@@ -55,7 +55,7 @@ def compose(overrides: list[str]):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from transfer_lab.paths import config_dir
+    from transfer_lab.config.paths import config_dir
 
     with initialize_config_dir(str(config_dir()), version_base="1.3"):
         return hydra_compose("config", overrides=[*overrides, f"paths.root_dir={ROOT}"])
@@ -114,9 +114,9 @@ def epoch_case(name: str, overrides: list[str], data, epochs: int, repeats: int)
     import pytorch_lightning as pl
 
     from transfer_lab.data.tasks import build_job_data, datamodule_for
-    from transfer_lab.job_context import JobContext
-    from transfer_lab.networks import build_module
-    from transfer_lab.training import derived_seed, fit_and_test, precision_for
+    from transfer_lab.job.context import JobContext
+    from transfer_lab.job.networks import build_module
+    from transfer_lab.train.fit import derived_seed, fit_and_test, precision_for
 
     cfg = compose(
         [
@@ -173,7 +173,7 @@ def epoch_case(name: str, overrides: list[str], data, epochs: int, repeats: int)
 def sweep_arms() -> list[str]:
     from omegaconf import OmegaConf
 
-    from transfer_lab.paths import config_dir
+    from transfer_lab.config.paths import config_dir
 
     grid = OmegaConf.load(config_dir() / "experiment" / f"{EXPERIMENT}.yaml").hydra.sweeper.params
     return [a.strip() for a in str(grid["transfer.arm"]).split(",")]
@@ -189,7 +189,7 @@ def networks_trained(results: dict) -> int:
 
 def run_sweep(seeds: list[int], where: Path) -> dict:
     """The sweep as a user runs it, in this process, with a fresh cache; its own figures."""
-    from transfer_lab import cli
+    from transfer_lab.cli import main as cli
 
     clocks.reset()
     sweep_dir = where / "sweep"
@@ -228,9 +228,9 @@ def run_plain(seeds: list[int]) -> dict:
     from omegaconf import OmegaConf
 
     from transfer_lab.data.tasks import build_job_data, datamodule_for
-    from transfer_lab.networks import build_module, stage_names, target_schedule
-    from transfer_lab.target_stage import BASEB
-    from transfer_lab.training import derived_seed
+    from transfer_lab.job.networks import build_module, stage_names, target_schedule
+    from transfer_lab.job.target import BASEB
+    from transfer_lab.train.fit import derived_seed
     from transfer_lab.transfer.treatments import plan_from_config
 
     device = torch.device("cpu")

@@ -42,7 +42,7 @@ def cli(tmp_path, monkeypatch, capfd):
 
     In-process calls skip the seconds of importing Lightning per call.
     """
-    from transfer_lab.cli import main
+    from transfer_lab.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TRANSFER_LAB_CACHE", str(tmp_path / "cache"))
@@ -68,7 +68,7 @@ def compose(overrides: list[str] | None = None):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from transfer_lab.paths import config_dir
+    from transfer_lab.config.paths import config_dir
 
     with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
         return hydra_compose(

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from transfer_lab.data.splits import Task
+from transfer_lab.job.networks import build_module, target_schedule
 from transfer_lab.models.registry import backbone_from_config
-from transfer_lab.networks import build_module, target_schedule
 
 
 def target_module(cfg, plan, source_state=None, num_classes: int = 50, side: int = 32):

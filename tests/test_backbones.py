@@ -11,8 +11,8 @@ import torch
 from torch import nn
 from torchvision import models
 
+from transfer_lab.cli.listing import abbreviate, backbone_configs, backbone_rows
 from transfer_lab.errors import UserError
-from transfer_lab.listing import abbreviate, backbone_configs, backbone_rows
 from transfer_lab.models import create_backbone, list_backbones, register_backbone
 from transfer_lab.models import registry as registry_module
 from transfer_lab.models.registry import backbone_from_config, default_input
@@ -250,7 +250,7 @@ def test_yosinski_uses_caffes_gaussians_and_constant_biases():
 def test_heads_follow_the_backbones_paper():
     from functools import partial
 
-    from transfer_lab.models.module import TransferModule
+    from transfer_lab.models.classifier import TransferModule
 
     def module_for(name: str) -> TransferModule:
         backbone = fresh(name, 0)

@@ -96,7 +96,7 @@ def test_yosinski_nets_fine_tune_on_digits_resized_to_32(cli):
 
 
 def test_list_shows_every_backbone_with_its_stages(capsys, monkeypatch):
-    from transfer_lab.listing import backbone_configs, main
+    from transfer_lab.cli.listing import backbone_configs, main
 
     monkeypatch.setenv("COLUMNS", "220")
     assert main(["backbones"]) == 0

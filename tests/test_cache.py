@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from transfer_lab.transfer.cache import SourceCache, cache_key
+from transfer_lab.store.cache import SourceCache, cache_key
 
 DEFINITION = {"dataset": "digits", "classes": [1, 2, 3], "beta": 0.4, "seed": 0}
 
@@ -104,7 +104,7 @@ def test_a_killed_writes_temporary_file_is_removed_under_the_lock(tmp_path):
 
 
 def test_a_checkpoint_write_that_fails_leaves_the_previous_file_whole(tmp_path):
-    from transfer_lab.training import AtomicCheckpointIO
+    from transfer_lab.train.fit import AtomicCheckpointIO
 
     io, path = AtomicCheckpointIO(), tmp_path / "checkpoints" / "target.ckpt"
     io.save_checkpoint({"state_dict": {"w": torch.ones(3)}}, path)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from transfer_lab.cli import split_command, unique_dir
+from transfer_lab.cli.main import split_command, unique_dir
 
 
 def test_the_command_word_may_stand_anywhere():

@@ -7,8 +7,8 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from tests.conftest import compose
-from transfer_lab.job_count import count_jobs
-from transfer_lab.paths import config_dir
+from transfer_lab.config.paths import config_dir
+from transfer_lab.sweep.grid import count_jobs
 
 GROUPS = {
     g: sorted(p.stem for p in (config_dir() / g).glob("*.yaml"))

@@ -16,8 +16,8 @@ from omegaconf import OmegaConf
 
 from tests import recipes
 from tests.conftest import compose
+from transfer_lab.job.networks import target_schedule
 from transfer_lab.models.registry import backbone_from_config
-from transfer_lab.networks import target_schedule
 from transfer_lab.transfer.treatments import plan_from_config
 
 

@@ -256,7 +256,7 @@ def test_out_of_domain_target_is_the_whole_other_dataset(data_root):
 
 
 def test_the_source_cache_key_covers_split_and_target_options(data_root):
-    from transfer_lab.source_stage import source_definition
+    from transfer_lab.job.source import source_definition
 
     def key(*overrides):
         cfg = job_config(data_root, "cifar100", *overrides)

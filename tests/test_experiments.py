@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import compose
-from transfer_lab.paths import config_dir
+from transfer_lab.config.paths import config_dir
 
 STUDIES = sorted(
     p.stem for p in (config_dir() / "experiment").glob("*.yaml") if not p.stem.startswith("digits_")

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from tests.conftest import REPO
-from transfer_lab.transfer.cache import SourceCache
+from transfer_lab.store.cache import SourceCache
 
 pytestmark = pytest.mark.slow
 
@@ -116,7 +116,7 @@ def test_a_change_to_the_code_trains_a_new_source(cli, tmp_path):
     assert unchanged["code_sha256"] == first["code_sha256"]  # the hash is of content, not place
     assert unchanged["source"]["trained"] is False
 
-    networks = copy / "transfer_lab" / "networks.py"
+    networks = copy / "transfer_lab" / "job" / "networks.py"
     networks.write_text(networks.read_text() + "# a comment changes nothing but the code hash\n")
     edited = run_in_subprocess(["hydra.run.dir=edited", *ONE_EPOCH], cli.cwd, copy)
     assert edited.wait() == 0, edited.communicate()[0][-3000:]

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from tests.conftest import REPO, TINY
-from transfer_lab.workers import claim_slot
+from transfer_lab.sweep.workers import claim_slot
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ def test_a_worker_keeps_its_slot_and_the_next_worker_gets_the_next(tmp_path):
         [
             sys.executable,
             "-c",
-            f"from transfer_lab.workers import claim_slot as c; "
+            f"from transfer_lab.sweep.workers import claim_slot as c; "
             f"import pathlib; print(c(pathlib.Path({str(tmp_path)!r}), 2))",
         ],
         capture_output=True,
@@ -38,7 +38,7 @@ def test_a_worker_gets_the_gpu_of_its_slot_and_its_share_of_the_cores(tmp_path):
     held = open(tmp_path / ".workers" / "0.lock", "a")  # noqa: SIM115 (another worker's slot 0)
     fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
     code = (
-        "import os, pathlib, torch; from transfer_lab.workers import pin_worker; "
+        "import os, pathlib, torch; from transfer_lab.sweep.workers import pin_worker; "
         f"print(pin_worker(pathlib.Path({str(tmp_path)!r}), 4)); "
         "print(os.environ['CUDA_VISIBLE_DEVICES'], torch.get_num_threads())"
     )

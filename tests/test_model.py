@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from transfer_lab.data.datamodule import TaskDataModule
 from transfer_lab.data.digits import load_digits
 from transfer_lab.data.splits import make_task
+from transfer_lab.models.classifier import TransferModule, beta_loss
 from transfer_lab.models.lenet import LeNet
-from transfer_lab.models.module import TransferModule, beta_loss
 from transfer_lab.transfer.surgery import copy_stages
 
 IMAGES = load_digits()

@@ -50,7 +50,7 @@ def test_wheel_ships_the_configs_and_finds_them(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "fraction: 0.05" in done.stdout
     where = subprocess.run(
-        [sys.executable, "-c", "import transfer_lab.paths as p; print(p.config_dir())"],
+        [sys.executable, "-c", "import transfer_lab.config.paths as p; print(p.config_dir())"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -37,7 +37,7 @@ def test_resume_without_an_unfinished_sweep_says_so(cli):
 def test_a_last_checkpoint_of_another_config_is_not_resumed(tmp_path):
     from omegaconf import OmegaConf
 
-    from transfer_lab.training import resumable
+    from transfer_lab.train.fit import resumable
 
     last = tmp_path / "target-last.ckpt"
     assert not resumable(last, OmegaConf.create({"seed": 0}))  # nothing yet: start, stamp it
@@ -142,8 +142,8 @@ def test_slurm_tasks_as_ranks_are_refused_with_what_to_use(cli):
 def test_resume_takes_the_newest_unfinished_sweep_and_its_arguments(tmp_path):
     import os
 
-    from transfer_lab.cli import resume_arguments
-    from transfer_lab.results import JobResults
+    from transfer_lab.cli.main import resume_arguments
+    from transfer_lab.store.results import JobResults
 
     def sweep(name: str, done: int, mtime: int):
         folder = tmp_path / "2026-01-01" / name

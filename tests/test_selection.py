@@ -11,11 +11,11 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from tests.conftest import compose
 from tests.test_model import IMAGES, module, task
+from transfer_lab.config.checks import validate
 from transfer_lab.data.datamodule import TaskDataModule
 from transfer_lab.errors import UserError
-from transfer_lab.selection import Monitor, monitor_for
-from transfer_lab.training import configured_callbacks
-from transfer_lab.validation import validate
+from transfer_lab.train.fit import configured_callbacks
+from transfer_lab.train.selection import Monitor, monitor_for
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from transfer_lab.results import JobResults, StageResults
+from transfer_lab.store.results import JobResults, StageResults
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,7 +20,7 @@ def run_without_torch(args: list[str], cwd: Path) -> str:
     """Run `python -m transfer_lab ARGS` in a new interpreter; fail if it imported torch."""
     code = (
         "import sys\n"
-        "from transfer_lab.cli import main\n"
+        "from transfer_lab.cli.main import main\n"
         "try:\n"
         f"    code = main({args!r})\n"
         "except SystemExit as stop:\n"

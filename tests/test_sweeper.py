@@ -3,7 +3,7 @@
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 
 from hydra_plugins.transfer_lab_sweeper.sweeper import SourcesFirstSweeper
-from transfer_lab.paths import config_dir
+from transfer_lab.config.paths import config_dir
 
 
 class Composer:

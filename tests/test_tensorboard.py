@@ -4,7 +4,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
-from transfer_lab.tensorboard import TensorBoardLogger
+from transfer_lab.train.tensorboard import TensorBoardLogger
 
 
 def test_scalars_of_one_call_share_an_event_and_read_back_by_tag_and_step(tmp_path):

@@ -6,7 +6,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from transfer_lab.training import BestWeights, show_progress
+from transfer_lab.train.fit import BestWeights, show_progress
 
 
 def validate(selection, module, epoch, score):

@@ -10,8 +10,8 @@ from tests.conftest import compose
 from transfer_lab.data.digits import load_digits
 from transfer_lab.data.tasks import build_job_data
 from transfer_lab.errors import UserError
-from transfer_lab.networks import build_module, target_schedule
-from transfer_lab.training import derived_seed
+from transfer_lab.job.networks import build_module, target_schedule
+from transfer_lab.train.fit import derived_seed
 from transfer_lab.transfer.treatments import parse_arm, plan_from_config, plan_treatment
 
 STAGES = ["conv1", "conv2", "fc1", "fc2"]

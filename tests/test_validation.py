@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
+from transfer_lab.config.checks import closest, os_error_sentence
 from transfer_lab.errors import UserError
-from transfer_lab.validation import closest, os_error_sentence
 
 QUIET = "trainer.enable_progress_bar=false"
 SHORT = ["source.epochs=1", "target.epochs=1", QUIET]  # should a refusal fail, the job is short
@@ -148,7 +148,7 @@ def test_a_job_folder_holding_another_jobs_results_is_refused(cli):
 
 
 def test_full_hydra_error_shows_the_traceback(cli, monkeypatch):
-    from transfer_lab.cli import main
+    from transfer_lab.cli.main import main
 
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     with pytest.raises(UserError, match="model.beta=1.5 is out of range"):

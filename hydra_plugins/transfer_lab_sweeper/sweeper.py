@@ -1,7 +1,7 @@
 """transfer_lab's Hydra sweeper: the basic sweeper's grid, run sources first and resumable.
 
 Hydra finds sweepers only in the `hydra_plugins` package, so the class lives here; what it
-does is in `transfer_lab.sweep_plan`.
+does is in `transfer_lab.sweep.plan`.
 """
 
 import copy
@@ -52,8 +52,8 @@ class SourcesFirstSweeper(BasicSweeper):
     def source_to_train(self, overrides: Sequence[str]) -> str | None:
         """The cache key of the source this job needs, if the cache does not hold it yet."""
         from transfer_lab.errors import UserError
-        from transfer_lab.pipeline import source_needed
-        from transfer_lab.transfer.cache import SourceCache, cache_key
+        from transfer_lab.job.pipeline import source_needed
+        from transfer_lab.store.cache import SourceCache, cache_key
 
         config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
         HydraConfig.instance().set_config(config)  # for ${hydra:...} in the job's config
@@ -74,7 +74,7 @@ class SourcesFirstSweeper(BasicSweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         from transfer_lab.errors import UserError
-        from transfer_lab.sweep_plan import check_launcher, make_plan, source_jobs, target_jobs
+        from transfer_lab.sweep.plan import check_launcher, make_plan, source_jobs, target_jobs
 
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides([*self._parse_config(), *arguments])

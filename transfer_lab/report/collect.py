@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from transfer_lab.results import RESULTS_FILE, JobResults, StageResults
+from transfer_lab.store.results import RESULTS_FILE, JobResults, StageResults
 
 REPLICATE_KEYS = ("split_seed", "seed")  # what a configuration is averaged over
 METRICS = ("target_test_acc", "target_val_acc", "source_test_acc", "source_val_acc")

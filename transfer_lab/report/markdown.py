@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from transfer_lab.atomic import write_atomically
 from transfer_lab.report.pairing import KINDS
 from transfer_lab.report.tables import (
     KIND_WORDS,
@@ -18,6 +17,7 @@ from transfer_lab.report.tables import (
     paired_rows,
     summary_rows,
 )
+from transfer_lab.store.atomic import write_atomically
 
 PAIRED_TABLES = (
     ("target_test_acc", "Target task B, test accuracy"),

@@ -228,7 +228,7 @@ def report(sweep_dir: Path, frame: pd.DataFrame, draw_figures: bool = True):
 
     Sweeps without measures get nothing (and no files).
     """
-    from transfer_lab.atomic import write_atomically
+    from transfer_lab.store.atomic import write_atomically
 
     if "treatment" not in frame:
         return [], []

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from rich.console import Console
 
-from transfer_lab.atomic import write_atomically
 from transfer_lab.report import measures
 from transfer_lab.report.collect import collect, design_columns
 from transfer_lab.report.console import print_report
@@ -26,6 +25,7 @@ from transfer_lab.report.markdown import write_markdown
 from transfer_lab.report.pairing import comparisons, paired_table
 from transfer_lab.report.summary import configurations, display_columns, summarise
 from transfer_lab.report.tables import SweepTables
+from transfer_lab.store.atomic import write_atomically
 
 log = logging.getLogger(__name__)
 

@@ -1,1 +1,2 @@
-"""Cut, copy, freeze and re-initialise; the treatments; the source-network cache."""
+"""Cut, copy, freeze and re-initialise, and the treatments of each arm.
+Runs in the job's process; imports nothing here, so the report can read the arm names."""

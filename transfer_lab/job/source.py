@@ -20,11 +20,11 @@ import transfer_lab
 from transfer_lab.data import tasks as data_tasks
 from transfer_lab.data.images import ImageSet
 from transfer_lab.data.splits import Task
-from transfer_lab.job_context import JobContext
-from transfer_lab.networks import build_module
-from transfer_lab.results import StageResults
-from transfer_lab.training import derived_seed, fit_and_test, precision_for
-from transfer_lab.transfer.cache import SourceCache
+from transfer_lab.job.context import JobContext
+from transfer_lab.job.networks import build_module
+from transfer_lab.store.cache import SourceCache
+from transfer_lab.store.results import StageResults
+from transfer_lab.train.fit import derived_seed, fit_and_test, precision_for
 
 log = logging.getLogger(__name__)
 

@@ -12,19 +12,19 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from transfer_lab.config.checks import validate
 from transfer_lab.data import tasks as data_tasks
 from transfer_lab.data.splits import Task
 from transfer_lab.errors import UserError
-from transfer_lab.hparams import log_hparams
-from transfer_lab.job_context import JobContext
-from transfer_lab.measure_stage import backbone_from_state, source_measures, stage_cka
-from transfer_lab.networks import stage_names
-from transfer_lab.results import JobResults, StageResults
-from transfer_lab.source_stage import code_sha256, run_source, source_definition
-from transfer_lab.target_stage import baseb_definition, baseb_network, train_on_b
-from transfer_lab.training import strategy_for
+from transfer_lab.job.context import JobContext
+from transfer_lab.job.measures import backbone_from_state, source_measures, stage_cka
+from transfer_lab.job.networks import stage_names
+from transfer_lab.job.source import code_sha256, run_source, source_definition
+from transfer_lab.job.target import baseb_definition, baseb_network, train_on_b
+from transfer_lab.store.results import JobResults, StageResults
+from transfer_lab.train.fit import strategy_for
+from transfer_lab.train.hparams import log_hparams
 from transfer_lab.transfer.treatments import plan_from_config
-from transfer_lab.validation import validate
 
 log = logging.getLogger(__name__)
 

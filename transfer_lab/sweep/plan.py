@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transfer_lab.atomic import write_json_atomically
 from transfer_lab.errors import UserError
-from transfer_lab.results import JobResults
+from transfer_lab.store.atomic import write_json_atomically
+from transfer_lab.store.results import JobResults
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ from pytorch_lightning.loggers import Logger
 
 from transfer_lab.data import tasks as data_tasks
 from transfer_lab.data.tasks import JobData
-from transfer_lab.job_context import JobContext
-from transfer_lab.models.module import TransferModule
-from transfer_lab.networks import build_module, target_schedule
-from transfer_lab.results import StageResults
-from transfer_lab.source_stage import source_definition
-from transfer_lab.training import Fitted, derived_seed, fit_and_test
-from transfer_lab.transfer.cache import SourceCache
+from transfer_lab.job.context import JobContext
+from transfer_lab.job.networks import build_module, target_schedule
+from transfer_lab.job.source import source_definition
+from transfer_lab.models.classifier import TransferModule
+from transfer_lab.store.cache import SourceCache
+from transfer_lab.store.results import StageResults
+from transfer_lab.train.fit import Fitted, derived_seed, fit_and_test
 from transfer_lab.transfer.treatments import Plan, plan_treatment
 
 log = logging.getLogger(__name__)

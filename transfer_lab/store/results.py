@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transfer_lab.atomic import write_json_atomically
+from transfer_lab.store.atomic import write_json_atomically
 
 RESULTS_FILE = "results.json"
 

@@ -15,7 +15,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from transfer_lab.paths import config_dir
+from transfer_lab.config.paths import config_dir
 
 
 def description(path: Path) -> str:

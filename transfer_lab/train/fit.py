@@ -35,13 +35,13 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, Progress
 from pytorch_lightning.loggers import Logger
 from pytorch_lightning.plugins import TorchCheckpointIO
 
-from transfer_lab.atomic import file_sha256, write_atomically
 from transfer_lab.data.batches import epoch_seed
 from transfer_lab.errors import UserError
-from transfer_lab.job_context import JobContext
-from transfer_lab.lr_history import LearningRateHistory
-from transfer_lab.results import StageResults
-from transfer_lab.selection import Monitor, monitor_for
+from transfer_lab.job.context import JobContext
+from transfer_lab.store.atomic import file_sha256, write_atomically
+from transfer_lab.store.results import StageResults
+from transfer_lab.train.lr_history import LearningRateHistory
+from transfer_lab.train.selection import Monitor, monitor_for
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 from pytorch_lightning.loggers import Logger, TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams
 
-from transfer_lab.results import JobResults
+from transfer_lab.store.results import JobResults
 
 # Override keys already shown under their design name.
 COVERED = {

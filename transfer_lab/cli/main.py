@@ -90,23 +90,23 @@ def task(cfg) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from transfer_lab.job_context import JobContext
-    from transfer_lab.job_count import JOB_COUNT_ENV
-    from transfer_lab.pipeline import run_job, write_failure
-    from transfer_lab.validation import WRITE_ERRNOS, os_error_sentence
+    from transfer_lab.config.checks import WRITE_ERRNOS, os_error_sentence
+    from transfer_lab.job.context import JobContext
+    from transfer_lab.job.pipeline import run_job, write_failure
+    from transfer_lab.sweep.grid import JOB_COUNT_ENV
 
     quiet_libraries()
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
     if multirun and "joblib" in str(hc.launcher.get("_target_", "")):
-        from transfer_lab.workers import pin_worker
+        from transfer_lab.sweep.workers import pin_worker
 
         log.info(pin_worker(Path(hc.sweep.dir), int(hc.launcher.n_jobs)))
     if multirun and cfg.get("only_source"):
         name, tensorboard_dir = f"source-{job_dir.name}", Path(hc.sweep.dir) / "tensorboard"
         banner = f"source {job_dir.name[:8]}"
-    elif multirun:  # the folder is the job's number in the grid (transfer_lab.sweep_plan)
+    elif multirun:  # the folder is the job's number in the grid (transfer_lab.sweep.plan)
         total = os.environ.get(JOB_COUNT_ENV, "?")
         name, tensorboard_dir = job_dir.name, Path(hc.sweep.dir) / "tensorboard"
         banner = f"job {int(name) + 1}/{total}" if name.isdigit() else f"job {name}"
@@ -152,7 +152,7 @@ def task(cfg) -> float:
 def run_hydra(args: list[str]) -> None:
     import hydra
 
-    from transfer_lab.paths import config_dir
+    from transfer_lab.config.paths import config_dir
 
     entry = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")(
         task
@@ -169,7 +169,7 @@ COMMAND_FILE = "command.json"  # a sweep's arguments, for `sweep --resume`
 
 
 def write_command(sweep_dir: Path, args: list[str]) -> None:
-    from transfer_lab.atomic import write_json_atomically
+    from transfer_lab.store.atomic import write_json_atomically
 
     if not (sweep_dir / COMMAND_FILE).exists():
         write_json_atomically(sweep_dir / COMMAND_FILE, list(args))
@@ -177,7 +177,7 @@ def write_command(sweep_dir: Path, args: list[str]) -> None:
 
 def unfinished_sweeps(root: Path) -> list[Path]:
     """Sweep folders under root, newest first, whose grid has a job without an ok results.json."""
-    from transfer_lab.sweep_plan import JOBS_FILE, finished
+    from transfer_lab.sweep.plan import JOBS_FILE, finished
 
     found = []
     for jobs_file in root.glob(f"*/*/{JOBS_FILE}"):
@@ -207,7 +207,7 @@ def has_override(args: list[str], key: str) -> bool:
 
 def check_before_running(command: str, args: list[str]) -> None:
     """Refuse bad settings and unwritable folders in one sentence each, before any folder is made."""
-    from transfer_lab.validation import check_command_line, check_writable
+    from transfer_lab.config.checks import check_command_line, check_writable
 
     check_command_line(args, multirun=command == "sweep" or bool({"-m", "--multirun"} & set(args)))
     key = "hydra.run.dir" if command == "run" else "hydra.sweep.dir"
@@ -218,7 +218,7 @@ def check_before_running(command: str, args: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     command, rest = split_command(list(sys.argv[1:] if argv is None else argv))
     if command == "list":
-        from transfer_lab.listing import main as list_main
+        from transfer_lab.cli.listing import main as list_main
 
         return list_main(rest)
     if command == "report":

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from transfer_lab.data.images import ImageSet
 from transfer_lab.data.splits import Task
 from transfer_lab.errors import UserError
-from transfer_lab.models.module import TransferModule
+from transfer_lab.models.classifier import TransferModule
 from transfer_lab.models.registry import backbone_from_config
 from transfer_lab.transfer.surgery import copy_stages
 from transfer_lab.transfer.treatments import Plan

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from transfer_lab.atomic import file_sha256, write_atomically, write_json_atomically
+from transfer_lab.store.atomic import file_sha256, write_atomically, write_json_atomically
 
 log = logging.getLogger(__name__)
 

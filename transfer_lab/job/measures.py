@@ -18,12 +18,12 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from transfer_lab.atomic import write_json_atomically
 from transfer_lab.data.splits import Task
+from transfer_lab.job.source import index_digest
 from transfer_lab.models.backbone import Backbone
 from transfer_lab.models.registry import backbone_from_config
-from transfer_lab.source_stage import index_digest
-from transfer_lab.transfer.cache import cache_key
+from transfer_lab.store.atomic import write_json_atomically
+from transfer_lab.store.cache import cache_key
 from transfer_lab.transferability.table import StageMeasures, measure_source, network_cka
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from transfer_lab.models.schedules import PhaseRates
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 SPLITS = ("train", "val", "test")
-# Validation metrics a stage may select or stop on (see transfer_lab.selection).
+# Validation metrics a stage may select or stop on (see transfer_lab.train.selection).
 SELECTABLE = {"val/acc", "val/loss", "val/ce", "val/binary_acc", "val/objective_acc"}
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from transfer_lab.errors import UserError
-from transfer_lab.selection import monitor_for
+from transfer_lab.train.selection import monitor_for
 
 # Trainer keys transfer_lab passes itself, and where the user sets them instead.
 RESERVED_TRAINER_KEYS = {
@@ -349,7 +349,7 @@ def stage_settings(cfg: DictConfig, stage: str) -> list[tuple[str, DictConfig]]:
 
 
 def check_stage(checks: Checks, cfg: DictConfig, stage: str) -> None:
-    from transfer_lab.selection import monitor_for
+    from transfer_lab.train.selection import monitor_for
 
     on_source = stage == "source"
     beta = cfg.model.get("beta") if on_source else 0.0
@@ -519,7 +519,7 @@ def check_command_line(args: list[str], multirun: bool) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from transfer_lab.paths import config_dir
+    from transfer_lab.config.paths import config_dir
 
     overrides = [a for a in args if not a.startswith("-")]
     mode = RunMode.MULTIRUN if multirun else RunMode.RUN
