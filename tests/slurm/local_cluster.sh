@@ -10,7 +10,10 @@
 # and `urgent`, whose jobs pre-empt cpu's by requeueing them, as on clusters with a scavenger
 # partition. DefMemPerCPU makes a job without mem_gb ask for memory per CPU, as most sites do.
 # Running `start` twice is harmless: it starts what is not running and rewrites nothing that
-# is the same.
+# is the same. The node also declares one GPU by count only (gres.conf points it at /dev/null), so
+# that a sweep asking for hydra.launcher.gpus_per_node=1 passes sinfo's check and is submitted
+# from this GPU-less machine; a job that then really needs CUDA fails on the node, and is
+# recorded so.
 set -euo pipefail
 
 STATE=${TRANSFER_LAB_SLURM_DIR:-/var/tmp/transfer_lab_slurm}
@@ -70,7 +73,8 @@ JobRequeue=1
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+GresTypes=gpu
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:1 State=UNKNOWN
 PartitionName=cpu Nodes=localhost Default=YES MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE
 PartitionName=urgent Nodes=localhost MaxTime=INFINITE State=UP PriorityTier=2 PreemptMode=OFF
 CONF
@@ -79,6 +83,11 @@ CONF
     else
         mv "$new" "$CONF"
     fi
+    if [[ -e /etc/slurm/gres.conf ]] && ! grep -qF "$MARK" /etc/slurm/gres.conf; then
+        say "/etc/slurm/gres.conf exists and was not written by this script; refusing."
+        exit 1
+    fi
+    printf '%s\nNodeName=localhost Name=gpu File=/dev/null\n' "$MARK" >/etc/slurm/gres.conf
 }
 
 running() {  # running PIDFILE: the pid in PIDFILE is alive
@@ -118,7 +127,7 @@ start_daemon() {  # start_daemon NAME ARGS...: start it unless its pid file name
 
 wait_idle() {  # until the node takes jobs
     for _ in $(seq 100); do
-        if sinfo -h -n localhost -o %t 2>/dev/null | grep -qE '^(idle|mix|alloc)'; then
+        if sinfo -h -n localhost -o %t 2>/dev/null | grep -qxE '(idle|mix|alloc)'; then
             return
         fi
         scontrol update nodename=localhost state=resume >/dev/null 2>&1 || true

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from transfer_lab.atomic import write_json_atomically
+from transfer_lab.store.atomic import write_json_atomically
 
 FOLDER = ".slurm"
 CLAIMS = "claims.json"

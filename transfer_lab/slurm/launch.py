@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from transfer_lab.atomic import write_atomically
-from transfer_lab.results import RESULTS_FILE, JobResults
 from transfer_lab.slurm import claims, queue
+from transfer_lab.store.atomic import write_atomically
+from transfer_lab.store.results import RESULTS_FILE, JobResults
 
 log = logging.getLogger(__name__)
 

@@ -125,6 +125,27 @@ def unsatisfiable(partition: str | None, cpus: int, mem_gb: float | None, gpus: 
     )
 
 
+def check_request(launcher: dict) -> None:
+    """Refuse, before anything is submitted, a SLURM request no node of the partition can meet,
+    or a cluster this machine cannot reach (UserError, one sentence)."""
+    from transfer_lab.errors import UserError
+
+    try:
+        why = unsatisfiable(
+            launcher.get("partition"),
+            int(launcher.get("cpus_per_task") or 1),
+            launcher.get("mem_gb"),
+            int(launcher.get("gpus_per_node") or 0),
+        )
+    except ClusterError as error:
+        raise UserError(
+            f"launcher=slurm needs a SLURM cluster reachable from this machine, and {error}; "
+            f"run the sweep where sbatch works, or use launcher=local or launcher=parallel."
+        ) from None
+    if why:
+        raise UserError(why + ".")
+
+
 def _chunks(items: list[str], size: int = 200) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
