@@ -10,7 +10,7 @@ RUN := $(PY) -m transfer_lab
 	digits-yosinski digits-transferability cifar100-transferability digits-fraction \
 	yosinski densenet-beta densenet-beta-k4 densenet-beta-k10 \
 	wrn-beta imagenet100-beta freeze-depth fashion-fraction long-tail ood-transfer \
-	natural-manmade
+	natural-manmade slurm-sweep
 
 help:  ## list the targets
 	@grep -E '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -61,6 +61,12 @@ ood-transfer: $(STAMP)  ## CS6784: CIFAR-100 A to CIFAR-10 / SVHN, β 0 vs 0.4
 	$(RUN) +experiment=ood_transfer sweep $(DATA_ARG) $(ARGS)
 natural-manmade: $(STAMP)  ## CS6784: CIFAR-100 natural → man-made, their grouping and ours
 	$(RUN) +experiment=natural_manmade sweep $(DATA_ARG) $(ARGS)
+
+# A study on SLURM with its driver a small job of its own (it prints how to follow it), e.g.
+#   make slurm-sweep EXPERIMENT=wrn_beta ARGS="trainer=gpu hydra.launcher.gpus_per_node=1"
+EXPERIMENT ?= digits_beta
+slurm-sweep: $(STAMP)  ## EXPERIMENT=name on SLURM, the sweep's driver submitted as a job too (ARGS=…)
+	$(RUN) +experiment=$(EXPERIMENT) sweep launcher=slurm hydra.launcher.driver=true $(DATA_ARG) $(ARGS)
 
 test: $(STAMP)  ## the whole test suite, end-to-end runs included
 	$(PY) -m pytest -q
