@@ -6,14 +6,15 @@ STAMP := $(VENV)/.installed-stamp
 RUN := $(PY) -m transfer_lab
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format tensorboard clean bench \
-	digits-yosinski digits-transferability cifar100-transferability digits-fraction \
-	yosinski densenet-beta densenet-beta-k4 densenet-beta-k10 \
-	wrn-beta imagenet100-beta freeze-depth fashion-fraction long-tail ood-transfer \
-	natural-manmade slurm-sweep
+.PHONY: help install demo test test-fast lint format tensorboard clean bench slurm-sweep \
+	$(EXPERIMENTS)
 
 help:  ## list the targets
-	@grep -E '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+	@{ grep -E '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'; \
+	  for f in $(EXPERIMENT_FILES); do \
+	    printf '%s\t%s\n' "$$(basename $$f .yaml | tr _ -)" \
+	      "$$(sed -n '/^# @package/d; /^#/{s/^# *//p;q;}' $$f)"; \
+	  done; } | expand -t 26 | awk '{ print (length($$0) > 118 ? substr($$0, 1, 117) "…" : $$0) }'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,39 +29,15 @@ demo: $(STAMP)  ## the offline β study on digits (32 jobs, a few minutes on 2 c
 
 # Each study: its sweep, which writes its report at the end. Real datasets are read from data/
 # (or DATA=/path); the studies' full schedules take GPU-days, digits-* take minutes on a CPU.
+# One target per conf/experiment/NAME.yaml, named NAME with _ as -; `make help` shows the
+# first comment line of each file.
 DATA ?=
 DATA_ARG := $(if $(DATA),paths.data_dir=$(DATA),)
+EXPERIMENT_FILES := $(sort $(wildcard conf/experiment/*.yaml))
+EXPERIMENTS := $(subst _,-,$(basename $(notdir $(EXPERIMENT_FILES))))
 
-digits-yosinski: $(STAMP)  ## Yosinski's treatments × depth on digits (offline, minutes)
-	$(RUN) +experiment=digits_yosinski sweep $(ARGS)
-digits-transferability: $(STAMP)  ## only the sources of digits-yosinski, measured on B per stage (offline, minutes)
-	$(RUN) +experiment=digits_transferability sweep $(ARGS)
-cifar100-transferability: $(STAMP)  ## the sources of yosinski measured on B per stage
-	$(RUN) +experiment=cifar100_transferability sweep $(DATA_ARG) $(ARGS)
-digits-fraction: $(STAMP)  ## transfer vs scratch across B's budget on digits (offline, minutes)
-	$(RUN) +experiment=digits_fraction sweep $(ARGS)
-yosinski: $(STAMP)  ## Yosinski et al. 2014 on CIFAR-100 halves, both directions
-	$(RUN) +experiment=yosinski sweep $(DATA_ARG) $(ARGS)
-densenet-beta: $(STAMP)  ## CS6784: β on A with DenseNet-BC-100, CIFAR-100 halves
-	$(RUN) +experiment=densenet_beta sweep $(DATA_ARG) $(ARGS)
-densenet-beta-k4: $(STAMP)  ## CS6784 with K = 4 binary heads
-	$(RUN) +experiment=densenet_beta_k4 sweep $(DATA_ARG) $(ARGS)
-densenet-beta-k10: $(STAMP)  ## CS6784 with K = 10 binary heads
-	$(RUN) +experiment=densenet_beta_k10 sweep $(DATA_ARG) $(ARGS)
-wrn-beta: $(STAMP)  ## CS6784 with WRN-28-10
-	$(RUN) +experiment=wrn_beta sweep $(DATA_ARG) $(ARGS)
-imagenet100-beta: $(STAMP)  ## CS6784 on ImageNet-100 with DenseNet-121
-	$(RUN) +experiment=imagenet100_beta sweep $(DATA_ARG) $(ARGS)
-freeze-depth: $(STAMP)  ## CS6784's grid: all copied, frozen up to block X layer Y, β 0 vs 0.4
-	$(RUN) +experiment=freeze_depth sweep $(DATA_ARG) $(ARGS)
-fashion-fraction: $(STAMP)  ## Fashion-MNIST 5/5: transfer vs scratch at 5% … 100% of B
-	$(RUN) +experiment=fashion_fraction sweep $(DATA_ARG) $(ARGS)
-long-tail: $(STAMP)  ## CS6784: 60 images per class on B, β 0 vs 0.4
-	$(RUN) +experiment=long_tail sweep $(DATA_ARG) $(ARGS)
-ood-transfer: $(STAMP)  ## CS6784: CIFAR-100 A to CIFAR-10 / SVHN, β 0 vs 0.4
-	$(RUN) +experiment=ood_transfer sweep $(DATA_ARG) $(ARGS)
-natural-manmade: $(STAMP)  ## CS6784: CIFAR-100 natural → man-made, their grouping and ours
-	$(RUN) +experiment=natural_manmade sweep $(DATA_ARG) $(ARGS)
+$(EXPERIMENTS): %: $(STAMP)
+	$(RUN) +experiment=$(subst -,_,$@) sweep $(DATA_ARG) $(ARGS)
 
 # A study on SLURM with its driver a small job of its own (it prints how to follow it), e.g.
 #   make slurm-sweep EXPERIMENT=wrn_beta ARGS="trainer=gpu hydra.launcher.gpus_per_node=1"

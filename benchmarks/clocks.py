@@ -29,21 +29,21 @@ def _now(module: pl.LightningModule) -> float:
 class StepClock(pl.Callback):
     """Adds the wall time of every training step to STEP_SECONDS."""
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):  # noqa: D102
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self.started = _now(pl_module)
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):  # noqa: D102
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         STEP_SECONDS.append(_now(pl_module) - self.started)
 
 
 class EpochClock(pl.Callback):
     """Records when each epoch starts and when training ends (after the last validation)."""
 
-    def on_train_start(self, trainer, pl_module):  # noqa: D102
+    def on_train_start(self, trainer, pl_module):
         EPOCH_STARTS.append([])
 
-    def on_train_epoch_start(self, trainer, pl_module):  # noqa: D102
+    def on_train_epoch_start(self, trainer, pl_module):
         EPOCH_STARTS[-1].append(_now(pl_module))
 
-    def on_train_end(self, trainer, pl_module):  # noqa: D102
+    def on_train_end(self, trainer, pl_module):
         EPOCH_STARTS[-1].append(_now(pl_module))

@@ -90,8 +90,8 @@ def plain_fit(module, datamodule, epochs: int, device: torch.device, bf16: bool)
 def random_cifar(n_train: int, n_test: int):
     """CIFAR-shaped random uint8 images, 10 classes, and a task over all of them."""
     from transfer_lab.data.images import ImageSet
+    from transfer_lab.data.loading import DataSettings
     from transfer_lab.data.splits import make_task
-    from transfer_lab.data.tasks import DataSettings
 
     g = torch.Generator().manual_seed(0)
     images = ImageSet(
@@ -113,10 +113,12 @@ def epoch_case(name: str, overrides: list[str], data, epochs: int, repeats: int)
     """Per-epoch seconds of transfer_lab's fit and of the plain loop, in turns, medians."""
     import pytorch_lightning as pl
 
-    from transfer_lab.data.tasks import build_job_data, datamodule_for
+    from transfer_lab.data.loading import datamodule_for
+    from transfer_lab.data.tasks import build_job_data
     from transfer_lab.job.context import JobContext
     from transfer_lab.job.networks import build_module
-    from transfer_lab.train.fit import derived_seed, fit_and_test, precision_for
+    from transfer_lab.train.fit import derived_seed, fit_and_test
+    from transfer_lab.train.trainer import precision_for
 
     cfg = compose(
         [
@@ -227,7 +229,8 @@ def run_plain(seeds: list[int]) -> dict:
     import pytorch_lightning as pl
     from omegaconf import OmegaConf
 
-    from transfer_lab.data.tasks import build_job_data, datamodule_for
+    from transfer_lab.data.loading import datamodule_for
+    from transfer_lab.data.tasks import build_job_data
     from transfer_lab.job.networks import build_module, stage_names, target_schedule
     from transfer_lab.job.target import BASEB
     from transfer_lab.train.fit import derived_seed

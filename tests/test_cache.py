@@ -104,7 +104,7 @@ def test_a_killed_writes_temporary_file_is_removed_under_the_lock(tmp_path):
 
 
 def test_a_checkpoint_write_that_fails_leaves_the_previous_file_whole(tmp_path):
-    from transfer_lab.train.fit import AtomicCheckpointIO
+    from transfer_lab.train.callbacks import AtomicCheckpointIO
 
     io, path = AtomicCheckpointIO(), tmp_path / "checkpoints" / "target.ckpt"
     io.save_checkpoint({"state_dict": {"w": torch.ones(3)}}, path)

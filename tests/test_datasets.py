@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 
 from tests import formats
 from tests.conftest import TINY, compose, source_jobs
+from transfer_lab.data.loading import datamodule_for
 from transfer_lab.data.readers import (
     load_cifar10,
     load_cifar100,
@@ -19,7 +20,7 @@ from transfer_lab.data.readers import (
     load_mnist,
     load_svhn,
 )
-from transfer_lab.data.tasks import SUPERCLASS_GROUPS, build_job_data, datamodule_for
+from transfer_lab.data.tasks import SUPERCLASS_GROUPS, build_job_data
 from transfer_lab.errors import UserError
 
 IN_MEMORY = ["cifar10", "cifar100", "svhn", "mnist", "fashion_mnist"]
@@ -256,7 +257,7 @@ def test_out_of_domain_target_is_the_whole_other_dataset(data_root):
 
 
 def test_the_source_cache_key_covers_split_and_target_options(data_root):
-    from transfer_lab.job.source import source_definition
+    from transfer_lab.store.keys import source_definition
 
     def key(*overrides):
         cfg = job_config(data_root, "cifar100", *overrides)

@@ -76,7 +76,7 @@ def test_sweep_of_two_process_ddp_jobs(cli):
 def test_several_devices_mean_spawned_ranks_and_plain_ddp_is_refused():
     from tests.conftest import compose
     from transfer_lab.errors import UserError
-    from transfer_lab.train.fit import SPAWNED_DDP, is_distributed, trainer_settings
+    from transfer_lab.train.trainer import SPAWNED_DDP, is_distributed, trainer_settings
 
     cfg = compose(["trainer.devices=4", "trainer.accelerator=cpu"])
     assert trainer_settings(cfg)["strategy"] == SPAWNED_DDP and is_distributed(cfg)

@@ -143,8 +143,8 @@ def test_slurm_tasks_as_ranks_are_refused_with_what_to_use(cli):
 def test_resume_takes_the_newest_unfinished_sweep_and_its_arguments(tmp_path):
     import os
 
-    from transfer_lab.cli.main import resume_arguments
     from transfer_lab.store.results import JobResults
+    from transfer_lab.sweep.resume import resume_arguments
 
     def sweep(name: str, done: int, mtime: int):
         folder = tmp_path / "2026-01-01" / name

@@ -19,11 +19,12 @@ import torch
 from tests.conftest import compose
 from transfer_lab.config.paths import config_dir
 from transfer_lab.data.digits import load_digits
-from transfer_lab.data.tasks import build_job_data, datamodule_for
+from transfer_lab.data.loading import datamodule_for
+from transfer_lab.data.tasks import build_job_data
 from transfer_lab.errors import UserError
 from transfer_lab.job.networks import build_module, target_schedule
 from transfer_lab.models.schedules import PhaseRates, multistep
-from transfer_lab.train.lr_history import LearningRateHistory
+from transfer_lab.train.callbacks import LearningRateHistory
 from transfer_lab.transfer.treatments import plan_from_config
 
 IMAGES = load_digits()

@@ -14,8 +14,8 @@ from tests.test_model import IMAGES, module, task
 from transfer_lab.config.checks import validate
 from transfer_lab.data.datamodule import TaskDataModule
 from transfer_lab.errors import UserError
-from transfer_lab.train.fit import configured_callbacks
 from transfer_lab.train.selection import Monitor, monitor_for
+from transfer_lab.train.trainer import configured_callbacks
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from transfer_lab.store.results import JobResults, StageResults
+from transfer_lab.store.results import JobResults, PhaseResults
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,8 +59,8 @@ def write_job(sweep: Path, number: int, beta: float, split_seed: int, target: fl
         binary_heads=1,
         overrides=overrides,
         config={"data": {"fraction": 1.0, "per_class": None}},
-        source=StageResults(trained=True, cache_key=f"k{split_seed}{beta}", val_acc=0.9),
-        target=StageResults(val_acc=target, test_acc=target),
+        source=PhaseResults(trained=True, cache_key=f"k{split_seed}{beta}", val_acc=0.9),
+        target=PhaseResults(val_acc=target, test_acc=target),
     ).write(job)
 
 

@@ -6,7 +6,8 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from transfer_lab.train.fit import BestWeights, show_progress
+from transfer_lab.train.callbacks import BestWeights
+from transfer_lab.train.trainer import show_progress
 
 
 def validate(selection, module, epoch, score):

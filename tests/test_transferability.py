@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy.stats import multivariate_normal, ortho_group
@@ -14,9 +15,10 @@ from transfer_lab.transferability.features import extract, pool
 from transfer_lab.transferability.hscore import h_score, ledoit_wolf_shrinkage
 from transfer_lab.transferability.leep import empirical_joint, leep
 from transfer_lab.transferability.logme import Spectrum, fit_evidence, log_evidence, logme
+from transfer_lab.transferability.measures import MEASURES, OUTPUT, PER_STAGE
 from transfer_lab.transferability.nce import nce, nce_from_probabilities
 from transfer_lab.transferability.probe import linear_probe_accuracy
-from transfer_lab.transferability.table import STAGE_MEASURES, measure_features
+from transfer_lab.transferability.table import measure_features
 from transfer_lab.transferability.transrate import coding_rate, transrate
 
 
@@ -276,7 +278,8 @@ def test_measure_features_gives_one_value_per_measure_per_stage():
     val = Features({"noise": noise[: len(yv)], "good": xv}, yv)
     table = measure_features(train, val)
     assert table.stages == ["noise", "good"]
-    assert set(table.per_stage) == set(STAGE_MEASURES)
+    assert list(table.per_stage) == [m.name for m in PER_STAGE]
+    assert list(table.output) == [m.name for m in OUTPUT]
     for values in table.per_stage.values():
         assert len(values) == 2 and values[1] > values[0]  # every measure prefers the signal
     assert table.output == pytest.approx({"leep": 0.0, "nce": 0.0}, abs=1e-12)
@@ -288,7 +291,7 @@ def test_measures_of_a_tiny_digits_source_on_b():
     """Train a small LeNet on digits A for three epochs, then measure it on B's budget."""
     from transfer_lab.data.digits import load_digits
     from transfer_lab.data.splits import make_task, split_classes
-    from transfer_lab.transferability.table import measure_state, network_cka, task_batches
+    from transfer_lab.transferability.table import measure_source, network_cka, task_batches
 
     images = load_digits()
     split = split_classes(10, 5, 5, split_seed=0)
@@ -316,7 +319,7 @@ def test_measures_of_a_tiny_digits_source_on_b():
             loss.backward()
             optimizer.step()
 
-    table = measure_state(backbone_cfg, net.state_dict(), images, b, head.state_dict(), "cpu")
+    table = measure_source(net, images, b, head=head, device="cpu")
     assert table.stages == ["conv1", "conv2", "fc1", "fc2"]
     for name, values in table.per_stage.items():
         assert len(values) == 4 and np.all(np.isfinite(values)), name
@@ -326,3 +329,16 @@ def test_measures_of_a_tiny_digits_source_on_b():
     fresh = backbone_from_config(backbone_cfg, 1, 8)
     assert network_cka(net, net, images, b) == pytest.approx(dict.fromkeys(table.stages, 1.0))
     assert all(v < 0.95 for v in network_cka(net, fresh, images, b).values())
+
+
+def test_every_declared_measure_reaches_the_report_under_its_title():
+    """The table, the report's columns and the agreement read one list: a measure declared
+    beside its estimator cannot drop out of agreement.csv for want of a title elsewhere."""
+    from transfer_lab.report.measures import MEASURE_TITLES, measure_names
+
+    names = [m.name for m in MEASURES]
+    assert len(set(names)) == len(names) and {"probe", "logme", "leep"} <= set(names)
+    for m in PER_STAGE:
+        assert MEASURE_TITLES[m.name] == m.title
+    table = pd.DataFrame({m.name: [0.5, 0.7] for m in PER_STAGE})
+    assert measure_names(table) == [m.name for m in PER_STAGE]

@@ -12,7 +12,8 @@ from transfer_lab.data.tasks import build_job_data
 from transfer_lab.errors import UserError
 from transfer_lab.job.networks import build_module, target_schedule
 from transfer_lab.train.fit import derived_seed
-from transfer_lab.transfer.treatments import parse_arm, plan_from_config, plan_treatment
+from transfer_lab.transfer.arms import parse_arm
+from transfer_lab.transfer.treatments import plan_from_config, plan_treatment
 
 STAGES = ["conv1", "conv2", "fc1", "fc2"]
 IMAGES = load_digits()

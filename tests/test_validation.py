@@ -8,7 +8,8 @@ import json
 import pytest
 import torch
 
-from transfer_lab.config.checks import closest, os_error_sentence
+from transfer_lab.config.checks import closest
+from transfer_lab.config.folders import os_error_sentence
 from transfer_lab.errors import UserError
 
 QUIET = "trainer.enable_progress_bar=false"
@@ -70,7 +71,15 @@ BAD_INPUTS = [
     (["model.beta=0,0.4"], "model.beta=0,0.4"),  # a sweep's values given to one run
     (["sweep", "+hydra.sweep.dir=elsewhere"], "write hydra.sweep.dir=VALUE without the leading +"),
     (["sweep", "model.beta=0,1.5"], "model.beta=1.5 is out of range"),  # one point of a grid
-    (["+experiment=digits_beta", "sweep", "data.fraction=0,2"], "data.fraction=2 is out of range"),
+    (
+        ["+experiment=digits_beta", "sweep", "data.fraction=0.5,2"],
+        "data.fraction=2 is out of range",
+    ),
+    (["+trainer.strategy=ddp"], "trainer.strategy=ddp starts every rank by re-running the command"),
+    (
+        ["data=cifar100_to_cifar10", "data.target.stats=sorce"],
+        "data.target.stats='sorce' is not known",
+    ),
 ]
 
 
@@ -81,11 +90,13 @@ def assert_nothing_ran(cwd) -> None:
 
 
 @pytest.mark.parametrize(("args", "sentence"), BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
-def test_bad_input_is_refused_in_a_sentence_before_any_job(cli, args, sentence):
+def test_bad_input_is_refused_in_one_sentence_before_any_job(cli, args, sentence):
     done = cli([*args, QUIET], check=False)
     assert done.returncode == 2
     assert sentence in done.stderr
-    assert done.stderr.startswith("error: ")
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines  # one problem, one line: each setting is checked in one place
+    assert lines[0].startswith("error: ")
     assert "Traceback" not in done.stdout + done.stderr
     assert_nothing_ran(cli.cwd)
 

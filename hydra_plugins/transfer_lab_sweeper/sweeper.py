@@ -1,7 +1,7 @@
 """transfer_lab's Hydra sweeper: the basic sweeper's grid, run sources first and resumable.
 
 Hydra finds sweepers only in the `hydra_plugins` package, so the class lives here; what it
-does is in `transfer_lab.sweep.plan`.
+does is in `transfer_lab.sweep` (the grid in `grid.py`, the plan in `plan.py`).
 """
 
 import copy
@@ -16,7 +16,6 @@ from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf, open_dict
 
 log = logging.getLogger(__name__)
@@ -74,11 +73,10 @@ class SourcesFirstSweeper(BasicSweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         from transfer_lab.errors import UserError
+        from transfer_lab.sweep.grid import grid
         from transfer_lab.sweep.plan import check_launcher, make_plan, source_jobs, target_jobs
 
-        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        overrides = parser.parse_overrides([*self._parse_config(), *arguments])
-        jobs = self.split_arguments(overrides, None)[0]
+        jobs = grid(None, [*self._parse_config(), *arguments], self.hydra_context.config_loader)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         master = HydraConfig.instance().cfg

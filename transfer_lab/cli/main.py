@@ -90,12 +90,13 @@ def task(cfg) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from transfer_lab.config.checks import WRITE_ERRNOS, os_error_sentence
+    from transfer_lab.config.folders import WRITE_ERRNOS, os_error_sentence
     from transfer_lab.job.context import JobContext
     from transfer_lab.job.pipeline import run_job, write_failure
     from transfer_lab.sweep.grid import JOB_COUNT_ENV
 
     quiet_libraries()
+
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
@@ -165,42 +166,6 @@ def run_hydra(args: list[str]) -> None:
         sys.argv = saved
 
 
-COMMAND_FILE = "command.json"  # a sweep's arguments, for `sweep --resume`
-
-
-def write_command(sweep_dir: Path, args: list[str]) -> None:
-    from transfer_lab.store.atomic import write_json_atomically
-
-    if not (sweep_dir / COMMAND_FILE).exists():
-        write_json_atomically(sweep_dir / COMMAND_FILE, list(args))
-
-
-def unfinished_sweeps(root: Path) -> list[Path]:
-    """Sweep folders under root, newest first, whose grid has a job without an ok results.json."""
-    from transfer_lab.sweep.plan import JOBS_FILE, finished
-
-    found = []
-    for jobs_file in root.rglob(JOBS_FILE):  # multirun/<date>/<time> and named folders alike
-        folder, jobs = jobs_file.parent, json.loads(jobs_file.read_text())
-        done = all(finished(folder / str(n), job) for n, job in enumerate(jobs))
-        if (folder / COMMAND_FILE).exists() and not done:
-            found.append(folder)
-    return sorted(found, key=lambda folder: folder.stat().st_mtime, reverse=True)
-
-
-def resume_arguments(root: Path, args: list[str]) -> tuple[Path, list[str]]:
-    """`sweep --resume`: the newest unfinished sweep's folder, and its arguments unless given."""
-
-    sweeps = unfinished_sweeps(root)
-    if not sweeps:
-        raise UserError(f"there is no unfinished sweep under {root}/ to resume; start one.")
-    folder = sweeps[0]
-    given = args or json.loads((folder / COMMAND_FILE).read_text())
-    kept = [a for a in given if not a.startswith("hydra.sweep.dir=")]
-    print(f"resuming {folder}", flush=True)
-    return folder, [*kept, f"hydra.sweep.dir={folder}"]
-
-
 def has_override(args: list[str], key: str) -> bool:
     return any(a.lstrip("+~").startswith(f"{key}=") for a in args)
 
@@ -222,8 +187,10 @@ def check_launcher_of(master) -> None:
 
 
 def check_before_running(command: str, args: list[str]):
-    """Refuse bad settings and unwritable folders in one sentence each, before any folder is made."""
-    from transfer_lab.config.checks import check_command_line, check_writable
+    """Refuse bad settings and unwritable folders in one sentence each, before any folder is
+    made; returns the run's or sweep's composed config."""
+    from transfer_lab.cli.preflight import check_command_line
+    from transfer_lab.config.folders import check_writable
 
     multirun = command == "sweep" or bool({"-m", "--multirun"} & set(args))
     master = check_command_line(args, multirun=multirun)
@@ -247,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         return report_main(rest)
 
     quiet_libraries()
+    from transfer_lab.sweep.resume import resume_arguments, write_command
+
     if command == "sweep" and "--resume" in rest:
         rest.remove("--resume")
         try:
@@ -321,6 +290,7 @@ def failed_line(sweep_dir: Path, not_ok: int) -> str:
     import shlex
 
     from transfer_lab.sweep.plan import JOBS_FILE, finished
+    from transfer_lab.sweep.resume import COMMAND_FILE
 
     try:
         jobs = json.loads((sweep_dir / JOBS_FILE).read_text())

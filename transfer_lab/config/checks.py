@@ -1,19 +1,14 @@
 """Refuse a composed config that cannot mean anything, before any work is done or written.
 
 `problems(cfg)` lists every problem of one job's config, one sentence each (what is wrong, how
-to fix it); `validate(cfg)` raises them as one UserError. `cli.main` calls `check_command_line`
-first, which composes every job of a run or sweep as Hydra will and checks each, so a bad
-setting stops the command before a folder is made or data is read.
+to fix it); `validate(cfg)` raises them as one UserError. `cli/preflight.py` applies them to
+every job of a run or sweep before anything runs; each job applies them again to its own config.
 """
 
 from __future__ import annotations
 
 import difflib
-import errno
-import json
-import tempfile
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -47,15 +42,6 @@ PRECISIONS = (
     16,
 )
 SEED_MAX = 2**32 - 1
-# Why a write fails that the user can fix: a full disk, no permission, a file in the way.
-WRITE_ERRNOS = {
-    errno.ENOSPC,
-    errno.EDQUOT,
-    errno.EACCES,
-    errno.EPERM,
-    errno.EROFS,
-    errno.ENOTDIR,
-}
 
 
 def closest(name: Any, valid: Iterable[str]) -> str:
@@ -164,23 +150,15 @@ def problems(cfg: DictConfig) -> list[str]:
     check_transfer(checks, cfg)
     check_data(checks, cfg)
     check_backbone(checks, cfg)
-    for stage in ("source", "target"):
-        check_stage(checks, cfg, stage)
+    for phase in ("source", "target"):
+        check_phase(checks, cfg, phase)
     check_trainer(checks, cfg)
-    check_selection(checks, cfg)
+    check_lr_scale(checks, cfg)
     return checks.problems
 
 
-def check_selection(checks: Checks, cfg: DictConfig) -> None:
-    """Each stage's selection monitor exists for its β and K; lr_scale is not silently ignored."""
-    beta, heads = cfg.model.get("beta"), cfg.model.get("binary_heads")
-    if not (_is_number(beta) and _is_int(heads)):
-        return  # already reported by check_model
-    for stage, stage_beta, stage_heads in (("source", beta, heads), ("target", 0.0, 0)):
-        try:
-            monitor_for(cfg[stage], float(stage_beta), int(stage_heads))
-        except UserError as error:
-            checks.add(str(error))
+def check_lr_scale(checks: Checks, cfg: DictConfig) -> None:
+    """transfer.lr_scale is not silently ignored (each phase's monitor: check_phase)."""
     scheduler = cfg.target.get("scheduler") or {}
     lr_scale = cfg.transfer.get("lr_scale")
     if _is_number(lr_scale) and lr_scale != 1 and "PhaseRates" in str(scheduler.get("_target_")):
@@ -211,7 +189,7 @@ def check_model(checks: Checks, cfg: DictConfig) -> None:
 
 
 def check_transfer(checks: Checks, cfg: DictConfig) -> None:
-    from transfer_lab.transfer.treatments import TREATMENTS, parse_arm
+    from transfer_lab.transfer.arms import TREATMENTS, arm_examples, parse_arm
 
     transfer = cfg.transfer
     checks.number("transfer.lr_scale", transfer.get("lr_scale"), 0, example=1.0)
@@ -228,10 +206,7 @@ def check_transfer(checks: Checks, cfg: DictConfig) -> None:
         try:
             parse_arm(arm)
         except UserError as error:
-            examples = ["baseB"] + [f"{x}{n}B{p}" for x in "AB" for n in range(1, 10) for p in "+"]
-            examples += [f"{x}{n}B" for x in "AB" for n in range(1, 10)]
-            examples += [f"random{n}B" for n in range(1, 10)]
-            match = difflib.get_close_matches(str(arm), examples, n=1, cutoff=0.5)
+            match = difflib.get_close_matches(str(arm), arm_examples(), n=1, cutoff=0.5)
             hint = f" Did you mean {match[0]}?" if match else ""
             checks.add(str(error) + hint)
     else:
@@ -276,6 +251,7 @@ def check_classes(checks: Checks, key: str, value: Any, total: int | None) -> bo
 
 def check_data(checks: Checks, cfg: DictConfig) -> None:
     from transfer_lab.data.augment import RECIPES
+    from transfer_lab.data.loading import STATS
     from transfer_lab.data.tasks import BINARY, SPLITS
 
     data = OmegaConf.to_container(cfg.data, resolve=False)
@@ -325,6 +301,7 @@ def check_data(checks: Checks, cfg: DictConfig) -> None:
         target_total = target_total if _is_int(target_total) else None
         check_classes(checks, "data.target.classes", target_data.get("classes"), target_total)
         checks.choice("data.target.augment", target_data.get("augment", "none"), RECIPES)
+        checks.choice("data.target.stats", target_data.get("stats", "own"), STATS)
 
 
 def check_backbone(checks: Checks, cfg: DictConfig) -> None:
@@ -337,23 +314,21 @@ def check_backbone(checks: Checks, cfg: DictConfig) -> None:
     checks.choice("backbone.name", name, list_backbones())
 
 
-def stage_settings(cfg: DictConfig, stage: str) -> list[tuple[str, DictConfig]]:
-    """(key prefix, settings) of a stage, and of target.scratch merged over the target's."""
-    stage_cfg = cfg[stage]
-    found = [(stage, stage_cfg)]
-    scratch = stage_cfg.get("scratch")
-    if stage == "target" and scratch:
-        found.append(("target.scratch", OmegaConf.merge(stage_cfg, scratch)))
+def phase_settings(cfg: DictConfig, phase: str) -> list[tuple[str, DictConfig]]:
+    """(key prefix, settings) of a phase, and of target.scratch merged over the target's."""
+    phase_cfg = cfg[phase]
+    found = [(phase, phase_cfg)]
+    scratch = phase_cfg.get("scratch")
+    if phase == "target" and scratch:
+        found.append(("target.scratch", OmegaConf.merge(phase_cfg, scratch)))
     return found
 
 
-def check_stage(checks: Checks, cfg: DictConfig, stage: str) -> None:
-    from transfer_lab.train.selection import monitor_for
-
-    on_source = stage == "source"
+def check_phase(checks: Checks, cfg: DictConfig, phase: str) -> None:
+    on_source = phase == "source"
     beta = cfg.model.get("beta") if on_source else 0.0
     heads = cfg.model.get("binary_heads") if on_source else 0
-    for prefix, settings in stage_settings(cfg, stage):
+    for prefix, settings in phase_settings(cfg, phase):
         if "monitor" in settings and _is_number(beta) and _is_int(heads):
             try:
                 monitor_for(settings, beta, heads)
@@ -389,6 +364,12 @@ def check_trainer(checks: Checks, cfg: DictConfig) -> None:
     if checks.choice("trainer.accelerator", accelerator, ACCELERATORS):
         check_devices(checks, accelerator, trainer.get("devices", 1))
     checks.choice("trainer.precision", precision, PRECISIONS)
+    from transfer_lab.train.trainer import strategy_for
+
+    try:
+        strategy_for(trainer)
+    except UserError as error:
+        checks.add(str(error))
     if "deterministic" in trainer and trainer["deterministic"] != "warn":
         checks.boolean("trainer.deterministic", trainer["deterministic"])
     if trainer.get("log_every_n_steps") is not None:
@@ -450,215 +431,3 @@ def check_devices(checks: Checks, accelerator: str, devices: Any) -> None:
             else f"use trainer.devices={there} or fewer"
         )
         checks.add(f"trainer.devices={devices} but {machine.has(there, kind)}; {more}.")
-
-
-def check_writable(folder: Path, setting: str) -> None:
-    """Write a file in `folder`, or in the nearest folder above it that exists (nothing is made
-    before the job runs), or say in one sentence why not."""
-    folder = Path(folder)
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
-    try:
-        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-test-"):
-            pass
-    except OSError as error:
-        raise UserError(os_error_sentence(error, folder, setting)) from None
-
-
-def os_error_sentence(error: OSError, folder: Path | None = None, setting: str = "") -> str:
-    """One sentence for a write that failed: the folder, why, and what to do."""
-    where = folder if folder is not None else Path(error.filename or ".").parent
-    fix = f"set {setting} to another folder" if setting else "write somewhere else"
-    if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"the disk holding {where} is full; free space there or {fix}."
-    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"cannot write in {where} (permission denied or read-only); {fix}."
-    if error.errno in (errno.ENOTDIR, errno.EEXIST):
-        return f"cannot make the folder {where}: a file of that name is in the way; {fix}."
-    return f"cannot write in {where} ({error.strerror or error}); {fix}."
-
-
-def check_sweep_folder(folder: Path, overrides: list[str]) -> None:
-    """A sweep folder that already holds a sweep with other settings would mix two sweeps."""
-    saved = Path(folder) / "multirun.yaml"
-    if not saved.is_file():
-        return
-    try:
-        before = OmegaConf.load(saved).hydra.overrides.task
-    except Exception:  # unreadable: not ours to judge, Hydra will overwrite it
-        return
-    if _settings(before) != _settings(overrides):
-        raise UserError(
-            f"{folder} already holds a different sweep ({' '.join(before) or 'no overrides'}); "
-            f"give a new hydra.sweep.dir or leave it out for a fresh folder."
-        )
-
-
-def check_run_folder(folder: Path, overrides: list[str]) -> None:
-    """A job folder whose finished results.json records other settings is another job's (a
-    failed or stopped job's folder may be run again, e.g. to resume it)."""
-    saved = Path(folder) / "results.json"
-    if not saved.is_file():
-        return
-    try:
-        record = json.loads(saved.read_text())
-    except (OSError, ValueError):
-        return
-    if record.get("status") != "ok":
-        return
-    before = record.get("overrides", [])
-    if _settings(before) != _settings(overrides):
-        raise UserError(
-            f"{folder} already holds the results of a different job "
-            f"({' '.join(before) or 'no overrides'}); give a new hydra.run.dir or leave it out."
-        )
-
-
-def _settings(overrides: Iterable[str]) -> list[str]:
-    """The overrides that change what is computed (not where it is written)."""
-    return sorted(o for o in overrides if not o.lstrip("+~").startswith("hydra."))
-
-
-def check_command_line(args: list[str], multirun: bool) -> DictConfig:
-    """Compose every job of a run or sweep as Hydra will, and check each before anything runs;
-    returns the run's or sweep's own config (Hydra's "master" config).
-
-    Hydra's own composition errors (an unknown config name, a key that does not exist, an
-    override it cannot parse) become one sentence too, with the closest valid name.
-    """
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    from transfer_lab.config.paths import config_dir
-
-    overrides = [a for a in args if not a.startswith("-")]
-    mode = RunMode.MULTIRUN if multirun else RunMode.RUN
-    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
-        loader = GlobalHydra.instance().config_loader()
-        try:
-            master = loader.load_configuration("config", overrides, run_mode=mode)
-            jobs = [master] if not multirun else list(_sweep_jobs(loader, master, overrides))
-        except Exception as error:
-            raise UserError(composition_sentence(error)) from None
-        found: list[str] = []
-        for cfg in jobs:
-            HydraConfig.instance().set_config(cfg)
-            try:
-                sentences = problems(cfg)
-            except Exception as error:  # a section removed (~model) or of the wrong kind
-                sentences = [
-                    f"the composed config lacks or misshapes a setting transfer_lab needs "
-                    f"({composition_sentence(error).rstrip('.')}); keep the defaults' sections."
-                ]
-            for sentence in sentences:
-                if sentence not in found:
-                    found.append(sentence)
-        if found:
-            raise UserError("\n".join(found))
-        HydraConfig.instance().set_config(master)
-        check_folders(master, multirun)
-    return master
-
-
-def _sweep_jobs(loader: Any, master: DictConfig, overrides: list[str]) -> Iterable[DictConfig]:
-    """Each job's config of a sweep, as Hydra's basic sweeper will compose it."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    sweeper = master.hydra.sweeper
-    target = str(sweeper.get("_target_", ""))
-    if not any(name in target for name in ("BasicSweeper", "SourcesFirstSweeper")):
-        yield master  # Optuna, Ax, …: the points are chosen while the sweep runs
-        return
-    params = [f"{k}={v}" for k, v in (sweeper.get("params") or {}).items()]
-    parsed = OverridesParser.create(config_loader=loader).parse_overrides(params + overrides)
-    for batch in BasicSweeper.split_arguments(parsed, None):
-        for job_overrides in batch:
-            yield loader.load_sweep_config(master, list(job_overrides))
-
-
-def check_folders(master: DictConfig, multirun: bool) -> None:
-    """The cache and the output folder can be written, and hold nothing of another job."""
-    task_overrides = list(master.hydra.overrides.task)
-    given = {
-        o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1]
-        for o in master.hydra.overrides.hydra
-        if "=" in o
-    }
-    check_writable(Path(master.paths.cache_dir), "paths.cache_dir (or $TRANSFER_LAB_CACHE)")
-    if multirun and "hydra.sweep.dir" in given:
-        folder = Path(given["hydra.sweep.dir"])
-        check_sweep_folder(folder, task_overrides)
-        check_writable(folder, "hydra.sweep.dir")
-    elif not multirun and "hydra.run.dir" in given:
-        folder = Path(given["hydra.run.dir"])
-        check_run_folder(folder, task_overrides)
-        check_writable(folder, "hydra.run.dir")
-
-
-def composition_sentence(error: Exception) -> str:
-    """Hydra's or OmegaConf's message on one line, with the closest valid name or key."""
-    from hydra.errors import MissingConfigException, OverrideParseException
-
-    if isinstance(error, MissingConfigException) and error.missing_cfg_file and error.options:
-        group, _, name = str(error.missing_cfg_file).rpartition("/")
-        return (
-            f"there is no {group} config named {name!r}{closest(name, error.options)}; use one "
-            f"of {', '.join(error.options)}."
-        )
-    if isinstance(error, OverrideParseException):
-        reason = " ".join(str(error.message).split()).split(" See https")[0].rstrip(".")
-        return (
-            f"cannot read the override {error.override!r} ({reason}); write KEY=VALUE, quoting "
-            f"lists and special characters as in 'data.source_classes=[0,1,2]'."
-        )
-    lines = [
-        line.strip()
-        for line in str(error).splitlines()
-        if line.strip() and not line.strip().startswith(("full_key:", "object_type", "reference"))
-    ]
-    message = " ".join(lines) or type(error).__name__
-    cause = error.__cause__
-    if cause is not None and str(cause).strip() and str(cause).splitlines()[0] not in message:
-        message = f"{message.rstrip('.')}: {str(cause).splitlines()[0]}"
-    already = _quoted_after(message, "An item is already at")
-    if already:
-        return f"{already} is already a setting; write {already}=VALUE without the leading +."
-    key = _quoted_after(message, "Could not override") or _quoted_after(message, "Key")
-    if key and key.startswith("trainer.") and key.split(".", 1)[1] in RESERVED_TRAINER_KEYS:
-        name = key.split(".", 1)[1]
-        return f"{key} is set by transfer_lab itself; use {RESERVED_TRAINER_KEYS[name]} instead."
-    if key and "." in key:
-        hint = closest(key, known_keys())
-        return f"{key} is not a setting{hint}. Hydra says: {message}"
-    return message.rstrip(".") + "."
-
-
-def _quoted_after(message: str, marker: str) -> str | None:
-    """The 'quoted' text right after `marker` in a message, if any."""
-    at = message.find(marker)
-    if at < 0:
-        return None
-    rest = message[at + len(marker) :]
-    start = rest.find("'")
-    end = rest.find("'", start + 1)
-    return rest[start + 1 : end] if 0 <= start < end else None
-
-
-def known_keys() -> list[str]:
-    """Every dotted key of the default config (what a typo is compared with)."""
-    from hydra import compose
-
-    cfg = compose(config_name="config")
-    keys: list[str] = []
-
-    def walk(node: Any, prefix: str) -> None:
-        for k, v in node.items_ex(resolve=False) if hasattr(node, "items_ex") else []:
-            key = f"{prefix}{k}"
-            keys.append(key)
-            if isinstance(v, DictConfig):
-                walk(v, f"{key}.")
-
-    walk(cfg, "")
-    return keys

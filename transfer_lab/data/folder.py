@@ -157,14 +157,6 @@ class FolderDataModule(pl.LightningDataModule):
             "test": _Part(images.test, task.test, eval_tf, to_task),
         }
 
-    @property
-    def num_classes(self) -> int:
-        return len(self.task.classes)
-
-    @property
-    def sizes(self) -> dict[str, int]:
-        return {part: len(data) for part, data in self._parts.items()}
-
     def _loader(self, part: str, shuffle: bool) -> DataLoader:
         return DataLoader(
             self._parts[part],

@@ -29,7 +29,7 @@ class ImageSet:
     superclass_names: list[str] | None = None
     settings: Any = field(
         default=None, init=False, repr=False
-    )  # how a job loads it (transfer_lab.data.tasks)
+    )  # how a job loads it (transfer_lab.data.loading)
     _stats: tuple[list[float], list[float]] | None = field(default=None, init=False, repr=False)
 
     @property

@@ -1,4 +1,4 @@
-"""The split step of a job: config → the images of A and B, task A, task B, the selffer task.
+"""The split step of a job: config → the images of A and B (read by `loading.py`), task A, task B.
 
 In domain, A and B are disjoint class subsets of one dataset: random from the split seed
 (`data.split=random`, any sizes or explicit lists) or CIFAR-100's superclasses
@@ -9,20 +9,15 @@ A are random balanced halves (`data.binary=random`) or whole superclasses (`supe
 
 from __future__ import annotations
 
-import copy
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from hydra.utils import get_method
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from transfer_lab.data.augment import recipe
-from transfer_lab.data.datamodule import TaskDataModule
-from transfer_lab.data.readers import MissingFiles
+from transfer_lab.data.loading import load_images, normalise_like_source, plain
 from transfer_lab.data.splits import ClassSplit, Task, make_task, rng_for, split_classes
 from transfer_lab.errors import UserError
 
@@ -62,101 +57,13 @@ SUPERCLASS_GROUPS["natural"] = [  # every other CIFAR-100 superclass
 # conf/data/cifar100_natural_manmade_cs6784_as_run.yaml for the classes it really used).
 SUPERCLASS_GROUPS["man_made_cs6784"] = [*SUPERCLASS_GROUPS["man_made"], "flowers"]
 SUPERCLASS_GROUPS["natural_cs6784"] = [g for g in SUPERCLASS_GROUPS["natural"] if g != "flowers"]
-STATS = ("own", "source")  # how a second dataset (data.target) is normalised
-
-
-@dataclass
-class DataSettings:
-    """How one dataset of a job is served: augmentation, normalisation, batches, workers."""
-
-    augment: str
-    mean: list[float] | None
-    std: list[float] | None
-    batch_size: int
-    eval_batch_size: int
-    num_workers: int
-
-
-def _plain(value: Any) -> Any:
-    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
-
-
-_READ: dict[tuple[str, str], Any] = {}  # images of readers that read no files, per process
-
-
-def read_once(read, arguments: dict[str, Any]):
-    """`read(**arguments)`; a reader marked `reads_no_files` (the bundled digits) runs once per
-    process and arguments, and every job gets its own shallow copy (tensors and channel
-    statistics shared, never written), so a sweep's jobs stop re-reading the same data."""
-    if not getattr(read, "reads_no_files", False):
-        return read(**arguments)
-    key = (f"{read.__module__}.{read.__qualname__}", json.dumps(arguments, sort_keys=True))
-    if key not in _READ:
-        images = read(**arguments)
-        images.channel_stats()
-        _READ[key] = images
-    return copy.copy(_READ[key])
-
-
-def load_images(data: DictConfig, key: str = "data", parent: DictConfig | None = None):
-    """Read one dataset as its config says; missing files become one sentence naming `key`."""
-    kwargs: dict[str, Any] = {"root": data.root, "download": bool(data.download)}
-    check_md5 = data.get("check_md5", parent.get("check_md5") if parent is not None else None)
-    if check_md5 is not None:
-        kwargs["check_md5"] = bool(check_md5)
-    reader = dict(_plain(data.reader))
-    read = get_method(reader.pop("_target_"))  # called directly: Hydra would wrap our errors
-    try:
-        images = read_once(read, {**reader, **kwargs})
-    except MissingFiles as missing:
-        raise UserError(missing.sentence(key)) from None
-    base = parent if parent is not None else data
-    augment = str(data.get("augment", "none"))
-    recipe(augment)  # an unknown name stops the job here, before any training
-    images.settings = DataSettings(
-        augment=augment,
-        mean=_plain(data.get("mean")),
-        std=_plain(data.get("std")),
-        batch_size=int(base.batch_size),
-        eval_batch_size=int(base.eval_batch_size),
-        num_workers=int(data.get("num_workers", base.get("num_workers", 0))),
-    )
-    return images
-
-
-def datamodule_for(images, task: Task, seed: int):
-    """The fast device-resident path for in-memory sets, DataLoaders for ImageFolder trees."""
-    from transfer_lab.data.folder import FolderDataModule, FolderSet
-
-    s: DataSettings = images.settings
-    if isinstance(images, FolderSet):
-        return FolderDataModule(
-            images,
-            task,
-            s.batch_size,
-            s.eval_batch_size,
-            seed,
-            num_workers=s.num_workers,
-            mean=s.mean,
-            std=s.std,
-        )
-    return TaskDataModule(
-        images,
-        task,
-        batch_size=s.batch_size,
-        eval_batch_size=s.eval_batch_size,
-        seed=seed,
-        augment=s.augment,
-        mean=s.mean,
-        std=s.std,
-    )
 
 
 def pick_classes(
     num_classes: int, given: Any, split_seed: int, purpose: str, key: str
 ) -> tuple[int, ...]:
     """null: every class; a number: that many drawn from the split seed; a list: those classes."""
-    given = _plain(given)
+    given = plain(given)
     if given is None:
         return tuple(range(num_classes))
     if isinstance(given, int):
@@ -176,7 +83,7 @@ def pick_classes(
 def superclass_ids(images, names: Any, key: str) -> list[int]:
     """Superclass ids from names, ids, or a group name such as `natural` or `man_made`."""
     known = list(images.superclass_names)
-    names = _plain(names)
+    names = plain(names)
     if isinstance(names, str):
         if names not in SUPERCLASS_GROUPS:
             raise UserError(
@@ -268,26 +175,6 @@ def _task(images, classes: Sequence[int], data: DictConfig, heads: int, budget: 
     )
 
 
-def normalise_like_source(target_images, source_images, stats: str) -> None:
-    """`data.target.stats=source`: B is normalised with the statistics A is normalised with.
-
-    CS6784 fed CIFAR-10 to the CIFAR-100 network with CIFAR-100's mean and std, so the copied
-    first layer sees inputs scaled as it was trained on.
-    """
-    if stats not in STATS:
-        raise UserError(
-            f"data.target.stats={stats!r} is not known; use own (the target's own statistics "
-            f"or mean/std) or source (those of the source dataset)."
-        )
-    if stats == "own":
-        return
-    given = source_images.settings
-    if given.mean is None or given.std is None:
-        mean, std = source_images.channel_stats()
-    target_images.settings.mean = mean if given.mean is None else given.mean
-    target_images.settings.std = std if given.std is None else given.std
-
-
 def warn_if_budget_capped(images, task: Task, per_class: int | None) -> None:
     """Say so when B's per-class budget is larger than what some class of B has."""
     if per_class is None:
@@ -307,12 +194,7 @@ def build_job_data(cfg: DictConfig) -> JobData:
     data = cfg.data
     heads = int(cfg.model.binary_heads)
     how = str(data.get("split", "random"))
-    if how not in SPLITS:
-        raise UserError(f"data.split={how!r} is not a split; use one of {', '.join(SPLITS)}.")
-    if str(data.get("binary", "random")) not in BINARY:
-        raise UserError(
-            f"data.binary={data.binary!r} is not known; use one of {', '.join(BINARY)}."
-        )
+    assert how in SPLITS and str(data.get("binary", "random")) in BINARY, "config/checks.py"
     source_images = load_images(data)
     target_cfg = data.get("target")
     seed = int(data.split_seed)
@@ -351,15 +233,12 @@ def build_job_data(cfg: DictConfig) -> JobData:
         else:
             split = split_classes(
                 source_images.num_classes,
-                _plain(data.source_classes),
-                _plain(data.target_classes),
+                plain(data.source_classes),
+                plain(data.target_classes),
                 seed,
             )
         direction = str(data.get("direction", "AB"))
-        if direction not in ("AB", "BA"):
-            raise UserError(
-                f"data.direction={direction!r} is not AB or BA; BA swaps the two halves."
-            )
+        assert direction in ("AB", "BA"), "config/checks.py"
         if direction == "BA":
             split = ClassSplit(source=split.target, target=split.source)
     task_a = _task(source_images, split.source, data, heads, budget=False)

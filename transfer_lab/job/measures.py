@@ -19,16 +19,14 @@ from omegaconf import DictConfig
 from torch import nn
 
 from transfer_lab.data.splits import Task
-from transfer_lab.job.source import index_digest
 from transfer_lab.models.backbone import Backbone
 from transfer_lab.models.registry import backbone_from_config
 from transfer_lab.store.atomic import write_json_atomically
 from transfer_lab.store.cache import cache_key
+from transfer_lab.store.keys import index_digest
 from transfer_lab.transferability.table import StageMeasures, measure_source, network_cka
 
 log = logging.getLogger(__name__)
-
-MEASURES_VERSION = 1  # bump when an estimator changes, so cached measures are recomputed
 
 
 def backbone_from_state(cfg: DictConfig, images: Any, state: dict[str, torch.Tensor]) -> Backbone:
@@ -51,8 +49,7 @@ def head_from_state(state: dict[str, torch.Tensor] | None) -> nn.Linear | None:
 def measures_path(cfg: DictConfig, source_key: str, images: Any, task_b: Task, head: bool) -> Path:
     settings = getattr(images, "settings", None)
     definition = {
-        "version": MEASURES_VERSION,
-        "source": source_key,
+        "source": source_key,  # holds the code hash: a changed estimator measures anew
         "target": images.name,
         "indices": index_digest(task_b),
         "normalise": [getattr(settings, "mean", None), getattr(settings, "std", None)],

@@ -1,4 +1,4 @@
-"""A stage's network: the backbone from config, stages copied as the plan says, the module with
+"""A phase's network: the backbone from config, stages copied as the plan says, the module with
 its optimiser and scheduler factories."""
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ def stage_names(cfg: DictConfig, images: ImageSet) -> list[str]:
 
 
 def target_schedule(cfg: DictConfig, plan: Plan) -> DictConfig:
-    """The target stage's schedule; networks without a source may have their own (target.scratch)."""
+    """The target phase's schedule; networks without a source may have their own (target.scratch)."""
     scratch = cfg.target.get("scratch")
     if plan.source_task is None and scratch:
         return OmegaConf.merge(cfg.target, scratch)
     return cfg.target
 
 
-def optimizer_parts(stage_cfg: DictConfig) -> tuple[Any, Any]:
-    """(optimizer factory, scheduler factory or None) from a stage's Hydra config."""
-    optimizer = instantiate(stage_cfg.optim)
-    scheduler_cfg = stage_cfg.get("scheduler")
+def optimizer_parts(phase_cfg: DictConfig) -> tuple[Any, Any]:
+    """(optimizer factory, scheduler factory or None) from a phase's Hydra config."""
+    optimizer = instantiate(phase_cfg.optim)
+    scheduler_cfg = phase_cfg.get("scheduler")
     scheduler = instantiate(scheduler_cfg) if scheduler_cfg else None
     if not isinstance(optimizer, partial):
         raise UserError("an optim config needs `_partial_: true` so parameter groups can be added.")
@@ -46,7 +46,7 @@ def optimizer_parts(stage_cfg: DictConfig) -> tuple[Any, Any]:
 
 def build_module(
     cfg: DictConfig,
-    stage_cfg: DictConfig,
+    phase_cfg: DictConfig,
     images: ImageSet,
     task: Task,
     beta: float,
@@ -58,8 +58,8 @@ def build_module(
     backbone = backbone_from_config(cfg.backbone, channels, height)
     if plan is not None and plan.copied:
         copy_stages(backbone, source_state, plan.copied)
-    optimizer, scheduler = optimizer_parts(stage_cfg)
-    biases = stage_cfg.get("biases") or {}  # Caffe's convention: lr_mult 2, decay_mult 0
+    optimizer, scheduler = optimizer_parts(phase_cfg)
+    biases = phase_cfg.get("biases") or {}  # Caffe's convention: lr_mult 2, decay_mult 0
     return TransferModule(
         backbone,
         num_classes=len(task.classes),

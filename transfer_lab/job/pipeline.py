@@ -1,4 +1,4 @@
-"""One job, in the order it happens: check → split → source stage → measures → target stage →
+"""One job, in the order it happens: check → split → source phase → measures → target phase →
 results.
 
 Each step lives in its own module; this file only says what follows what.
@@ -19,11 +19,12 @@ from transfer_lab.errors import UserError
 from transfer_lab.job.context import JobContext
 from transfer_lab.job.measures import backbone_from_state, source_measures, stage_cka
 from transfer_lab.job.networks import stage_names
-from transfer_lab.job.source import code_sha256, run_source, source_definition
+from transfer_lab.job.source import run_source
 from transfer_lab.job.target import baseb_definition, baseb_network, train_on_b
-from transfer_lab.store.results import JobResults, StageResults
-from transfer_lab.train.fit import strategy_for
-from transfer_lab.train.hparams import log_hparams
+from transfer_lab.store.keys import code_sha256, source_definition
+from transfer_lab.store.results import JobResults, PhaseResults
+from transfer_lab.train.tensorboard import log_hparams
+from transfer_lab.transfer import arms
 from transfer_lab.transfer.treatments import plan_from_config
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,6 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     """Run one job end to end and return its results (also written to results.json)."""
     # 1. Check the config before anything is trained or written.
     validate(cfg)
-    strategy_for(OmegaConf.to_container(cfg.trainer, resolve=True))
     started = time.time()
 
     # 2. Split: both datasets, tasks A and B with their budgets, and the plan of the arm.
@@ -98,14 +98,14 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
         config=OmegaConf.to_container(cfg, resolve=True),
     )
 
-    # 3. Source stage, reused from the cache when it exists: transfer trains on A; selffer (BnB)
+    # 3. Source phase, reused from the cache when it exists: transfer trains on A; selffer (BnB)
     #    is cut from baseB's own network, the one the baseB arm trains.
     source_state, source_head = None, None
     if plan.source_task == "A":
         source = run_source(cfg, job.source_images, task_a, ctx, describe(task_a, "A"))
         source_state, source_head, results.source = source.state, source.head, source.results
     elif plan.source_task == "B":
-        source_state, results.source, _ = baseb_network(cfg, job, ctx, stage="source")
+        source_state, results.source, _ = baseb_network(cfg, job, ctx, phase="source")
     if cfg.get("only_source"):  # a sweep's first phase: the source network is all it needs
         return finish(results, ctx, started)
 
@@ -121,11 +121,11 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     if cfg.measures.only:
         return finish_measures_only(cfg, ctx, job, source_state, results, started)
 
-    # 4. Target stage: copy, freeze, re-initialise as planned; train on B; test once. baseB goes
+    # 4. Target phase: copy, freeze, re-initialise as planned; train on B; test once. baseB goes
     #    through the source cache, so the BnB jobs of its split reuse its network.
     log.info("%s · target: %s on %s", ctx.banner, plan.label, describe(task_b, "B"))
-    if plan.treatment == "scratch":
-        _, results.target, loggers = baseb_network(cfg, job, ctx, stage="target")
+    if plan.treatment == arms.SCRATCH:
+        _, results.target, loggers = baseb_network(cfg, job, ctx, phase="target")
     else:
         module, fitted = train_on_b(cfg, job, plan, ctx, source_state=source_state)
         results.target, loggers = fitted.results, fitted.loggers
@@ -166,10 +166,10 @@ def finish_measures_only(
     started: float,
 ) -> JobResults:
     """Train (or reuse) baseB, record CKA between the source and baseB per stage, write results."""
-    base_b_state, _, _ = baseb_network(cfg, job, ctx, stage="source")
+    base_b_state, _, _ = baseb_network(cfg, job, ctx, phase="source")
     first = backbone_from_state(cfg, job.target_images, source_state)
     results.source.cka = {
-        "baseB": stage_cka(cfg, job.target_images, job.task_b, first, base_b_state)
+        arms.BASE_B: stage_cka(cfg, job.target_images, job.task_b, first, base_b_state)
     }
     results.label = results.family = "sources"  # no arm was trained: no depth, no target
     results.depth, results.freeze, results.freeze_depth = None, None, None
@@ -193,5 +193,5 @@ def write_failure(job_dir: Path, cfg: DictConfig, ctx: JobContext, reason: str) 
         split_seed=cfg.data.get("split_seed"),
         seed=cfg.get("seed"),
         config=OmegaConf.to_container(cfg, resolve=False),
-        source=StageResults(),
+        source=PhaseResults(),
     ).write(job_dir)

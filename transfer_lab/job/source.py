@@ -1,148 +1,27 @@
-"""The source stage: a source network from the content-addressed cache, trained first if no job
-has yet; and the cache-key policy, i.e. what determines a source network."""
+"""The source phase: a source network from the content-addressed cache, trained first if no job
+has yet (what determines it, i.e. what its key hashes, is in `store/keys.py`)."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
-import torchvision
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-import transfer_lab
-from transfer_lab.data import tasks as data_tasks
 from transfer_lab.data.images import ImageSet
+from transfer_lab.data.loading import datamodule_for
 from transfer_lab.data.splits import Task
 from transfer_lab.job.context import JobContext
 from transfer_lab.job.networks import build_module
-from transfer_lab.machine import Machine, job_machine
 from transfer_lab.store.cache import SourceCache
-from transfer_lab.store.results import StageResults
+from transfer_lab.store.keys import source_definition
+from transfer_lab.store.results import PhaseResults
 from transfer_lab.train.fit import derived_seed, fit_and_test
 
 log = logging.getLogger(__name__)
-
-# Trainer keys that change only what is shown, never what is trained.
-DISPLAY_KEYS = {"enable_progress_bar", "enable_model_summary", "log_every_n_steps"}
-# Data keys that act on a source network only through its classes and image indices (hashed
-# separately in its cache key), or that say where files live: leaving them out of the key lets
-# jobs that differ only there (budgets, directions, out-of-domain targets) share a source.
-SPLIT_ONLY_DATA_KEYS = {
-    "root",
-    "download",
-    "check_md5",
-    "num_workers",
-    "eval_batch_size",
-    "split_seed",
-    "split",
-    "source_classes",
-    "target_classes",
-    "source_superclasses",
-    "target_superclasses",
-    "direction",
-    "binary",
-    "val_fraction",
-    "val_from_budget",
-    "fraction",
-    "per_class",
-    "target",
-    "name",
-    "num_classes",
-}
-
-
-@functools.cache
-def code_sha256() -> str:
-    """SHA-256 of the package's own source files, read once per process.
-
-    Any change to the code (initialisation, BatchNorm handling, a loss) makes every source key
-    new, so a network trained by older code is never paired with newer targets.
-    """
-    package = Path(transfer_lab.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def resolved_accelerator(setting: Any, machine: Machine | None = None) -> str:
-    """The device kind Lightning will pick for `trainer.accelerator` on the machine that runs the
-    job (for launcher=slurm: what the job asks for, see transfer_lab.machine), never "auto"."""
-    setting = str(setting)
-    if setting == "gpu":
-        return "cuda"
-    if setting != "auto":
-        return setting
-    machine = machine or job_machine()
-    if machine.gpus > 0:
-        return "cuda"
-    return "mps" if machine.mps else "cpu"
-
-
-def key_precision(setting: Any, accelerator: str) -> str:
-    """`trainer.precision` as a cache key holds it.
-
-    "auto" is 32-bit off a CUDA GPU, but on one it is bf16 where the GPU has it, which only the
-    node knows. Hashing "auto" there (not what it resolved to) keeps the key the same on the
-    login node that plans and the GPU node that trains, so a source is neither trained twice
-    nor stored under a key no job asks for; the price is that on a cluster mixing GPUs with and
-    without bf16, "auto" sources are shared between them. Set trainer.precision to keep them
-    apart.
-    """
-    if setting != "auto":
-        return str(setting)
-    return "auto" if accelerator == "cuda" else "32-true"
-
-
-def index_digest(task: Task) -> str:
-    """A short hash of a task's exact train/val/test images and partitions."""
-    digest = hashlib.sha256()
-    for array in (task.train, task.val, task.test, task.binary):
-        digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
-    return digest.hexdigest()
-
-
-def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str, Any]:
-    """Everything that determines a source network: its cache key is a hash of this."""
-    data = {
-        k: v
-        for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
-        if k not in SPLIT_ONLY_DATA_KEYS
-    }
-    trainer = {
-        k: v
-        for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
-        if k not in DISPLAY_KEYS
-    }
-    trainer["accelerator"] = resolved_accelerator(trainer.get("accelerator", "auto"))
-    trainer["precision"] = key_precision(trainer.get("precision", "auto"), trainer["accelerator"])
-    return {
-        "code_sha256": code_sha256(),
-        "versions": {
-            "torch": torch.__version__,
-            "torchvision": torchvision.__version__,
-            "pytorch_lightning": pl.__version__,
-        },
-        "dataset": images.name,
-        "image_shape": list(images.shape),
-        "data": data,
-        "classes": list(task.classes),
-        "indices": index_digest(task),
-        "backbone": OmegaConf.to_container(cfg.backbone, resolve=True),
-        "beta": float(cfg.model.beta),
-        "binary_heads": int(cfg.model.binary_heads),
-        "schedule": OmegaConf.to_container(cfg.source, resolve=True),
-        "seed": int(cfg.seed),
-        "trainer": trainer,
-    }
 
 
 @dataclass
@@ -154,7 +33,7 @@ class Source:
 
     state: dict[str, torch.Tensor]
     head: dict[str, torch.Tensor] | None
-    results: StageResults
+    results: PhaseResults
 
 
 def run_source(
@@ -166,7 +45,7 @@ def run_source(
         log.info("%s · source: train on %s", ctx.banner, description)
         pl.seed_everything(derived_seed(cfg.seed, "source"), verbose=False)
         module = build_module(cfg, cfg.source, images, task, beta=float(cfg.model.beta))
-        datamodule = data_tasks.datamodule_for(images, task, seed=derived_seed(cfg.seed, "source"))
+        datamodule = datamodule_for(images, task, seed=derived_seed(cfg.seed, "source"))
         # No checkpoint file: the cache keeps the network instead.
         fitted = fit_and_test(
             module, datamodule, "source", cfg.source, cfg, ctx, save_checkpoint=False
@@ -180,6 +59,6 @@ def run_source(
     stored, key, trained = cache.fetch_or_train(source_definition(cfg, images, task), train)
     if not trained:
         log.info("%s · source: reusing cached network %s (%s)", ctx.banner, key[:12], description)
-    results = StageResults.from_json(stored["metrics"])
+    results = PhaseResults.from_json(stored["metrics"])
     results.trained, results.cache_key, results.checkpoint_sha256 = trained, key, stored["sha256"]
     return Source(stored["state_dict"], stored.get("head"), results)

@@ -1,4 +1,4 @@
-"""The target stage: a network for B built as the plan says, trained, selected and tested once.
+"""The target phase: a network for B built as the plan says, trained, selected and tested once.
 
 baseB's network is also a source: Yosinski's BnB copies its first n layers from baseB itself
 (the network the baseB arm trains, on the same data with the same schedule). So baseB is trained
@@ -17,20 +17,21 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import Logger
 
-from transfer_lab.data import tasks as data_tasks
+from transfer_lab.data.loading import datamodule_for
 from transfer_lab.data.tasks import JobData
 from transfer_lab.job.context import JobContext
 from transfer_lab.job.networks import build_module, target_schedule
-from transfer_lab.job.source import source_definition
 from transfer_lab.models.classifier import TransferModule
 from transfer_lab.store.cache import SourceCache
-from transfer_lab.store.results import StageResults
+from transfer_lab.store.keys import source_definition
+from transfer_lab.store.results import PhaseResults
 from transfer_lab.train.fit import Fitted, derived_seed, fit_and_test
+from transfer_lab.transfer import arms
 from transfer_lab.transfer.treatments import Plan, plan_treatment
 
 log = logging.getLogger(__name__)
 
-BASEB = plan_treatment("scratch", 0, False, [])
+BASEB = plan_treatment(arms.SCRATCH, 0, False, [])
 # How B's batches are served; the evaluation batch size and workers change nothing trained.
 SERVING_KEYS = ("augment", "mean", "std", "batch_size")
 
@@ -40,13 +41,13 @@ def train_on_b(
     job: JobData,
     plan: Plan,
     ctx: JobContext,
-    stage: str = "target",
+    phase: str = "target",
     source_state: dict[str, torch.Tensor] | None = None,
     save_checkpoint: bool = True,
 ) -> tuple[TransferModule, Fitted]:
     """Build B's network as `plan` says, train it on B's budget, select by validation, test.
 
-    `stage` names the run's logs and checkpoint ("source" when baseB is trained as BnB's source).
+    `phase` names the run's logs and checkpoint ("source" when baseB is trained as BnB's source).
     Data order always follows the target stream; a network cut from baseB (BnB) draws its fresh
     layers from its own stream.
     """
@@ -56,11 +57,11 @@ def train_on_b(
     module = build_module(
         cfg, schedule, job.target_images, job.task_b, beta=0.0, plan=plan, source_state=source_state
     )
-    datamodule = data_tasks.datamodule_for(
+    datamodule = datamodule_for(
         job.target_images, job.task_b, seed=derived_seed(cfg.seed, "target")
     )
     return module, fit_and_test(
-        module, datamodule, stage, schedule, cfg, ctx, save_checkpoint=save_checkpoint
+        module, datamodule, phase, schedule, cfg, ctx, save_checkpoint=save_checkpoint
     )
 
 
@@ -74,7 +75,7 @@ def baseb_definition(cfg: DictConfig, job: JobData) -> dict[str, Any]:
     definition = source_definition(cfg, job.target_images, job.task_b)
     settings = dataclasses.asdict(job.target_images.settings)
     definition.update(
-        network="baseB",
+        network=arms.BASE_B,
         beta=0.0,
         binary_heads=0,
         schedule=OmegaConf.to_container(target_schedule(cfg, BASEB), resolve=True),
@@ -84,21 +85,21 @@ def baseb_definition(cfg: DictConfig, job: JobData) -> dict[str, Any]:
 
 
 def baseb_network(
-    cfg: DictConfig, job: JobData, ctx: JobContext, stage: str
-) -> tuple[dict[str, torch.Tensor], StageResults, list[Logger]]:
+    cfg: DictConfig, job: JobData, ctx: JobContext, phase: str
+) -> tuple[dict[str, torch.Tensor], PhaseResults, list[Logger]]:
     """(backbone weights, results, loggers) of baseB's network, trained now or reused.
 
-    The baseB job asks with stage "target" and keeps its selected checkpoint; a BnB job asks with
-    stage "source" (its logs and checkpoint are then the source's, and the cache keeps the
+    The baseB job asks with phase "target" and keeps its selected checkpoint; a BnB job asks with
+    phase "source" (its logs and checkpoint are then the source's, and the cache keeps the
     network). Loggers are empty when the network was reused.
     """
     fitted: list[Fitted] = []
 
     def train() -> dict[str, Any]:
-        log.info("%s · %s: train baseB on B (%d images)", ctx.banner, stage, len(job.task_b.train))
+        log.info("%s · %s: train baseB on B (%d images)", ctx.banner, phase, len(job.task_b.train))
         # as BnB's source, no checkpoint file: the cache keeps the network instead
         module, done = train_on_b(
-            cfg, job, BASEB, ctx, stage=stage, save_checkpoint=stage == "target"
+            cfg, job, BASEB, ctx, phase=phase, save_checkpoint=phase == "target"
         )
         fitted.append(done)
         metrics = done.results.metrics()
@@ -107,12 +108,12 @@ def baseb_network(
 
     cache = SourceCache(cfg.paths.cache_dir)
     stored, key, trained = cache.fetch_or_train(baseb_definition(cfg, job), train)
-    if trained and stage == "target":
+    if trained and phase == "target":
         results = fitted[0].results  # the job's own checkpoint hash, as for any target
     else:
-        results = StageResults.from_json(stored["metrics"])
+        results = PhaseResults.from_json(stored["metrics"])
         results.checkpoint_sha256 = stored["sha256"]  # the cached network's file
     if not trained:
-        log.info("%s · %s: reusing baseB's network %s", ctx.banner, stage, key[:12])
+        log.info("%s · %s: reusing baseB's network %s", ctx.banner, phase, key[:12])
     results.trained, results.cache_key = trained, key
     return stored["state_dict"], results, fitted[0].loggers if fitted else []

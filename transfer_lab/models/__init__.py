@@ -1,4 +1,5 @@
-"""Backbones (with their named stages), heads and the LightningModule."""
+"""Backbones with their named stages (the registry), and the LightningModule that trains them.
+Runs in the job's process and, under DDP, in the ranks the fit spawns."""
 
 # Importing the backbone modules registers the built-in backbones.
 from transfer_lab.models import (  # noqa: F401

@@ -198,22 +198,22 @@ class TransferModule(pl.LightningModule):
             for logger in self.loggers:
                 logger.log_metrics(plain, step=self.global_step)
 
-    def training_step(self, batch, batch_idx):  # noqa: D102
+    def training_step(self, batch, batch_idx):
         return self._step(batch, "train")
 
-    def validation_step(self, batch, batch_idx):  # noqa: D102
+    def validation_step(self, batch, batch_idx):
         self._step(batch, "val")
 
-    def test_step(self, batch, batch_idx):  # noqa: D102
+    def test_step(self, batch, batch_idx):
         self._step(batch, "test")
 
-    def on_train_epoch_end(self):  # noqa: D102
+    def on_train_epoch_end(self):
         self._log_epoch("train")
 
-    def on_validation_epoch_end(self):  # noqa: D102
+    def on_validation_epoch_end(self):
         self._log_epoch("val")
 
-    def on_test_epoch_end(self):  # noqa: D102
+    def on_test_epoch_end(self):
         self._log_epoch("test")
 
     def parameter_groups(self) -> list[dict[str, Any]]:
@@ -240,7 +240,7 @@ class TransferModule(pl.LightningModule):
         order = ("new", "copied", "new.bias", "copied.bias")
         return [groups[key] for key in order if key in groups]
 
-    def configure_optimizers(self):  # noqa: D102
+    def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameter_groups())
         for group in optimizer.param_groups:
             if group["role"] == "copied":

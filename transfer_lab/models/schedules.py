@@ -82,7 +82,7 @@ class PhaseRates(LRScheduler):
                     )
         return checked
 
-    def get_lr(self) -> list[float]:  # noqa: D102
+    def get_lr(self) -> list[float]:
         rates = next(r for start, r in reversed(self.phases) if start <= self.last_epoch)
         return [
             rates[group_role(group)] * float(group.get("lr_mult", 1.0))

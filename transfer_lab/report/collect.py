@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from transfer_lab.store.results import RESULTS_FILE, JobResults, StageResults
+from transfer_lab.store.results import RESULTS_FILE, JobResults, PhaseResults
 
 REPLICATE_KEYS = ("split_seed", "seed")  # what a configuration is averaged over
 METRICS = ("target_test_acc", "target_val_acc", "source_test_acc", "source_val_acc")
@@ -129,8 +129,8 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     row["fraction"] = data.get("fraction", row.get("fraction"))
     row["per_class"] = data.get("per_class", row.get("per_class"))
     row["target_labelled"] = (results.sizes or {}).get("target_labelled")  # train + val
-    for stage in ("source", "target"):
-        row.update(stage_columns(stage, getattr(results, stage)))
+    for phase in ("source", "target"):
+        row.update(phase_columns(phase, getattr(results, phase)))
     depth = results.depth
     if results.source.measures and isinstance(depth, int) and depth >= 1:
         for name, values in results.source.measures.items():  # at the stage the job cut after
@@ -145,12 +145,12 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     return {**row, **extra}
 
 
-def stage_columns(stage: str, results: StageResults | None) -> dict[str, Any]:
-    """`source_val_acc`, `target_test_acc`, … : a stage's scalar fields, one column each."""
+def phase_columns(phase: str, results: PhaseResults | None) -> dict[str, Any]:
+    """`source_val_acc`, `target_test_acc`, … : a phase's scalar fields, one column each."""
     if results is None:
         return {}
     return {
-        f"{stage}_{f.name}": getattr(results, f.name)
+        f"{phase}_{f.name}": getattr(results, f.name)
         for f in dataclasses.fields(results)
         if not isinstance(getattr(results, f.name), dict | list) and f.name not in PER_STAGE
     }

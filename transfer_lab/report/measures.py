@@ -1,4 +1,4 @@
-"""Transferability measures beside the measured curve (issue 14).
+"""Transferability measures beside the measured curve.
 
 Every job whose source was trained on A records that source's measures on B at each stage
 (results.json source.measures), and a measure-only job also its linear CKA with baseB. Here
@@ -21,17 +21,13 @@ from pathlib import Path
 import pandas as pd
 
 from transfer_lab.report.collect import SOURCE_ONLY, TREATMENT_COLUMNS, design_columns
+from transfer_lab.transfer import arms
+from transfer_lab.transfer.arms import COPIED_FAMILIES
 from transfer_lab.transferability.agreement import rank_agreement
+from transfer_lab.transferability.measures import CKA_BASEB, PER_STAGE
 
-MEASURE_TITLES = {
-    "probe": "linear probe accuracy (B val)",
-    "logme": "LogME",
-    "hscore": "H-score (shrinkage)",
-    "transrate": "TransRate (nats)",
-    "cka_baseB": "linear CKA: baseA vs baseB",
-}
-CURVES = ("AnB", "AnB+")  # what the measures try to predict: A's features used on B
-MEASURED = ("BnB", "BnB+", "AnB", "AnB+")
+# The per-stage measures' columns and titles, and CKA with baseB where the jobs measured it.
+MEASURE_TITLES = {m.name: m.title for m in (*PER_STAGE, CKA_BASEB)}
 KEYS = ["split_seed", "seed", "depth"]
 
 
@@ -49,7 +45,7 @@ def group_columns(frame: pd.DataFrame) -> list[str]:
 def source_rows(sweep_dir: Path, frame: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
     """One row per source trained on A, split seed, training seed and stage: its measures on B."""
     rows = []
-    done = frame[(frame["status"] == "ok") & (frame["treatment"] == "transfer")]
+    done = frame[(frame["status"] == "ok") & (frame["treatment"] == arms.TRANSFER)]
     for job in done.itertuples():
         try:
             results = json.loads((Path(sweep_dir) / str(job.job) / "results.json").read_text())
@@ -57,13 +53,13 @@ def source_rows(sweep_dir: Path, frame: pd.DataFrame, groups: list[str]) -> pd.D
             continue
         source = results.get("source") or {}
         measures = source.get("measures") or {}
-        cka = (source.get("cka") or {}).get("baseB")
+        cka = (source.get("cka") or {}).get(arms.BASE_B)
         for index, stage in enumerate(results.get("stages") or []):
             row = {g: getattr(job, g, None) for g in groups}
             row.update(split_seed=job.split_seed, seed=job.seed, depth=index + 1, stage=stage)
             row.update({name: values[index] for name, values in measures.items()})
             if cka:
-                row["cka_baseB"] = cka[index]
+                row[CKA_BASEB.name] = cka[index]
             rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
@@ -74,7 +70,7 @@ def source_rows(sweep_dir: Path, frame: pd.DataFrame, groups: list[str]) -> pd.D
 
 def measured_rows(frame: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
     """Target test accuracy per split seed, training seed and depth, one column per family."""
-    done = frame[(frame["status"] == "ok") & frame["family"].isin(MEASURED)]
+    done = frame[(frame["status"] == "ok") & frame["family"].isin(COPIED_FAMILIES)]
     if done.empty or done["target_test_acc"].isna().all():
         return pd.DataFrame(columns=[*groups, *KEYS])
     table = done.pivot_table(
@@ -94,7 +90,7 @@ def agreement(table: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
     for key, members in table.groupby(groups, dropna=False) if groups else [((), table)]:
         # training seeds of one split are averaged first: the split seed is the replicate
         by_split = members.groupby(["split_seed", "depth"]).mean(numeric_only=True).reset_index()
-        for curve in CURVES:
+        for curve in arms.CURVES:
             if curve not in by_split or by_split[curve].isna().all():
                 continue
             found = rank_agreement(by_split, names, curve)
@@ -103,63 +99,6 @@ def agreement(table: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
                 found.insert(0, column, value)
             parts.append(found)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
-
-def draw(table: pd.DataFrame, groups: list[str], out_dir: Path, sweep_name: str) -> list[Path]:
-    """Per group: the measured curves against n, then one panel per measure against n."""
-    from matplotlib.figure import Figure  # matplotlib only when drawing: the report starts fast
-
-    from transfer_lab.report.figures.plotting import FAMILY_STYLE, FAMILY_WORDS, save
-
-    names = measure_names(table)
-    curves = [c for c in MEASURED if c in table and table[c].notna().any()]
-    written: list[Path] = []
-    for key, members in table.groupby(groups, dropna=False) if groups else [((), table)]:
-        count = len(names) + (1 if curves else 0)
-        columns = min(3, count)
-        figure = Figure(
-            figsize=(4.6 * columns, 3.6 * math.ceil(count / columns)), layout="constrained"
-        )
-        axes = list(figure.subplots(math.ceil(count / columns), columns, squeeze=False).flat)
-        for ax in axes[count:]:
-            ax.set_visible(False)
-        axes = axes[:count]
-        for ax in axes:
-            ax.grid(True, alpha=0.3)
-        panels = iter(axes)
-        if curves:
-            ax = next(panels)
-            for family in curves:
-                style = FAMILY_STYLE[family]
-                mean = members.groupby("depth")[family].mean()
-                ax.plot(
-                    mean.index,
-                    100 * mean.to_numpy(),
-                    color=style["color"],
-                    marker=style["marker"],
-                    label=FAMILY_WORDS[family],
-                )
-                ax.scatter(members["depth"], 100 * members[family], color=style["color"], s=8)
-            ax.set(title="measured: target test accuracy", xlabel="cut depth n", ylabel="%")
-            ax.legend(fontsize=7)
-        for name in names:
-            ax = next(panels)
-            for _, seed in members.groupby("split_seed"):
-                ax.plot(seed["depth"], seed[name], color="#999999", lw=0.8, alpha=0.7)
-            mean = members.groupby("depth")[name].mean()
-            ax.plot(mean.index, mean.to_numpy(), color="#c62828", marker="o", lw=2)
-            ax.set(title=MEASURE_TITLES[name], xlabel="cut depth n (source's stage)")
-        for ax in axes:
-            ax.set_xticks(sorted(members["depth"].unique()))
-        words = ", ".join(f"{g}={v}" for g, v in zip(groups, key if groups else (), strict=False))
-        figure.suptitle(
-            f"{sweep_name}: the source on A measured on B's budget\n"
-            "grey: split seeds · red: mean" + (f" · {words}" if words else ""),
-            fontsize=10,
-        )
-        suffix = "".join(f"_{g}-{v}" for g, v in zip(groups, key if groups else (), strict=False))
-        written += save(figure, out_dir, f"measures{suffix}".replace("/", "-").replace(" ", ""))
-    return written
 
 
 def interval(mean: float, low: float, high: float) -> str:
@@ -176,7 +115,7 @@ def table_lines(header: list[str], rows: list[list[str]]) -> str:
 def per_stage_lines(table: pd.DataFrame, groups: list[str]) -> str:
     """Mean of every measure (and measured curve) at each depth, over split seeds."""
     names = measure_names(table)
-    curves = [c for c in MEASURED if c in table and table[c].notna().any()]
+    curves = [c for c in COPIED_FAMILIES if c in table and table[c].notna().any()]
     means = table.groupby([*groups, "depth", "stage"], dropna=False)[[*curves, *names]].mean()
     header = [*groups, "n", "stage", *(f"{c} %" for c in curves), *names]
     rows = []
@@ -242,5 +181,9 @@ def report(sweep_dir: Path, frame: pd.DataFrame, draw_figures: bool = True):
     write_atomically(sweep_dir / "measures.csv", lambda tmp: table.to_csv(tmp, index=False))
     if not agreed.empty:
         write_atomically(sweep_dir / "agreement.csv", lambda tmp: agreed.to_csv(tmp, index=False))
-    drawn = draw(table, groups, sweep_dir / "figures", sweep_dir.name) if draw_figures else []
+    drawn = []
+    if draw_figures:
+        from transfer_lab.report.figures.measures import measures_figure
+
+        drawn = measures_figure(table, groups, sweep_dir / "figures", sweep_dir.name)
     return markdown(table, agreed, groups), drawn

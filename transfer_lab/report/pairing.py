@@ -25,6 +25,7 @@ import pandas as pd
 from transfer_lab.report.collect import METRICS, SOURCE_ONLY, TREATMENT_COLUMNS
 from transfer_lab.report.statistics import Paired, paired
 from transfer_lab.report.summary import Configuration, missing
+from transfer_lab.transfer import arms
 
 BETA, BASEB, SPECIFICITY = "β vs β=0", "vs baseB", "AnB vs BnB"
 KINDS = (BETA, BASEB, SPECIFICITY)
@@ -62,10 +63,6 @@ def agrees(a: Configuration, b: Configuration, columns: list[str], ignore: set[s
     return all(same(a.values.get(c), b.values.get(c)) for c in columns if c not in ignore)
 
 
-def uses_source(config: Configuration) -> bool:
-    return config.values.get("treatment") in ("transfer", "selffer")
-
-
 def beta_baseline(config: Configuration, configs: list[Configuration], columns: list[str]):
     beta = config.values.get("beta")
     if missing(beta) or beta == 0:
@@ -88,25 +85,26 @@ def scratch_columns_ignored(columns: list[str]) -> set[str]:
 
 
 def scratch_baseline(config: Configuration, configs: list[Configuration], columns: list[str]):
-    if config.values.get("treatment") in (None, "scratch"):
+    if config.values.get("treatment") in (None, arms.SCRATCH):
         return None
     ignore = scratch_columns_ignored(columns)
     found = [
         c
         for c in configs
-        if c.values.get("treatment") == "scratch" and agrees(config, c, columns, ignore)
+        if c.values.get("treatment") == arms.SCRATCH and agrees(config, c, columns, ignore)
     ]
     return found[0] if len(found) == 1 else None
 
 
 def selffer_baseline(config: Configuration, configs: list[Configuration], columns: list[str]):
-    if config.values.get("treatment") != "transfer":
+    baseline = arms.SPECIFICITY_BASELINE.get(config.values.get("treatment"))
+    if baseline is None:
         return None
     ignore = {"treatment", "label", "family"}
     found = [
         c
         for c in configs
-        if c.values.get("treatment") == "selffer" and agrees(config, c, columns, ignore)
+        if c.values.get("treatment") == baseline and agrees(config, c, columns, ignore)
     ]
     return found[0] if len(found) == 1 else None
 

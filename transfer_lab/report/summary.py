@@ -23,8 +23,8 @@ from transfer_lab.report.collect import (
     distinct,
 )
 from transfer_lab.report.statistics import t_interval
+from transfer_lab.transfer.arms import FAMILIES
 
-FAMILY_ORDER = ("baseB", "BnB", "BnB+", "AnB", "AnB+", "randomnB")
 SHORT_NAMES = {
     "beta": "β",
     "binary_heads": "K",
@@ -88,7 +88,7 @@ def sort_key(values: dict[str, Any], columns: list[str]) -> tuple:
     for column in columns:
         value = values.get(column)
         if column == "family":
-            key.append((FAMILY_ORDER.index(value) if value in FAMILY_ORDER else 99, str(value)))
+            key.append((FAMILIES.index(value) if value in FAMILIES else 99, str(value)))
         elif missing(value):
             key.append((0, 0.0, ""))
         elif isinstance(value, int | float) and not isinstance(value, bool):

@@ -15,8 +15,8 @@ RESULTS_FILE = "results.json"
 
 
 @dataclass
-class StageResults:
-    """One training stage (source or target): how it went and what it selected.
+class PhaseResults:
+    """One training phase (source or target): how it went and what it selected.
 
     `trained` and `cache_key` describe a network kept in the source cache: a source, or the
     target of a baseB job (BnB jobs are cut from it: their `source.cache_key` is its key);
@@ -43,7 +43,7 @@ class StageResults:
     cka: dict[str, list[float]] | None = None
 
     @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> StageResults:
+    def from_json(cls, data: dict[str, Any] | None) -> PhaseResults:
         return _from_json(cls, data or {})
 
     def metrics(self) -> dict[str, Any]:
@@ -82,8 +82,8 @@ class JobResults:
     overrides: list[str] = field(default_factory=list)
     code_sha256: str | None = None  # the package's source files: which code produced this
     config: dict[str, Any] = field(default_factory=dict)
-    source: StageResults = field(default_factory=StageResults)
-    target: StageResults | None = None
+    source: PhaseResults = field(default_factory=PhaseResults)
+    target: PhaseResults | None = None
     seconds: float | None = None
 
     @property
@@ -104,9 +104,9 @@ class JobResults:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobResults:
         record = _from_json(cls, data)
-        record.source = StageResults.from_json(data.get("source"))
+        record.source = PhaseResults.from_json(data.get("source"))
         if data.get("target") is not None:
-            record.target = StageResults.from_json(data["target"])
+            record.target = PhaseResults.from_json(data["target"])
         return record
 
     def write(self, job_dir: Path) -> Path:

@@ -1,4 +1,5 @@
-"""A Hydra callback that tells each job of a sweep how many jobs the sweep has."""
+"""A sweep's grid as Hydra's basic sweeper builds it, and a Hydra callback that tells each job
+how many jobs its sweep has."""
 
 from __future__ import annotations
 
@@ -13,11 +14,19 @@ from omegaconf import DictConfig
 JOB_COUNT_ENV = "TRANSFER_LAB_JOB_COUNT"
 
 
-def count_jobs(params: dict[str, str] | None, arguments: list[str]) -> int:
-    """The size of the grid Hydra's basic sweeper builds from its params and the command line."""
+def grid(
+    params: dict[str, str] | None, arguments: list[str], loader: Any = None
+) -> list[list[str]]:
+    """Each job's overrides, in Hydra's order, from the sweeper's params and the command line
+    (`loader`, Hydra's config loader, lets an override name a config group's options)."""
     texts = [f"{k}={v}" for k, v in (params or {}).items()] + list(arguments)
-    overrides = OverridesParser.create().parse_overrides(texts)
-    return sum(len(batch) for batch in BasicSweeper.split_arguments(overrides, None))
+    overrides = OverridesParser.create(config_loader=loader).parse_overrides(texts)
+    return [list(job) for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
+
+
+def count_jobs(params: dict[str, str] | None, arguments: list[str]) -> int:
+    """The size of that grid."""
+    return len(grid(params, arguments))
 
 
 class JobCounter(Callback):

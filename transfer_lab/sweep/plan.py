@@ -1,7 +1,7 @@
 """A sweep's plan: which of its jobs are already done, and which source networks to train first.
 
 The grid is Hydra's basic sweeper's; the jobs run on the configured Hydra launcher, in two
-phases: first one job per distinct source network that the unfinished jobs need and the cache
+rounds: first one job per distinct source network that the unfinished jobs need and the cache
 lacks (`only_source=true`, in `sources/<key>`), then the unfinished jobs themselves. So no
 target job waits on another job's source while it holds a worker, and a sweep run again in the
 same folder skips what finished and resumes the rest from their last checkpoints.
@@ -26,7 +26,9 @@ SOURCES_DIR = "sources"
 
 
 @dataclass
-class Plan:
+class SweepPlan:
+    """A sweep's jobs: the grid, those already done, those to do, and the sources to train first."""
+
     jobs: list[list[str]]  # the grid, by job number
     done: list[int] = field(default_factory=list)  # finished with the same overrides
     todo: list[int] = field(default_factory=list)
@@ -78,10 +80,10 @@ def make_plan(
     sweep_dir: Path,
     jobs: Sequence[Sequence[str]],
     source_to_train: Callable[[Sequence[str]], str | None],
-) -> Plan:
+) -> SweepPlan:
     """What is left to do: unfinished jobs, and the distinct uncached sources they need."""
     check_same_grid(sweep_dir, jobs)
-    plan = Plan(jobs=[list(job) for job in jobs])
+    plan = SweepPlan(jobs=[list(job) for job in jobs])
     for number, overrides in enumerate(plan.jobs):
         if finished(sweep_dir / str(number), overrides):
             plan.done.append(number)
@@ -93,14 +95,14 @@ def make_plan(
     return plan
 
 
-def source_jobs(plan: Plan) -> list[list[str]]:
-    """Overrides of the source phase's jobs, each in its own folder named by its cache key."""
+def source_jobs(plan: SweepPlan) -> list[list[str]]:
+    """Overrides of the first round's jobs, each in its own folder named by its cache key."""
     return [
         [*overrides, "only_source=true", f"hydra.sweep.subdir={SOURCES_DIR}/{key[:16]}"]
         for key, overrides in plan.sources.items()
     ]
 
 
-def target_jobs(plan: Plan) -> list[list[str]]:
+def target_jobs(plan: SweepPlan) -> list[list[str]]:
     """Overrides of the unfinished jobs, each in the folder of its number in the grid."""
     return [[*plan.jobs[n], f"hydra.sweep.subdir={n}"] for n in plan.todo]

@@ -1,4 +1,4 @@
-"""Which validation metric selects a stage's checkpoint, and in which direction.
+"""Which validation metric selects a phase's checkpoint, and in which direction.
 
 Selecting by classifier accuracy is meaningless when β = 1 gives the classifier no loss: its
 accuracy stays near chance and the kept epoch is arbitrary. "auto" then selects by the
@@ -22,9 +22,9 @@ class Monitor:
     mode: str
 
 
-def monitor_for(stage: Mapping[str, Any], beta: float, binary_heads: int) -> Monitor:
-    """The monitor a stage's config asks for (`monitor`, `monitor_mode`), "auto" resolved."""
-    metric = str(stage.get("monitor") or "auto")
+def monitor_for(phase: Mapping[str, Any], beta: float, binary_heads: int) -> Monitor:
+    """The monitor a phase's config asks for (`monitor`, `monitor_mode`), "auto" resolved."""
+    metric = str(phase.get("monitor") or "auto")
     if metric == "auto":
         metric = "val/loss" if float(beta) == 1.0 else "val/acc"
     if not metric.startswith("val/"):
@@ -34,10 +34,10 @@ def monitor_for(stage: Mapping[str, Any], beta: float, binary_heads: int) -> Mon
         )
     if "binary" in metric and int(binary_heads) == 0:
         raise UserError(
-            f"monitor={metric!r} needs binary heads, and this stage has none; use val/acc or "
+            f"monitor={metric!r} needs binary heads, and this phase has none; use val/acc or "
             "val/loss."
         )
-    mode = str(stage.get("monitor_mode") or "auto")
+    mode = str(phase.get("monitor_mode") or "auto")
     if mode == "auto":
         name = metric.rsplit("/", 1)[-1]
         if "acc" in name:

@@ -1,4 +1,5 @@
-"""Lightning's TensorBoard logger, minus two costs that outweighed the offline studies' epochs.
+"""TensorBoard: Lightning's logger minus two costs that outweighed the offline studies' epochs,
+and a job's settings and final metrics as an hparams session (the HPARAMS tab).
 
 Lightning writes one event per scalar, each handed to TensorBoard's writer thread at once, and
 flushes the file after every logging call. On a busy 2-core machine each hand-over cost
@@ -13,11 +14,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from lightning_utilities.core.rank_zero import rank_zero_only
+from pytorch_lightning.loggers import Logger
 from pytorch_lightning.loggers import TensorBoardLogger as LightningTensorBoardLogger
 from tensorboard.compat.proto.summary_pb2 import Summary
-from torch.utils.tensorboard.summary import scalar
+from torch.utils.tensorboard.summary import hparams, scalar
+
+from transfer_lab.store.results import JobResults
 
 
 class TensorBoardLogger(LightningTensorBoardLogger):
@@ -30,7 +35,7 @@ class TensorBoardLogger(LightningTensorBoardLogger):
         self._pending: list[tuple[Summary, int | None]] = []
 
     @rank_zero_only
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:  # noqa: D102
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         if self._prefix or any(isinstance(v, Mapping) for v in metrics.values()):
             super().log_metrics(metrics, step)
             return
@@ -45,7 +50,7 @@ class TensorBoardLogger(LightningTensorBoardLogger):
             self._pending.clear()
 
     @rank_zero_only
-    def save(self) -> None:  # noqa: D102
+    def save(self) -> None:
         now = time.monotonic()
         if now - self._flushed_at >= self.flush_seconds:
             self._flushed_at = now
@@ -53,6 +58,74 @@ class TensorBoardLogger(LightningTensorBoardLogger):
             super().save()
 
     @rank_zero_only
-    def finalize(self, status: str) -> None:  # noqa: D102
+    def finalize(self, status: str) -> None:
         self._write_pending()
         super().finalize(status)
+
+
+# Override keys already shown under their design name.
+COVERED = {
+    "model.beta",
+    "model.binary_heads",
+    "transfer.treatment",
+    "transfer.depth",
+    "transfer.freeze",
+    "transfer.lr_scale",
+    "data.split_seed",
+    "seed",
+    "experiment",
+}
+DESIGN = ("experiment", "dataset", "treatment", "label", "family", "depth", "freeze")
+
+
+def hparams_of(results: JobResults) -> dict[str, Any]:
+    """The job's settings: the design values, then every other override.
+
+    Settings that do not apply (β for scratch, say) are left out rather than given a dummy
+    value, so each column keeps one type across the sweep.
+    """
+    params: dict[str, Any] = {k: getattr(results, k) for k in DESIGN}
+    params.update(split_seed=results.split_seed, seed=results.seed)
+    if results.has_source:
+        params.update(
+            beta=results.beta, binary_heads=results.binary_heads, lr_scale=results.lr_scale
+        )
+    data = results.config.get("data") or {}
+    params["data.fraction"] = data.get("fraction")
+    params["data.per_class"] = data.get("per_class")
+    for text in results.overrides:
+        key, _, value = str(text).partition("=")
+        key = key.lstrip("+~")
+        if key in COVERED or key in params or key.startswith("hydra") or "enable_" in key:
+            continue
+        try:
+            params[key] = float(value)
+        except ValueError:
+            params[key] = value
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def log_hparams(loggers: list[Logger], results: JobResults) -> None:
+    """Write the session and the final metrics (hp/*) into the target run's TensorBoard log.
+
+    No job writes an experiment summary of its own: TensorBoard then builds the HPARAMS table
+    from every session under the log directory, so all jobs (and sweeps with different swept
+    keys) show side by side instead of one job's columns winning.
+    """
+    logger = next((lg for lg in loggers if isinstance(lg, LightningTensorBoardLogger)), None)
+    if logger is None or results.target is None:
+        return
+    source, target = results.source, results.target
+    metrics = {
+        "hp/target_test_acc": target.test_acc,
+        "hp/target_test_loss": target.test_loss,
+        "hp/target_val_acc": target.val_acc,
+        "hp/source_val_acc": source.val_acc,
+        "hp/source_test_acc": source.test_acc,
+    }
+    logger.log_metrics({k: v for k, v in metrics.items() if v is not None}, step=0)
+    _experiment, session_start, session_end = hparams(hparams_of(results), {})
+    writer = logger.experiment._get_file_writer()  # as Lightning's own log_hyperparams does
+    writer.add_summary(session_start)
+    writer.add_summary(session_end)
+    logger.finalize("success")

@@ -1,18 +1,15 @@
-"""What each treatment copies, freezes and trains, decided from names alone."""
+"""What each treatment copies, freezes and trains, decided from names alone (the names, their
+grammar and families are in `arms.py`)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from transfer_lab.errors import UserError
-
-TREATMENTS = ("scratch", "selffer", "transfer", "random_frozen")
-ARM = re.compile(
-    r"^(?:(?P<base>baseB)|(?P<letter>[AB])(?P<n>\d+)B(?P<plus>\+?)|random(?P<rn>\d+)B)$"
-)
+from transfer_lab.transfer import arms
+from transfer_lab.transfer.arms import TREATMENTS, parse_arm
 
 
 @dataclass(frozen=True)
@@ -37,31 +34,14 @@ class Plan:
         return len(self.frozen)
 
     @property
-    def partly_frozen(self) -> bool:
-        """Copied stages of which only the lower ones are frozen (CS6784's freeze grid)."""
-        return 0 < len(self.frozen) < len(self.copied)
-
-    @property
     def label(self) -> str:
         """The papers' name: baseB, BnB, BnB+, AnB, AnB+, random-frozen; AmB+fn when partly frozen."""
-        if self.treatment == "scratch":
-            return "baseB"
-        if self.treatment == "random_frozen":
-            return f"random{self.depth}B"
-        letter = "A" if self.treatment == "transfer" else "B"
-        if self.partly_frozen:
-            return f"{letter}{self.depth}B+f{self.freeze_depth}"
-        return f"{letter}{self.depth}B" + ("" if self.frozen else "+")
+        return arms.label(self.treatment, self.depth, len(self.copied), len(self.frozen))
 
     @property
     def family(self) -> str:
         """The label without the depths: baseB, BnB, BnB+, AnB, AnB+, randomnB, AnB+fk."""
-        if self.treatment == "scratch":
-            return "baseB"
-        letter = {"transfer": "A", "selffer": "B"}.get(self.treatment)
-        if self.partly_frozen:
-            return f"{letter}nB+fk"
-        return self.label.replace(str(self.depth), "n", 1)
+        return arms.family(self.treatment, self.depth, len(self.copied), len(self.frozen))
 
 
 def resolve_depth(
@@ -107,11 +87,11 @@ def plan_treatment(
         )
     m = resolve_depth(depth, stages)
     cut = tuple(stages[:m])
-    if treatment == "scratch":
+    if treatment == arms.SCRATCH:
         return Plan(treatment, 0, None, (), ())
-    if treatment == "random_frozen":
+    if treatment == arms.RANDOM_FROZEN:
         return Plan(treatment, m, None, (), cut)
-    source = "A" if treatment == "transfer" else "B"
+    source = arms.SOURCE_TASK[treatment]
     if freeze_depth is None:
         return Plan(treatment, m, source, cut, cut if freeze else ())
     n = resolve_depth(freeze_depth, stages, key="transfer.freeze_depth")
@@ -121,25 +101,6 @@ def plan_treatment(
             f"copies only {m}; freeze at most the copied stages, or copy more (transfer.depth=all)."
         )
     return Plan(treatment, m, source, cut, cut[:n])
-
-
-def parse_arm(arm: str) -> tuple[str, int, bool]:
-    """(treatment, depth, freeze) from the papers' name: baseB, B3B, B3B+, A3B, A3B+, random3B.
-
-    Lets one sweep axis list exactly the arms of a study, e.g. Yosinski's Figure 2.
-    """
-    match = ARM.match(str(arm).strip())
-    if match is None:
-        raise UserError(
-            f"transfer.arm={arm!r} is not an arm name; use baseB, BnB, BnB+, AnB, AnB+ or randomnB "
-            f"with n a cut depth, e.g. A3B+."
-        )
-    if match["base"]:
-        return "scratch", 0, False
-    if match["rn"] is not None:
-        return "random_frozen", int(match["rn"]), True
-    treatment = "transfer" if match["letter"] == "A" else "selffer"
-    return treatment, int(match["n"]), not match["plus"]
 
 
 def plan_from_config(transfer: Mapping[str, Any], stages: Sequence[str]) -> Plan:

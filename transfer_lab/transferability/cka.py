@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from transfer_lab.transferability.measure import NETWORKS, Measure
+
 
 def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     """Linear CKA of two feature matrices whose rows are the same examples."""
@@ -31,3 +33,6 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
 def layerwise_cka(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, float]:
     """CKA between the same-named stages of two networks, in a's stage order."""
     return {name: linear_cka(a[name], b[name]) for name in a if name in b}
+
+
+BASEB_MEASURE = Measure("cka_baseB", "linear CKA: baseA vs baseB", linear_cka, NETWORKS)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from transfer_lab.transferability.measure import Measure
+
 
 def centred(features: np.ndarray) -> np.ndarray:
     f = np.asarray(features, dtype=np.float64)
@@ -63,3 +65,6 @@ def h_score(features: np.ndarray, labels: np.ndarray, shrinkage: float | None = 
         return float((1 - alpha) * np.sum(between / shrunk))
     kept = eigenvalues > 1e-12 * eigenvalues.max() if len(eigenvalues) else eigenvalues > 0
     return float(np.sum(between[kept] / eigenvalues[kept]))
+
+
+MEASURE = Measure("hscore", "H-score (shrinkage)", h_score)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from transfer_lab.transferability.measure import OUTPUT, Measure
+
 
 def empirical_joint(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """P(y, z) as a (target classes × source classes) array; target labels are 0..C−1."""
@@ -27,3 +29,6 @@ def leep(probabilities: np.ndarray, labels: np.ndarray) -> float:
     conditional = np.divide(joint, marginal, out=np.zeros_like(joint), where=marginal > 0)
     predicted = probabilities @ conditional.T  # (n, target classes)
     return float(np.mean(np.log(predicted[np.arange(len(labels)), labels])))
+
+
+MEASURE = Measure("leep", "LEEP", leep, OUTPUT)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from transfer_lab.transferability.measure import Measure
+
 
 @dataclass(frozen=True)
 class Spectrum:
@@ -115,3 +117,6 @@ def logme(features: np.ndarray, labels: np.ndarray) -> float:
     classes = np.unique(labels)
     scores = [fit_evidence(spectrum, (labels == c).astype(np.float64))[2] for c in classes]
     return float(np.mean(scores) / spectrum.n)
+
+
+MEASURE = Measure("logme", "LogME", logme)

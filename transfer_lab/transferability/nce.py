@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from transfer_lab.transferability.measure import OUTPUT, Measure
+
 
 def nce(source_labels: np.ndarray, labels: np.ndarray) -> float:
     """−H(Y | Z) = Σ_{z,y} P(z, y) log P(y | z), in nats."""
@@ -27,3 +29,6 @@ def nce(source_labels: np.ndarray, labels: np.ndarray) -> float:
 def nce_from_probabilities(probabilities: np.ndarray, labels: np.ndarray) -> float:
     """NCE with each image's source label taken as the source head's most likely class."""
     return nce(np.argmax(probabilities, axis=1), labels)
+
+
+MEASURE = Measure("nce", "NCE", nce_from_probabilities, OUTPUT)

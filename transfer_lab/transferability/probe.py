@@ -7,6 +7,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from transfer_lab.transferability.measure import PROBE, Measure
+
 
 def linear_probe_accuracy(
     train_features: np.ndarray,
@@ -24,3 +26,6 @@ def linear_probe_accuracy(
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=max_iter))
     probe.fit(train_features, train_labels)
     return float(probe.score(val_features, val_labels))
+
+
+MEASURE = Measure("probe", "linear probe accuracy (B val)", linear_probe_accuracy, PROBE)

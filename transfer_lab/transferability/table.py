@@ -8,35 +8,18 @@ read. LEEP and NCE need the source head, so they appear only when it is given.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import torch
 from torch import nn
 
 from transfer_lab.data.splits import Task
 from transfer_lab.models.backbone import Backbone
-from transfer_lab.models.registry import backbone_from_config
 from transfer_lab.transferability.cka import layerwise_cka
 from transfer_lab.transferability.features import Features, extract
-from transfer_lab.transferability.hscore import h_score
-from transfer_lab.transferability.leep import leep
-from transfer_lab.transferability.logme import logme
-from transfer_lab.transferability.nce import nce_from_probabilities
-from transfer_lab.transferability.probe import linear_probe_accuracy
-from transfer_lab.transferability.transrate import transrate
-
-# Measures of one stage's features on B's training budget: (features, labels) → value.
-LABEL_MEASURES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "logme": logme,
-    "hscore": h_score,
-    "transrate": transrate,
-}
-STAGE_MEASURES = ("probe", *LABEL_MEASURES)
-OUTPUT_MEASURES = ("leep", "nce")
+from transfer_lab.transferability.measure import PROBE
+from transfer_lab.transferability.measures import OUTPUT, PER_STAGE
 
 
 @dataclass
@@ -60,18 +43,15 @@ class StageMeasures:
 
 def measure_features(train: Features, val: Features) -> StageMeasures:
     """Every measure at every stage from features already extracted."""
-    per_stage: dict[str, list[float]] = {name: [] for name in STAGE_MEASURES}
+    per_stage: dict[str, list[float]] = {m.name: [] for m in PER_STAGE}
     for stage in train.stage_names:
         x = train.stages[stage]
-        per_stage["probe"].append(
-            linear_probe_accuracy(x, train.labels, val.stages[stage], val.labels)
-        )
-        for name, measure in LABEL_MEASURES.items():
-            per_stage[name].append(float(measure(x, train.labels)))
+        for m in PER_STAGE:
+            held_out = (val.stages[stage], val.labels) if m.reads == PROBE else ()
+            per_stage[m.name].append(float(m.fn(x, train.labels, *held_out)))
     output = {}
     if train.probabilities is not None:
-        output["leep"] = leep(train.probabilities, train.labels)
-        output["nce"] = nce_from_probabilities(train.probabilities, train.labels)
+        output = {m.name: float(m.fn(train.probabilities, train.labels)) for m in OUTPUT}
     return StageMeasures(train.stage_names, per_stage, output)
 
 
@@ -82,7 +62,7 @@ def task_batches(images: Any, task: Task, part: str):
     those a job trains or validates on, scaled as it scales them.
     """
     from transfer_lab.data.datamodule import TaskDataModule
-    from transfer_lab.data.tasks import datamodule_for
+    from transfer_lab.data.loading import datamodule_for
 
     indices = {"train": task.train, "val": task.val}[part]
     only = dataclasses.replace(task, val=indices)
@@ -102,30 +82,6 @@ def measure_source(
     train = extract(backbone, task_batches(images, task, "train"), head=head, device=device)
     val = extract(backbone, task_batches(images, task, "val"), device=device)
     return measure_features(train, val)
-
-
-def measure_state(
-    backbone_cfg: Any,
-    state: dict[str, torch.Tensor],
-    images: Any,
-    task: Task,
-    head_state: dict[str, torch.Tensor] | None = None,
-    device: Any = None,
-) -> StageMeasures:
-    """The per-stage measures of a stored backbone state (as the source cache keeps it) on B.
-
-    `backbone_cfg` is the job's `backbone` config; `head_state` ({"weight", "bias"} of the source
-    classifier), when given, adds LEEP and NCE.
-    """
-    channels, height, _ = images.shape
-    backbone = backbone_from_config(backbone_cfg, channels, height)
-    backbone.load_state_dict(state)
-    head = None
-    if head_state is not None:
-        classes, width = head_state["weight"].shape
-        head = nn.Linear(width, classes)
-        head.load_state_dict(head_state)
-    return measure_source(backbone, images, task, head=head, device=device)
 
 
 def network_cka(

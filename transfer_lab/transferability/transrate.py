@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from transfer_lab.transferability.measure import Measure
+
 
 def coding_rate(z: np.ndarray, eps: float) -> float:
     """½ log det(I + d/(n ε²) ZᵀZ) for the rows of z (computed from ZᵀZ or ZZᵀ, the smaller)."""
@@ -38,3 +40,6 @@ def transrate(features: np.ndarray, labels: np.ndarray, eps: float = 0.1) -> flo
         (np.sum(labels == c) / n) * coding_rate(z[labels == c], eps) for c in np.unique(labels)
     )
     return coding_rate(z, eps) - conditional
+
+
+MEASURE = Measure("transrate", "TransRate (nats)", transrate)

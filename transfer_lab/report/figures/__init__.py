@@ -1,10 +1,10 @@
 """The studies' figures, each drawn only when the sweep holds the data for it.
+Runs in the report, after the tables; a figure that fails costs a line, never the tables.
 
-One module per figure (layers, beta, budget, depth), what they share in `plotting`, the
-published numbers' panels in `anchor_panels`. Figures pick their data by design values
-(family, depth, β, budget) and find paired statistics by configuration, never by display text.
-To add a figure: write `name_figure(sweep: SweepData, out_dir) -> list[Path]` that returns []
-when the sweep lacks its data, and list it in FIGURES.
+One module per figure (layers, beta, budget, depth; measures is drawn from its own table), what
+they share in `plotting`, the published numbers' panels in `anchor_panels`. To add a figure:
+write `name_figure(sweep: SweepData, out_dir) -> list[Path]` that returns [] when the sweep lacks
+its data, and list it in FIGURES.
 """
 
 from __future__ import annotations

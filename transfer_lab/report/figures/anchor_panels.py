@@ -12,11 +12,12 @@ from matplotlib.axes import Axes
 from transfer_lab.report import anchors as published
 from transfer_lab.report.figures.plotting import style_for
 from transfer_lab.report.statistics import Paired, paired, t_interval
+from transfer_lab.transfer.arms import BASE_B, YOSINSKI_FAMILIES
 
 
 def yosinski_panel(ax: Axes) -> None:
     table = published.yosinski_figure2()
-    for index, family in enumerate(("baseB", "BnB", "BnB+", "AnB", "AnB+")):
+    for index, family in enumerate(YOSINSKI_FAMILIES):
         rows = table[table["treatment"] == family].sort_values("n")
         if rows.empty:
             continue
@@ -29,7 +30,7 @@ def yosinski_panel(ax: Axes) -> None:
             markerfacecolor=style.get("facecolor", style["color"]),
             label=family,
         )
-        if family == "baseB":
+        if family == BASE_B:
             ax.axhline(
                 100 * rows["top1_accuracy"].iloc[0], color="black", linestyle=":", linewidth=1
             )

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from transfer_lab.report.collect import distinct
 from transfer_lab.report.figures.plotting import (
-    FAMILY_WORDS,
     LEGEND_NOTE,
     SweepData,
     draw_paired,
@@ -21,6 +20,7 @@ from transfer_lab.report.figures.plotting import (
 )
 from transfer_lab.report.pairing import BASEB
 from transfer_lab.report.summary import Configuration, missing
+from transfer_lab.transfer.arms import FAMILY_WORDS
 
 BUDGET_COLUMNS = ("fraction", "per_class")
 

@@ -10,8 +10,6 @@ import numpy as np
 
 from transfer_lab.report.collect import TREATMENT_COLUMNS, distinct
 from transfer_lab.report.figures.plotting import (
-    FAMILY_STYLE,
-    FAMILY_WORDS,
     LEGEND_NOTE,
     SweepData,
     draw_paired,
@@ -19,29 +17,29 @@ from transfer_lab.report.figures.plotting import (
     facets,
     fit_to_points,
     new_figure,
+    of_family,
     save,
     style_for,
     values_of,
 )
 from transfer_lab.report.pairing import BASEB
 from transfer_lab.report.statistics import t_interval
+from transfer_lab.transfer import arms
+from transfer_lab.transfer.arms import FAMILY_WORDS
 
 
 def depth_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
     """One figure per value of the columns that are not the network (e.g. per β)."""
-    copied = [c for c in sweep.configs if c.values.get("treatment") not in (None, "scratch")]
+    copied = [c for c in sweep.configs if c.values.get("treatment") not in (None, arms.SCRATCH)]
     if len(distinct(c.values.get("depth") for c in copied)) < 2:
         return []
     has_pairs = sweep.has_pairs(BASEB)
     written = []
     for suffix, words, members in facets(sweep.configs, sweep.display, set(TREATMENT_COLUMNS)):
         figure, axes = new_figure(2 if has_pairs else 1)
-        families = [f for f in FAMILY_STYLE if f != "baseB"]
+        families = [f for f in arms.FAMILIES if f != arms.BASE_B]
         for index, family in enumerate(families):
-            chosen = sorted(
-                (c for c in members if c.values.get("family") == family),
-                key=lambda c: c.values["depth"],
-            )
+            chosen = of_family(members, family)
             if not chosen:
                 continue
             style = style_for(index, family)
@@ -63,7 +61,7 @@ def depth_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
                     offset=(index - 2) * 0.08,
                     annotate=False,
                 )
-        for base in (c for c in members if c.values.get("family") == "baseB"):
+        for base in (c for c in members if c.values.get("family") == arms.BASE_B):
             values = values_of(base, "target_test_acc")
             level = 100 * float(np.mean(values))
             axes[0].axhline(
@@ -76,7 +74,7 @@ def depth_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
                 )
         fit_to_points(axes[0])
         depths = sorted(
-            {int(c.values["depth"]) for c in members if c.values.get("family") != "baseB"}
+            {int(c.values["depth"]) for c in members if c.values.get("family") != arms.BASE_B}
         )
         for ax in axes:
             ax.set_xticks(depths)

@@ -10,25 +10,24 @@ import numpy as np
 from transfer_lab.report.collect import TREATMENT_COLUMNS, distinct
 from transfer_lab.report.figures.anchor_panels import yosinski_panel
 from transfer_lab.report.figures.plotting import (
-    FAMILY_WORDS,
     LEGEND_NOTE,
     SweepData,
     draw_series,
     facets,
     new_figure,
+    of_family,
     save,
     style_for,
     values_of,
 )
 from transfer_lab.report.summary import missing
-
-FAMILIES = ("baseB", "BnB", "BnB+", "AnB", "AnB+")
+from transfer_lab.transfer.arms import BASE_B, FAMILY_WORDS, YOSINSKI_FAMILIES
 
 
 def layers_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
     """One figure per value of the columns that are not the network (e.g. per β)."""
-    copied = [c for c in sweep.configs if c.values.get("family") in FAMILIES[1:]]
-    base = [c for c in sweep.configs if c.values.get("family") == "baseB"]
+    copied = [c for c in sweep.configs if c.values.get("family") in YOSINSKI_FAMILIES[1:]]
+    base = [c for c in sweep.configs if c.values.get("family") == BASE_B]
     if not base or len(distinct(c.values.get("depth") for c in copied)) < 2:
         return []
     written = []
@@ -36,14 +35,11 @@ def layers_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
         figure, axes = new_figure(2 if sweep.anchors else 1)
         ax = axes[0]
         depths = sorted({int(c.values["depth"]) for c in members if not missing(c.values["depth"])})
-        for index, family in enumerate(FAMILIES):
-            chosen = sorted(
-                (c for c in members if c.values.get("family") == family),
-                key=lambda c: c.values["depth"],
-            )
+        for index, family in enumerate(YOSINSKI_FAMILIES):
+            chosen = of_family(members, family)
             if not chosen:
                 continue
-            xs = [0 if family == "baseB" else int(c.values["depth"]) for c in chosen]
+            xs = [0 if family == BASE_B else int(c.values["depth"]) for c in chosen]
             draw_series(
                 ax,
                 xs,
@@ -53,7 +49,7 @@ def layers_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
                 offset=(index - 2) * 0.07,
                 band=False,
             )
-            if family == "baseB":
+            if family == BASE_B:
                 level = 100 * np.mean(values_of(chosen[0], "target_test_acc"))
                 ax.axhline(level, color="black", linestyle=":", linewidth=1)
         ax.set_xticks(sorted({0, *depths}))

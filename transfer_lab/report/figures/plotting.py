@@ -27,15 +27,9 @@ FAMILY_STYLE: dict[str, dict[str, Any]] = {
     "AnB": {"color": "#c62828", "marker": "^"},
     "AnB+": {"color": "#e91e63", "marker": "D", "facecolor": "white"},
     "randomnB": {"color": "#777777", "marker": "x"},
-}
-FAMILY_WORDS = {
-    "baseB": "baseB (scratch)",
-    "BnB": "BnB (selffer, frozen)",
-    "BnB+": "BnB+ (selffer, fine-tuned)",
-    "AnB": "AnB (transfer, frozen)",
-    "AnB+": "AnB+ (transfer, fine-tuned)",
-    "randomnB": "random frozen",
-}
+    "BnB+fk": {"color": "#6fa8dc", "marker": "v"},
+    "AnB+fk": {"color": "#e91e63", "marker": "v"},
+}  # one per family of transfer/arms.py (tests/test_arms.py checks)
 CYCLE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 LEGEND_NOTE = "dots: single split seeds · line: mean · band: 95% CI (t, from 3 seeds)"
@@ -77,6 +71,13 @@ def percent(values) -> np.ndarray:
 
 def values_of(config: Configuration, metric: str) -> list[float]:
     return list(config.metric(metric).values())
+
+
+def of_family(configs: list[Configuration], family: str) -> list[Configuration]:
+    """The configurations of one family, by cut depth."""
+    return sorted(
+        (c for c in configs if c.values.get("family") == family), key=lambda c: c.values["depth"]
+    )
 
 
 def style_for(index: int, family: str | None = None) -> dict[str, Any]:

@@ -1,0 +1,141 @@
+"""Before anything runs: compose every job of a run or sweep as Hydra will, and check each.
+
+A bad setting, or one of Hydra's composition errors (an unknown config name, a key that does
+not exist, an override it cannot parse), stops the command in one sentence per problem,
+before a folder is made or data is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from omegaconf import DictConfig
+
+from transfer_lab.config.checks import RESERVED_TRAINER_KEYS, closest, problems
+from transfer_lab.config.folders import check_folders
+from transfer_lab.errors import UserError
+
+
+def check_command_line(args: list[str], multirun: bool) -> DictConfig:
+    """Compose every job of a run or sweep as Hydra will, and check each before anything runs;
+    returns the run's or sweep's own config (Hydra's "master" config).
+
+    Hydra's own composition errors (an unknown config name, a key that does not exist, an
+    override it cannot parse) become one sentence too, with the closest valid name.
+    """
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from transfer_lab.config.paths import config_dir
+
+    overrides = [a for a in args if not a.startswith("-")]
+    mode = RunMode.MULTIRUN if multirun else RunMode.RUN
+    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
+        loader = GlobalHydra.instance().config_loader()
+        try:
+            master = loader.load_configuration("config", overrides, run_mode=mode)
+            jobs = [master] if not multirun else list(_sweep_jobs(loader, master, overrides))
+        except Exception as error:
+            raise UserError(composition_sentence(error)) from None
+        found: list[str] = []
+        for cfg in jobs:
+            HydraConfig.instance().set_config(cfg)
+            try:
+                sentences = problems(cfg)
+            except Exception as error:  # a section removed (~model) or of the wrong kind
+                sentences = [
+                    f"the composed config lacks or misshapes a setting transfer_lab needs "
+                    f"({composition_sentence(error).rstrip('.')}); keep the defaults' sections."
+                ]
+            for sentence in sentences:
+                if sentence not in found:
+                    found.append(sentence)
+        if found:
+            raise UserError("\n".join(found))
+        HydraConfig.instance().set_config(master)
+        check_folders(master, multirun)
+    return master
+
+
+def _sweep_jobs(loader: Any, master: DictConfig, overrides: list[str]) -> Iterable[DictConfig]:
+    """Each job's config of a sweep, as Hydra's basic sweeper will compose it."""
+    from transfer_lab.sweep.grid import grid
+
+    sweeper = master.hydra.sweeper
+    target = str(sweeper.get("_target_", ""))
+    if not any(name in target for name in ("BasicSweeper", "SourcesFirstSweeper")):
+        yield master  # Optuna, Ax, …: the points are chosen while the sweep runs
+        return
+    params = {str(k): str(v) for k, v in (sweeper.get("params") or {}).items()}
+    for job_overrides in grid(params, overrides, loader):
+        yield loader.load_sweep_config(master, job_overrides)
+
+
+def composition_sentence(error: Exception) -> str:
+    """Hydra's or OmegaConf's message on one line, with the closest valid name or key."""
+    from hydra.errors import MissingConfigException, OverrideParseException
+
+    if isinstance(error, MissingConfigException) and error.missing_cfg_file and error.options:
+        group, _, name = str(error.missing_cfg_file).rpartition("/")
+        return (
+            f"there is no {group} config named {name!r}{closest(name, error.options)}; use one "
+            f"of {', '.join(error.options)}."
+        )
+    if isinstance(error, OverrideParseException):
+        reason = " ".join(str(error.message).split()).split(" See https")[0].rstrip(".")
+        return (
+            f"cannot read the override {error.override!r} ({reason}); write KEY=VALUE, quoting "
+            f"lists and special characters as in 'data.source_classes=[0,1,2]'."
+        )
+    lines = [
+        line.strip()
+        for line in str(error).splitlines()
+        if line.strip() and not line.strip().startswith(("full_key:", "object_type", "reference"))
+    ]
+    message = " ".join(lines) or type(error).__name__
+    cause = error.__cause__
+    if cause is not None and str(cause).strip() and str(cause).splitlines()[0] not in message:
+        message = f"{message.rstrip('.')}: {str(cause).splitlines()[0]}"
+    already = _quoted_after(message, "An item is already at")
+    if already:
+        return f"{already} is already a setting; write {already}=VALUE without the leading +."
+    key = _quoted_after(message, "Could not override") or _quoted_after(message, "Key")
+    if key and key.startswith("trainer.") and key.split(".", 1)[1] in RESERVED_TRAINER_KEYS:
+        name = key.split(".", 1)[1]
+        return f"{key} is set by transfer_lab itself; use {RESERVED_TRAINER_KEYS[name]} instead."
+    if key and "." in key:
+        hint = closest(key, known_keys())
+        return f"{key} is not a setting{hint}. Hydra says: {message}"
+    return message.rstrip(".") + "."
+
+
+def _quoted_after(message: str, marker: str) -> str | None:
+    """The 'quoted' text right after `marker` in a message, if any."""
+    at = message.find(marker)
+    if at < 0:
+        return None
+    rest = message[at + len(marker) :]
+    start = rest.find("'")
+    end = rest.find("'", start + 1)
+    return rest[start + 1 : end] if 0 <= start < end else None
+
+
+def known_keys() -> list[str]:
+    """Every dotted key of the default config (what a typo is compared with)."""
+    from hydra import compose
+
+    cfg = compose(config_name="config")
+    keys: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        for k, v in node.items_ex(resolve=False) if hasattr(node, "items_ex") else []:
+            key = f"{prefix}{k}"
+            keys.append(key)
+            if isinstance(v, DictConfig):
+                walk(v, f"{key}.")
+
+    walk(cfg, "")
+    return keys

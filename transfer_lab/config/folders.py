@@ -1,0 +1,112 @@
+"""Where a run writes: each folder can be written, and holds nothing of another run.
+
+OS errors become one sentence (the folder, why, what to do); a sweep folder or a job folder
+that holds another sweep's or job's settings is refused rather than mixed.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from transfer_lab.errors import UserError
+
+# Why a write fails that the user can fix: a full disk, no permission, a file in the way.
+WRITE_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOTDIR,
+}
+
+
+def check_writable(folder: Path, setting: str) -> None:
+    """Write a file in `folder`, or in the nearest folder above it that exists (nothing is made
+    before the job runs), or say in one sentence why not."""
+    folder = Path(folder)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        raise UserError(os_error_sentence(error, folder, setting)) from None
+
+
+def os_error_sentence(error: OSError, folder: Path | None = None, setting: str = "") -> str:
+    """One sentence for a write that failed: the folder, why, and what to do."""
+    where = folder if folder is not None else Path(error.filename or ".").parent
+    fix = f"set {setting} to another folder" if setting else "write somewhere else"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk holding {where} is full; free space there or {fix}."
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"cannot write in {where} (permission denied or read-only); {fix}."
+    if error.errno in (errno.ENOTDIR, errno.EEXIST):
+        return f"cannot make the folder {where}: a file of that name is in the way; {fix}."
+    return f"cannot write in {where} ({error.strerror or error}); {fix}."
+
+
+def check_sweep_folder(folder: Path, overrides: list[str]) -> None:
+    """A sweep folder that already holds a sweep with other settings would mix two sweeps."""
+    saved = Path(folder) / "multirun.yaml"
+    if not saved.is_file():
+        return
+    try:
+        before = OmegaConf.load(saved).hydra.overrides.task
+    except Exception:  # unreadable: not ours to judge, Hydra will overwrite it
+        return
+    if _settings(before) != _settings(overrides):
+        raise UserError(
+            f"{folder} already holds a different sweep ({' '.join(before) or 'no overrides'}); "
+            f"give a new hydra.sweep.dir or leave it out for a fresh folder."
+        )
+
+
+def check_run_folder(folder: Path, overrides: list[str]) -> None:
+    """A job folder whose finished results.json records other settings is another job's (a
+    failed or stopped job's folder may be run again, e.g. to resume it)."""
+    saved = Path(folder) / "results.json"
+    if not saved.is_file():
+        return
+    try:
+        record = json.loads(saved.read_text())
+    except (OSError, ValueError):
+        return
+    if record.get("status") != "ok":
+        return
+    before = record.get("overrides", [])
+    if _settings(before) != _settings(overrides):
+        raise UserError(
+            f"{folder} already holds the results of a different job "
+            f"({' '.join(before) or 'no overrides'}); give a new hydra.run.dir or leave it out."
+        )
+
+
+def _settings(overrides: Iterable[str]) -> list[str]:
+    """The overrides that change what is computed (not where it is written)."""
+    return sorted(o for o in overrides if not o.lstrip("+~").startswith("hydra."))
+
+
+def check_folders(master: DictConfig, multirun: bool) -> None:
+    """The cache and the output folder can be written, and hold nothing of another job."""
+    task_overrides = list(master.hydra.overrides.task)
+    given = {
+        o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1]
+        for o in master.hydra.overrides.hydra
+        if "=" in o
+    }
+    check_writable(Path(master.paths.cache_dir), "paths.cache_dir (or $TRANSFER_LAB_CACHE)")
+    if multirun and "hydra.sweep.dir" in given:
+        folder = Path(given["hydra.sweep.dir"])
+        check_sweep_folder(folder, task_overrides)
+        check_writable(folder, "hydra.sweep.dir")
+    elif not multirun and "hydra.run.dir" in given:
+        folder = Path(given["hydra.run.dir"])
+        check_run_folder(folder, task_overrides)
+        check_writable(folder, "hydra.run.dir")

@@ -1,0 +1,121 @@
+"""Reading a job's datasets: each read once per process where it can be, with how it is served
+(augmentation, normalisation, batches), and the data module that serves one task."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from hydra.utils import get_method
+from omegaconf import DictConfig, OmegaConf
+
+from transfer_lab.data.datamodule import TaskDataModule
+from transfer_lab.data.readers import MissingFiles
+from transfer_lab.data.splits import Task
+from transfer_lab.errors import UserError
+
+STATS = ("own", "source")  # how a second dataset (data.target) is normalised
+
+
+@dataclass
+class DataSettings:
+    """How one dataset of a job is served: augmentation, normalisation, batches, workers."""
+
+    augment: str
+    mean: list[float] | None
+    std: list[float] | None
+    batch_size: int
+    eval_batch_size: int
+    num_workers: int
+
+
+def plain(value: Any) -> Any:
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+_READ: dict[tuple[str, str], Any] = {}  # images of readers that read no files, per process
+
+
+def read_once(read, arguments: dict[str, Any]):
+    """`read(**arguments)`; a reader marked `reads_no_files` (the bundled digits) runs once per
+    process and arguments, and every job gets its own shallow copy (tensors and channel
+    statistics shared, never written), so a sweep's jobs stop re-reading the same data."""
+    if not getattr(read, "reads_no_files", False):
+        return read(**arguments)
+    key = (f"{read.__module__}.{read.__qualname__}", json.dumps(arguments, sort_keys=True))
+    if key not in _READ:
+        images = read(**arguments)
+        images.channel_stats()
+        _READ[key] = images
+    return copy.copy(_READ[key])
+
+
+def load_images(data: DictConfig, key: str = "data", parent: DictConfig | None = None):
+    """Read one dataset as its config says; missing files become one sentence naming `key`."""
+    kwargs: dict[str, Any] = {"root": data.root, "download": bool(data.download)}
+    check_md5 = data.get("check_md5", parent.get("check_md5") if parent is not None else None)
+    if check_md5 is not None:
+        kwargs["check_md5"] = bool(check_md5)
+    reader = dict(plain(data.reader))
+    read = get_method(reader.pop("_target_"))  # called directly: Hydra would wrap our errors
+    try:
+        images = read_once(read, {**reader, **kwargs})
+    except MissingFiles as missing:
+        raise UserError(missing.sentence(key)) from None
+    base = parent if parent is not None else data
+    augment = str(data.get("augment", "none"))
+    images.settings = DataSettings(
+        augment=augment,
+        mean=plain(data.get("mean")),
+        std=plain(data.get("std")),
+        batch_size=int(base.batch_size),
+        eval_batch_size=int(base.eval_batch_size),
+        num_workers=int(data.get("num_workers", base.get("num_workers", 0))),
+    )
+    return images
+
+
+def normalise_like_source(target_images, source_images, stats: str) -> None:
+    """`data.target.stats=source`: B is normalised with the statistics A is normalised with.
+
+    CS6784 fed CIFAR-10 to the CIFAR-100 network with CIFAR-100's mean and std, so the copied
+    first layer sees inputs scaled as it was trained on.
+    """
+    assert stats in STATS, "config/checks.py"
+    if stats == "own":
+        return
+    given = source_images.settings
+    if given.mean is None or given.std is None:
+        mean, std = source_images.channel_stats()
+    target_images.settings.mean = mean if given.mean is None else given.mean
+    target_images.settings.std = std if given.std is None else given.std
+
+
+def datamodule_for(images, task: Task, seed: int):
+    """The fast device-resident path for in-memory sets, DataLoaders for ImageFolder trees."""
+    from transfer_lab.data.folder import FolderDataModule, FolderSet
+
+    s: DataSettings = images.settings
+    if isinstance(images, FolderSet):
+        return FolderDataModule(
+            images,
+            task,
+            s.batch_size,
+            s.eval_batch_size,
+            seed,
+            num_workers=s.num_workers,
+            mean=s.mean,
+            std=s.std,
+        )
+    return TaskDataModule(
+        images,
+        task,
+        batch_size=s.batch_size,
+        eval_batch_size=s.eval_batch_size,
+        seed=seed,
+        augment=s.augment,
+        mean=s.mean,
+        std=s.std,
+    )
