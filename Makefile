@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed-stamp
 RUN := $(PY) -m transfer_lab
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format tensorboard clean bench fashion-data $(EXPERIMENTS)
+.PHONY: help install demo test test-fast lint format tensorboard clean bench fashion-data \
+	slurm-sweep $(EXPERIMENTS)
 
 help:  ## list the targets
 	@{ grep -E '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'; \
@@ -54,6 +55,12 @@ fashion-data:  ## get the real Fashion-MNIST: Debian's dataset-fashion-mnist, el
 	  $(PY) -c 'from transfer_lab.data.fashion_mnist import load_fashion_mnist as f; f("data", download=True)' \
 	  && echo "Fashion-MNIST downloaded into data/FashionMNIST/raw/"; \
 	fi
+
+# A study on SLURM with its driver a small job of its own (it prints how to follow it), e.g.
+#   make slurm-sweep EXPERIMENT=wrn_beta ARGS="trainer=gpu hydra.launcher.gpus_per_node=1"
+EXPERIMENT ?= digits_beta
+slurm-sweep: $(STAMP)  ## EXPERIMENT=name on SLURM, the sweep's driver submitted as a job too (ARGS=…)
+	$(RUN) +experiment=$(EXPERIMENT) sweep launcher=slurm hydra.launcher.driver=true $(DATA_ARG) $(ARGS)
 
 test: $(STAMP)  ## the whole test suite, end-to-end runs included
 	$(PY) -m pytest -q

@@ -139,6 +139,7 @@ def test_slurm_tasks_as_ranks_are_refused_with_what_to_use(cli):
     done = cli(args, check=False)
     assert done.returncode == 2
     assert "use trainer=ddp with hydra.launcher.gpus_per_node=N" in done.stderr
+    assert not (cli.cwd / "s").exists()  # no folder, no command.json for `sweep --resume`
 
 
 def test_resume_takes_the_newest_unfinished_sweep_and_its_arguments(tmp_path):

@@ -8,6 +8,7 @@ command word may stand anywhere among the arguments.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -169,15 +170,36 @@ def has_override(args: list[str], key: str) -> bool:
     return any(a.lstrip("+~").startswith(f"{key}=") for a in args)
 
 
-def check_before_running(command: str, args: list[str]) -> None:
-    """Refuse bad settings and unwritable folders in one sentence each, before any folder is made."""
+def check_launcher_of(master) -> None:
+    """What the sweep asks of its launcher: one task on one node, and for SLURM a request that
+    some node of the partition can meet (sinfo), all before a folder is made or a job submitted."""
+    from omegaconf import OmegaConf
+
+    from transfer_lab.machine import runs_elsewhere
+    from transfer_lab.sweep.plan import check_launcher
+
+    launcher = OmegaConf.to_container(master.hydra.launcher, resolve=False)
+    check_launcher(launcher)
+    if runs_elsewhere(launcher):
+        from transfer_lab.slurm.queue import check_request
+
+        check_request(launcher)
+
+
+def check_before_running(command: str, args: list[str]):
+    """Refuse bad settings and unwritable folders in one sentence each, before any folder is
+    made; returns the run's or sweep's composed config."""
     from transfer_lab.cli.preflight import check_command_line
     from transfer_lab.config.folders import check_writable
 
-    check_command_line(args, multirun=command == "sweep" or bool({"-m", "--multirun"} & set(args)))
+    multirun = command == "sweep" or bool({"-m", "--multirun"} & set(args))
+    master = check_command_line(args, multirun=multirun)
+    if multirun:
+        check_launcher_of(master)
     key = "hydra.run.dir" if command == "run" else "hydra.sweep.dir"
     if not has_override(args, key):
         check_writable(Path("outputs" if command == "run" else "multirun"), key)
+    return master
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,9 +224,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
     informational = any(a.split("=")[0] in INFO_FLAGS for a in rest)
+    master = None
     if not informational:
         try:
-            check_before_running(command, rest)
+            master = check_before_running(command, rest)
         except UserError as error:
             if os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
@@ -229,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             sweep_dir = unique_dir(Path("multirun"))
             rest.append(f"hydra.sweep.dir={sweep_dir}")
         write_command(sweep_dir, rest)
+        from transfer_lab.slurm.driver import wants_driver_job
+
+        if wants_driver_job(rest):
+            return submit_driver_job(rest, sweep_dir, master)
     run_hydra(["--multirun", *rest])
     if sweep_dir is None:
         return 0
@@ -236,10 +263,47 @@ def main(argv: list[str] | None = None) -> int:
 
     not_ok = report_sweep(sweep_dir)
     if not_ok:
-        print(
-            f"error: {not_ok} job(s) failed or did not finish; {sweep_dir / 'summary.md'} "
-            f"names them and why.",
-            file=sys.stderr,
-        )
+        print(failed_line(sweep_dir, not_ok), file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+def submit_driver_job(args: list[str], sweep_dir: Path, master) -> int:
+    """`hydra.launcher.driver=true`: this sweep's driver goes to SLURM as a job of its own."""
+    from omegaconf import OmegaConf
+
+    from transfer_lab.slurm.driver import submit_driver
+    from transfer_lab.slurm.queue import ClusterError
+
+    launcher = OmegaConf.to_container(master.hydra.launcher, resolve=False)
+    try:
+        submit_driver(args, sweep_dir, launcher, master.hydra.runtime.choices.get("experiment"))
+    except ClusterError as error:
+        print(f"error: {error}.", file=sys.stderr)
+        return 2
+    return 0
+
+
+def failed_line(sweep_dir: Path, not_ok: int) -> str:
+    """One line: which jobs failed or did not finish, and the command that runs them again
+    (the sweep's own command: it skips what finished and retries the rest)."""
+    import shlex
+
+    from transfer_lab.sweep.plan import JOBS_FILE, finished
+    from transfer_lab.sweep.resume import COMMAND_FILE
+
+    try:
+        jobs = json.loads((sweep_dir / JOBS_FILE).read_text())
+        numbers = [str(n) for n, job in enumerate(jobs) if not finished(sweep_dir / str(n), job)]
+    except (OSError, ValueError):
+        numbers = []
+    try:
+        command = json.loads((sweep_dir / COMMAND_FILE).read_text())
+    except (OSError, ValueError):
+        command = [f"hydra.sweep.dir={sweep_dir}"]
+    named = f" (jobs {', '.join(numbers)})" if numbers else ""
+    return (
+        f"error: {not_ok} job(s) failed or did not finish{named}; "
+        f"{sweep_dir / 'summary.md'} says why; retry them with: "
+        f"python -m transfer_lab sweep {shlex.join(command)}"
+    )

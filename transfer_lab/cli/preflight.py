@@ -17,8 +17,9 @@ from transfer_lab.config.folders import check_folders
 from transfer_lab.errors import UserError
 
 
-def check_command_line(args: list[str], multirun: bool) -> None:
-    """Compose every job of a run or sweep as Hydra will, and check each before anything runs.
+def check_command_line(args: list[str], multirun: bool) -> DictConfig:
+    """Compose every job of a run or sweep as Hydra will, and check each before anything runs;
+    returns the run's or sweep's own config (Hydra's "master" config).
 
     Hydra's own composition errors (an unknown config name, a key that does not exist, an
     override it cannot parse) become one sentence too, with the closest valid name.
@@ -56,6 +57,7 @@ def check_command_line(args: list[str], multirun: bool) -> None:
             raise UserError("\n".join(found))
         HydraConfig.instance().set_config(master)
         check_folders(master, multirun)
+    return master
 
 
 def _sweep_jobs(loader: Any, master: DictConfig, overrides: list[str]) -> Iterable[DictConfig]:

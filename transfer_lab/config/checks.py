@@ -8,7 +8,6 @@ every job of a run or sweep before anything runs; each job applies them again to
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -409,16 +408,24 @@ def check_trainer(checks: Checks, cfg: DictConfig) -> None:
 
 
 def check_devices(checks: Checks, accelerator: str, devices: Any) -> None:
-    """Devices that are not there: a GPU without CUDA, more GPUs or CPU processes than exist."""
-    import torch
+    """Devices that are not there: a GPU without CUDA, more GPUs or CPU processes than exist.
 
-    has_cuda = torch.cuda.is_available()
-    gpus = torch.cuda.device_count() if has_cuda else 0
+    "There" is the machine the job runs on: this one, or for launcher=slurm what each job asks
+    SLURM for (hydra.launcher.gpus_per_node, cpus_per_task), so that a sweep planned on a
+    GPU-less login node for GPU nodes is not refused (transfer_lab.machine).
+    """
+    from transfer_lab.machine import job_machine
+
+    machine = job_machine()
+    has_cuda = machine.gpus > 0
     if accelerator in ("gpu", "cuda") and not has_cuda:
-        checks.add(
-            f"trainer.accelerator={accelerator} but this machine has no CUDA GPU; use "
-            f"trainer.accelerator=cpu (or auto, which picks the GPU where there is one)."
-        )
+        if machine.requested:
+            where = "each job asks SLURM for no GPU (hydra.launcher.gpus_per_node=0)"
+            fix = "add hydra.launcher.gpus_per_node=1 (or N for trainer=ddp)"
+        else:
+            where = "this machine has no CUDA GPU"
+            fix = "use trainer.accelerator=cpu (or auto, which picks the GPU where there is one)"
+        checks.add(f"trainer.accelerator={accelerator} but {where}; {fix}.")
         return
     if devices in ("auto", -1, "-1", None):
         return
@@ -429,19 +436,22 @@ def check_devices(checks: Checks, accelerator: str, devices: Any) -> None:
             checks.add(f"trainer.devices={devices!r} is not a count or a list of device ids.")
             return
     on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and has_cuda)
-    kind, there = ("GPU", gpus) if on_gpu else ("CPU core", os.cpu_count() or 1)
+    kind, there = ("GPU", machine.gpus) if on_gpu else ("CPU", machine.cpus)
     if isinstance(devices, list):
         missing = [d for d in devices if not _is_int(d) or not 0 <= d < there]
         if on_gpu and missing:
             checks.add(
-                f"trainer.devices lists {missing}, but this machine has {there} {kind}(s) "
-                f"with ids 0..{there - 1}; list ids that exist."
+                f"trainer.devices lists {missing}, but {machine.has(there, kind)} with ids "
+                f"0..{there - 1}; list ids that exist."
             )
         return
     if not _is_int(devices) or devices < 1:
         checks.add(f"trainer.devices={devices!r} is not a positive number of devices (or auto).")
     elif devices > there:
-        checks.add(
-            f"trainer.devices={devices} but this machine has {there} {kind}(s); use "
-            f"trainer.devices={there} or fewer."
+        more = (
+            f"ask for more with hydra.launcher.{'gpus_per_node' if on_gpu else 'cpus_per_task'}"
+            f"={devices}, or use trainer.devices={there}"
+            if machine.requested
+            else f"use trainer.devices={there} or fewer"
         )
+        checks.add(f"trainer.devices={devices} but {machine.has(there, kind)}; {more}.")

@@ -1,5 +1,5 @@
 """What a source network's cache key hashes: the package's code, the library versions, the
-resolved device and precision, and the definition of the network (data, classes, exact images,
+device and precision of the machine the job runs on (transfer_lab.machine), and the definition of the network (data, classes, exact images,
 backbone, β and K, schedule, seed, Trainer settings)."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from omegaconf import DictConfig, OmegaConf
 import transfer_lab
 from transfer_lab.data.images import ImageSet
 from transfer_lab.data.splits import Task
+from transfer_lab.machine import Machine, job_machine
 from transfer_lab.train.epoch_tests import epochs_to_test
-from transfer_lab.train.trainer import precision_for
 
 # Trainer keys that change only what is shown, never what is trained.
 DISPLAY_KEYS = {"enable_progress_bar", "enable_model_summary", "log_every_n_steps"}
@@ -67,18 +67,33 @@ def code_sha256() -> str:
     return digest.hexdigest()
 
 
-def resolved_accelerator(setting: Any) -> str:
-    """The device kind Lightning will pick for `trainer.accelerator`, never "auto"."""
+def resolved_accelerator(setting: Any, machine: Machine | None = None) -> str:
+    """The device kind Lightning will pick for `trainer.accelerator` on the machine that runs the
+    job (for launcher=slurm: what the job asks for, see transfer_lab.machine), never "auto"."""
     setting = str(setting)
     if setting == "gpu":
         return "cuda"
     if setting != "auto":
         return setting
-    if torch.cuda.is_available():
+    machine = machine or job_machine()
+    if machine.gpus > 0:
         return "cuda"
-    if torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+    return "mps" if machine.mps else "cpu"
+
+
+def key_precision(setting: Any, accelerator: str) -> str:
+    """`trainer.precision` as a cache key holds it.
+
+    "auto" is 32-bit off a CUDA GPU, but on one it is bf16 where the GPU has it, which only the
+    node knows. Hashing "auto" there (not what it resolved to) keeps the key the same on the
+    login node that plans and the GPU node that trains, so a source is neither trained twice
+    nor stored under a key no job asks for; the price is that on a cluster mixing GPUs with and
+    without bf16, "auto" sources are shared between them. Set trainer.precision to keep them
+    apart.
+    """
+    if setting != "auto":
+        return str(setting)
+    return "auto" if accelerator == "cuda" else "32-true"
 
 
 def index_digest(task: Task) -> str:
@@ -102,7 +117,7 @@ def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str
         if k not in DISPLAY_KEYS
     }
     trainer["accelerator"] = resolved_accelerator(trainer.get("accelerator", "auto"))
-    trainer["precision"] = str(precision_for(trainer.get("precision", "auto")))
+    trainer["precision"] = key_precision(trainer.get("precision", "auto"), trainer["accelerator"])
     return {
         "code_sha256": code_sha256(),
         "versions": {

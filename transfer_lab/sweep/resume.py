@@ -21,7 +21,7 @@ def write_command(sweep_dir: Path, args: list[str]) -> None:
 def unfinished_sweeps(root: Path) -> list[Path]:
     """Sweep folders under root, newest first, whose grid has a job without an ok results.json."""
     found = []
-    for jobs_file in root.glob(f"*/*/{JOBS_FILE}"):
+    for jobs_file in root.rglob(JOBS_FILE):  # multirun/<date>/<time> and named folders alike
         folder, jobs = jobs_file.parent, json.loads(jobs_file.read_text())
         done = all(finished(folder / str(n), job) for n, job in enumerate(jobs))
         if (folder / COMMAND_FILE).exists() and not done:

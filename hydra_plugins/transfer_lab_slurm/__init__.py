@@ -1,0 +1,1 @@
+"""transfer_lab's SLURM launcher (Hydra finds launchers only under `hydra_plugins`): launcher.py."""
