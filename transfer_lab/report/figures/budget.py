@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from transfer_lab.report.collect import distinct
 from transfer_lab.report.figures.plotting import (
     LEGEND_NOTE,
@@ -37,6 +35,26 @@ def budget_column(configs: list[Configuration]) -> str | None:
     return None
 
 
+def budget_x(config: Configuration, column: str) -> float:
+    """Where a configuration sits on the budget axis: % of B, or images per class."""
+    value = float(config.values[column])
+    return 100 * value if column == "fraction" else value
+
+
+def draw_budget_axis(axes: list, budgets: list[float], column: str) -> None:
+    """A log axis with a tick at every budget the sweep ran, in the column's words."""
+    what = (
+        "fraction of B's training set (%)"
+        if column == "fraction"
+        else "B training images per class"
+    )
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
+        ax.minorticks_off()
+        ax.set_xlabel(what)
+
+
 def budget_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
     """One line per treatment (and per value of any other varying column)."""
     column = budget_column(sweep.configs)
@@ -45,8 +63,7 @@ def budget_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
     series_columns = [c for c in sweep.display if c not in BUDGET_COLUMNS]
 
     def to_x(config: Configuration) -> float:
-        value = float(config.values[column])
-        return 100 * value if column == "fraction" else value
+        return budget_x(config, column)
 
     has_pairs = sweep.has_pairs(BASEB)
     figure, axes = new_figure(2 if has_pairs else 1)
@@ -67,16 +84,7 @@ def budget_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
         points = sweep.paired_points(BASEB, members, to_x)
         if points:
             draw_paired(axes[1], points, style, label, annotate=len(groups) <= 3)
-    what = (
-        "fraction of B's training set (%)"
-        if column == "fraction"
-        else "B training images per class"
-    )
-    for ax in axes:
-        ax.set_xscale("log")
-        ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
-        ax.minorticks_off()
-        ax.set_xlabel(what)
+    draw_budget_axis(axes, budgets, column)
     fit_to_points(axes[0])
     axes[0].set_ylabel("target task B: test accuracy (%)")
     axes[0].set_title("Accuracy on B against its data budget")
@@ -112,14 +120,13 @@ def budget_loss_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
     groups = series(budgeted, [c for c in sweep.display if c not in BUDGET_COLUMNS])
     scratch = {float(c.values[column]): c for c in budgeted if c.values.get("family") == SCRATCH}
     figure, axes = new_figure(3)
-    scale = 100.0 if column == "fraction" else 1.0
-    budgets = sorted({scale * float(c.values[column]) for c in budgeted})
+    budgets = sorted({budget_x(c, column) for c in budgeted})
     for index, members in enumerate(groups.values()):
         members = sorted(members, key=lambda c: float(c.values[column]))
         family = members[0].values.get("family")
         style = style_for(index, family)
         label = str(members[0].values.get("label") or family or "target")
-        xs = [scale * float(c.values[column]) for c in members]
+        xs = [budget_x(c, column) for c in members]
         for ax, (metric, _) in zip(axes, LOSS_PANELS, strict=False):
             draw_series(
                 ax, xs, [values_of(c, metric) for c in members], style, label, as_percent=False
@@ -141,40 +148,14 @@ def budget_loss_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
                 )
                 diffs.append((x, result))
         if diffs:
-            mean = np.array([r.diff_mean for _, r in diffs])
-            low = np.array([r.ci_low for _, r in diffs])
-            high = np.array([r.ci_high for _, r in diffs])
-            err = np.vstack(
-                [
-                    mean - np.where(np.isnan(low), mean, low),
-                    np.where(np.isnan(high), mean, high) - mean,
-                ]
-            )
-            axes[2].errorbar(
-                [x for x, _ in diffs],
-                mean,
-                yerr=err,
-                fmt=style["marker"] + "-",
-                color=style["color"],
-                capsize=4,
-                label=f"{label} − baseB",
-            )
-    what = (
-        "fraction of B's training set (%)"
-        if column == "fraction"
-        else "B training images per class"
-    )
+            draw_paired(axes[2], diffs, style, f"{label} − baseB", annotate=False, as_percent=False)
+    draw_budget_axis(axes, budgets, column)
     for ax, (_, title) in zip(
         axes, [*LOSS_PANELS, (None, "paired: validation loss − baseB's")], strict=True
     ):
-        ax.set_xscale("log")
-        ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
-        ax.minorticks_off()
-        ax.set_xlabel(what)
         ax.set_title(title, fontsize=10)
         ax.legend(fontsize=8)
     axes[0].set_ylabel("cross-entropy on B")
-    axes[2].axhline(0, color="black", linewidth=0.8)
     axes[2].set_ylabel("Δ validation loss (same split seeds; bars: 95% CI)")
     figure.suptitle(f"Data budget, losses · sweep {sweep.name}", fontsize=9)
     return save(figure, out_dir, "budget_loss")

@@ -238,13 +238,16 @@ def draw_paired(
     offset: float = 0.0,
     negate: bool = False,
     annotate: bool = True,
+    as_percent: bool = True,
 ) -> None:
-    """Mean paired difference (points) at each x with its 95% CI, p-values written above."""
+    """Mean paired difference (points) at each x with its 95% CI, p-values written above;
+    differences of accuracies in points, of other values (losses) as they are."""
     sign = -1 if negate else 1
+    scale = percent if as_percent else (lambda v: np.asarray(v, dtype=float))
     xs = np.array([x for x, _ in points], dtype=float) + offset
-    mean = sign * percent([r.diff_mean for _, r in points])
-    low = sign * percent([r.ci_low for _, r in points])
-    high = sign * percent([r.ci_high for _, r in points])
+    mean = sign * scale([r.diff_mean for _, r in points])
+    low = sign * scale([r.ci_low for _, r in points])
+    high = sign * scale([r.ci_high for _, r in points])
     if negate:
         low, high = high, low
     err = np.vstack(
