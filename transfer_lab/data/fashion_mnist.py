@@ -142,7 +142,9 @@ def load_fashion_mnist(
     )
 
 
-def stamp(root: str, download: bool = False, check_md5: bool = True, system_root=None, **_):
+def stamp(
+    root: str, download: bool = False, check_md5: bool = True, system_root=DEBIAN_FOLDER, **_
+):
     """What `load_fashion_mnist` would read, with each file's size and time, so one process reads
     a copy once; None (no caching) while a download is asked for or no copy is there."""
     if download:
