@@ -437,3 +437,17 @@ def test_accuracy_intervals_in_summary_csv_stay_within_0_and_1(tmp_path):
     assert (summary["target_test_acc_ci_low"].dropna() >= 0).all()
     paired = pd.read_csv(sweep / "paired.csv")
     assert paired["ci_high"].max() <= 1.0 and paired["ci_low"].min() >= -1.0
+
+
+def test_report_refuses_a_folder_that_holds_no_sweep(tmp_path, capsys):
+    from transfer_lab.report.cli import main
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "run" / ".hydra").mkdir(parents=True)  # a single run's folder, not a sweep's
+    for folder in (tmp_path / "empty", tmp_path / "run"):
+        with pytest.raises(SystemExit) as stopped:
+            main([str(folder)])
+        assert stopped.value.code == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and "holds no sweep" in error and str(folder) in error
+        assert list(folder.glob("*.csv")) == [] and not (folder / "summary.md").exists()
