@@ -3,6 +3,7 @@ number formats, the summary rows and the paired rows."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,6 +181,16 @@ def fixed_settings(configs: list[Configuration], columns: list[str], display: li
         if len(values) == 1:
             parts.append(f"{COLUMN_TITLES.get(column, column)}={values.pop()}")
     return " · ".join(parts)
+
+
+def sweep_title(sweep_dir: Path, jobs: pd.DataFrame) -> str:
+    """The sweep as figures name it: its experiment and its date, e.g. "digits_beta · sweep
+    2026-12-02 01:13:26" (Hydra's multirun/<date>/<time>), else its folder's name."""
+    experiments = distinct(jobs.get("experiment", pd.Series(dtype=object)))
+    when = sweep_dir.name
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", sweep_dir.parent.name):
+        when = f"{sweep_dir.parent.name} {when.replace('-', ':')}"
+    return " · ".join([*map(str, experiments), f"sweep {when}"])
 
 
 def job_counts(frame: pd.DataFrame) -> str:
