@@ -69,7 +69,7 @@ def draw_budget_axis(
     if column == "fraction" and per_class:
         ticks = [per_class.get(f, 100 * f) for f in fractions]
         labels = [f"{count_text(t)}\n{100 * f:g}%" for t, f in zip(ticks, fractions, strict=True)]
-        what = "B's training images per class (mean over split seeds), and % of B's training set"
+        what = "B's training images per class (mean over split seeds) / % of B"
     elif column == "fraction":
         ticks, labels = [100 * f for f in fractions], [f"{100 * f:g}" for f in fractions]
         what = "fraction of B's training set (%)"
