@@ -173,7 +173,7 @@ def test_markdown_holds_the_paired_beta_table(beta_sweep):
     report(beta_sweep, draw=False)
     markdown = (beta_sweep / "summary.md").read_text()
     assert "### Target task B, test accuracy" in markdown
-    assert "| β vs β=0 | β=0.4 | β=0 | 3 | +2.33 |" in markdown
+    assert "| β vs β=0 | β=0.4 | β=0 | 3* | +2.33 |" in markdown
     assert "Fixed in every configuration" in markdown and "network=A4B+" in markdown
 
 
@@ -314,7 +314,7 @@ def test_figures_are_drawn_when_the_sweep_has_their_data(tmp_path, beta_sweep):
     layers = treatments_sweep(tmp_path)
     report(layers, anchors=False)
     sizes = figure_sizes(layers)
-    assert set(sizes) == {"layers.png", "layers.svg", "depth.png", "depth.svg"}
+    assert set(sizes) == {"layers.png", "layers.svg"}  # a Yosinski sweep: no depth figure
     assert min(sizes.values()) > 20_000
 
 
@@ -370,3 +370,84 @@ def test_arm_named_sweeps_group_by_network_not_by_the_arm_text(tmp_path):
     assert "transfer.arm" not in summary.columns
     assert summary["label"].tolist() == ["baseB", "A2B", "A2B+"]
     assert summary["n"].tolist() == [2, 2, 2]
+
+
+def beta_family_sweep(root: Path, seeds: int) -> Path:
+    """β = 0, 0.2, 0.4 and 0.67 on `seeds` split seeds: three comparisons against β = 0."""
+    sweep = root / f"family{seeds}"
+    number = 0
+    gains = {
+        0.0: [0.0] * 5,
+        0.2: [0.01, 0.02, 0.0, 0.03, 0.01],
+        0.4: [0.03, 0.02, 0.04, 0.03, 0.05],
+    }
+    gains[0.67] = [-0.01, 0.02, 0.0, -0.02, 0.01]
+    for beta, gain in gains.items():
+        for split_seed in range(seeds):
+            target = 0.7 + 0.05 * split_seed + gain[split_seed]
+            make_job(
+                sweep,
+                number,
+                [f"model.beta={beta:g}", f"data.split_seed={split_seed}"],
+                ok_results(target, split_seed=split_seed, beta=beta, source=1.0 - split_seed / 50),
+            )
+            number += 1
+    return sweep
+
+
+def test_comparisons_against_one_baseline_get_holm_adjusted_p_beside_the_raw_p(tmp_path):
+    from transfer_lab.report.statistics import holm
+
+    sweep = beta_family_sweep(tmp_path, 5)
+    _, console = report(sweep, draw=False)
+    paired = pd.read_csv(sweep / "paired.csv")
+    target = paired[paired["metric"] == "target_test_acc"].set_index("config")
+    assert list(target.index) == ["β=0.2", "β=0.4", "β=0.67"]
+    assert list(paired.columns).index("p_t_holm") == list(paired.columns).index("p_t") + 1
+    assert target["p_t_holm"].to_numpy() == pytest.approx(holm(target["p_t"].to_numpy()))
+    smallest = target["p_t"].idxmin()
+    assert target.loc[smallest, "p_t_holm"] == pytest.approx(3 * target.loc[smallest, "p_t"])
+    assert target["p_wilcoxon_holm"].to_numpy() == pytest.approx(
+        holm(target["p_wilcoxon"].to_numpy())
+    )
+    assert "Holm p" in console
+    holm_cell = f"{target.loc[smallest, 'p_t_holm']:.3f}"
+    assert holm_cell in console and holm_cell in (sweep / "summary.md").read_text()
+
+
+def test_fewer_than_five_pairs_are_warned_about_and_five_are_not(tmp_path):
+    few = beta_family_sweep(tmp_path, 3)
+    _, console = report(few, draw=False)
+    markdown = (few / "summary.md").read_text()
+    assert "fewer than 5 pairs" in console and "0.25 at n = 3" in console
+    assert "> **Warning:** \\* fewer than 5 pairs" in markdown and "| 3* |" in markdown
+
+    enough = beta_family_sweep(tmp_path, 5)
+    _, console = report(enough, draw=False)
+    markdown = (enough / "summary.md").read_text()
+    assert "fewer than" not in console and "Warning" not in markdown and "| 5 |" in markdown
+
+
+def test_accuracy_intervals_in_summary_csv_stay_within_0_and_1(tmp_path):
+    sweep = beta_family_sweep(tmp_path, 3)  # source test accuracies 0.99, 0.97, 0.95
+    report(sweep, draw=False)
+    summary = pd.read_csv(sweep / "summary.csv")
+    highs = summary["source_test_acc_ci_high"].dropna()
+    assert len(highs) == 4 and (highs == 1.0).any() and (highs <= 1.0).all()
+    assert (summary["target_test_acc_ci_low"].dropna() >= 0).all()
+    paired = pd.read_csv(sweep / "paired.csv")
+    assert paired["ci_high"].max() <= 1.0 and paired["ci_low"].min() >= -1.0
+
+
+def test_report_refuses_a_folder_that_holds_no_sweep(tmp_path, capsys):
+    from transfer_lab.report.cli import main
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "run" / ".hydra").mkdir(parents=True)  # a single run's folder, not a sweep's
+    for folder in (tmp_path / "empty", tmp_path / "run"):
+        with pytest.raises(SystemExit) as stopped:
+            main([str(folder)])
+        assert stopped.value.code == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and "holds no sweep" in error and str(folder) in error
+        assert list(folder.glob("*.csv")) == [] and not (folder / "summary.md").exists()

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from transfer_lab.report.statistics import paired, t_interval
+from transfer_lab.report.statistics import holm, paired, t_interval, wilcoxon_floor
 
 
 def t2_two_sided_p(t: float) -> float:
@@ -97,3 +97,41 @@ def test_t_interval_of_fewer_than_two_values_is_nan():
     assert (low, high) == pytest.approx(
         (2 - math.tan(0.475 * math.pi), 2 + math.tan(0.475 * math.pi))
     )
+
+
+def test_holm_matches_the_step_down_definition_on_a_worked_family():
+    # Holm (1979): sort the m = 4 p-values, multiply the i-th smallest by m − i + 1, and keep
+    # each adjusted p at least as large as the one before: 0.005·4, 0.01·3, 0.03·2, 0.04·1 →
+    # 0.02, 0.03, 0.06, max(0.06, 0.04); given back in the family's own order.
+    adjusted = holm([0.01, 0.04, 0.03, 0.005])
+    assert adjusted == pytest.approx([0.03, 0.06, 0.06, 0.02])
+
+
+def test_holm_caps_at_one_leaves_untested_comparisons_out_and_keeps_a_single_test():
+    adjusted = holm([0.5, float("nan"), 0.02])
+    # m = 2 tested: 0.02·2 = 0.04, then max(0.04, 0.5·1) = 0.5; NaN stays NaN and does not count
+    assert adjusted[0] == pytest.approx(0.5) and adjusted[2] == pytest.approx(0.04)
+    assert math.isnan(adjusted[1])
+    assert holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])
+    assert holm([0.015]) == pytest.approx([0.015])  # a family of one is not adjusted
+
+
+def test_holm_multiplies_the_smallest_of_three_by_three_and_keeps_the_order():
+    # three β values against β = 0 (the demo's family): the smallest raw p counts three times
+    assert holm([0.015, 0.4, 0.7])[0] == pytest.approx(0.045)
+    assert holm([0.02, 0.03, 0.7]) == pytest.approx([0.06, 0.06, 0.7])
+
+
+def test_accuracy_intervals_are_clipped_to_what_an_accuracy_can_be():
+    values = [1.0, 0.99, 0.97]  # mean 0.987, t(0.975, 2) = 4.30: the interval passes 100%
+    low, high = t_interval(values)
+    assert high > 1.0
+    clipped = t_interval(values, bounds=(0.0, 1.0))
+    assert clipped == pytest.approx((low, 1.0))
+    assert t_interval([0.01, 0.0, 0.05], bounds=(0.0, 1.0))[0] == 0.0
+
+
+def test_wilcoxon_floor_is_the_exact_tests_smallest_p():
+    assert [wilcoxon_floor(n) for n in (3, 4, 5)] == [0.25, 0.125, 0.0625]
+    # every difference positive is the most extreme sign pattern: scipy's exact p hits the floor
+    assert paired([0.9, 0.8, 0.7, 0.6], [0.8, 0.6, 0.4, 0.2]).p_wilcoxon == pytest.approx(0.125)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from transfer_lab.report.collect import job_dirs
 from transfer_lab.report.statistic import OURS, STATISTICS
 from transfer_lab.report.sweep_report import report_sweep
 
@@ -54,6 +55,12 @@ def main(args: list[str]) -> int:
             2,
             f"error: {sweep_dir} is not a folder; give a sweep folder such as "
             f"multirun/<date>/<time>.\n",
+        )
+    if not job_dirs(sweep_dir):
+        parser.exit(
+            2,
+            f"error: {sweep_dir} holds no sweep (no job folders with .hydra/overrides.yaml); "
+            "give the folder a sweep wrote, multirun/<date>/<time>.\n",
         )
     report_sweep(
         sweep_dir,

@@ -140,6 +140,8 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     row["fraction"] = data.get("fraction", row.get("fraction"))
     row["per_class"] = data.get("per_class", row.get("per_class"))
     row["target_labelled"] = (results.sizes or {}).get("target_labelled")  # train + val
+    if (results.sizes or {}).get("target_train") and results.target_classes:  # budget figures
+        row["target_train_per_class"] = results.sizes["target_train"] / len(results.target_classes)
     for phase in ("source", "target"):
         row.update(phase_columns(phase, getattr(results, phase)))
     row.update(curve_columns(job_dir))

@@ -12,9 +12,9 @@ from rich.table import Table
 
 from transfer_lab.report.pairing import KINDS
 from transfer_lab.report.statistic import OURS, OURS_WORDS, PAPER, metric
-from transfer_lab.report.tables import SweepTables, paired_rows, summary_rows
+from transfer_lab.report.tables import SweepTables, few_pairs_warning, paired_rows, summary_rows
 
-PAIRED_COLUMNS = ["config", "baseline", "n", "Δ", "95% CI", "p (t)", "p (W)"]
+PAIRED_COLUMNS = ["config", "baseline", "n", "Δ", "95% CI", "p (t)", "Holm p", "p (W)"]
 
 
 def print_report(
@@ -49,7 +49,8 @@ def print_tables(console: Console, tables: SweepTables) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    chosen = paired_rows(tables.paired, metric("target", tables.statistic))
+    target = metric("target", tables.statistic)
+    chosen = paired_rows(tables.paired, target)
     words = "ours" if tables.statistic == OURS else "the paper's statistic"
     for kind in KINDS:  # one table per kind keeps the columns narrow enough for 80 characters
         rows = [row[1:] for row in chosen if row[0] == kind]
@@ -58,7 +59,8 @@ def print_tables(console: Console, tables: SweepTables) -> None:
         table = Table(
             title=f"paired, {kind}: target test accuracy ({words}), same split seeds",
             caption="Δ = config − baseline (accuracy points) · n pairs · p (t): paired "
-            "t-test · p (W): Wilcoxon signed-rank",
+            "t-test · Holm p: p (t) adjusted over the table's comparisons against one baseline "
+            "· p (W): Wilcoxon signed-rank",
             box=box.SIMPLE_HEAD,
             pad_edge=False,
         )
@@ -71,3 +73,8 @@ def print_tables(console: Console, tables: SweepTables) -> None:
         for row in rows:
             table.add_row(*row)
         console.print(table)
+        paired = tables.paired
+        these = paired[(paired["metric"] == target) & (paired["comparison"] == kind)]
+        warning = few_pairs_warning(these["pairs"])
+        if warning:
+            console.print(warning, style="yellow", markup=False)

@@ -10,9 +10,11 @@ import pandas as pd
 from transfer_lab.report.pairing import KINDS
 from transfer_lab.report.statistic import OURS_WORDS
 from transfer_lab.report.tables import (
+    HOLM_WORDS,
     KIND_WORDS,
     PAIRED_HEADER,
     SweepTables,
+    few_pairs_warning,
     fixed_settings,
     job_counts,
     paired_rows,
@@ -55,7 +57,8 @@ def write_markdown(
         "## Accuracy by configuration\n",
         "Mean ± standard deviation over replicates, in %. A replicate is one split seed "
         "(the A/B class partition) with one training seed; n counts replicates, and jobs "
-        "that repeat a replicate exactly are averaged first.\n",
+        "that repeat a replicate exactly are averaged first. summary.csv also gives each "
+        "mean's 95% t-interval, clipped to [0, 100]%, which few replicates would pass.\n",
         statistics_note(tables),
         markdown_table(header, rows),
     ]
@@ -119,8 +122,10 @@ def paired_section(tables: SweepTables) -> list[str]:
         "seed: difference = configuration − baseline in accuracy points (positive: the "
         "configuration is better), 95% t-interval of the mean difference, two-sided "
         "paired t-test and Wilcoxon signed-rank test (exact for small n; with n pairs "
-        "its smallest possible p is 2/2ⁿ). Replicates that only one side finished are "
-        "left out. Unpaired (Welch) p-values are in paired.csv for contrast.\n",
+        "its smallest possible p is 2/2ⁿ). "
+        f"{HOLM_WORDS}; paired.csv also has Wilcoxon's p Holm-adjusted. The interval is "
+        "clipped to ±100 points. Replicates that only one side finished are left out. "
+        "Unpaired (Welch) p-values are in paired.csv for contrast.\n",
     ]
     for metric, title in PAIRED_TABLES:
         rows = paired_rows(paired, metric, notes=True)
@@ -130,6 +135,10 @@ def paired_section(tables: SweepTables) -> list[str]:
             else:
                 table = markdown_table(PAIRED_HEADER, [row[:-1] for row in rows])
             text += [f"### {title}\n", table]
+            warning = few_pairs_warning(paired.loc[paired["metric"] == metric, "pairs"])
+            if warning:
+                escaped = warning.replace("*", "\\*", 1)  # the mark, not emphasis
+                text.append(f"> **Warning:** {escaped}\n")
     kinds = [k for k in KINDS if k in set(paired["comparison"])]
     text.append("Comparisons: " + "; ".join(KIND_WORDS[k] for k in kinds) + ".\n")
     return text

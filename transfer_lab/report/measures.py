@@ -184,6 +184,7 @@ def report(sweep_dir: Path, frame: pd.DataFrame, draw_figures: bool = True):
     drawn = []
     if draw_figures:
         from transfer_lab.report.figures.measures import measures_figure
+        from transfer_lab.report.tables import sweep_title
 
-        drawn = measures_figure(table, groups, sweep_dir / "figures", sweep_dir.name)
+        drawn = measures_figure(table, groups, sweep_dir / "figures", sweep_title(sweep_dir, frame))
     return markdown(table, agreed, groups), drawn

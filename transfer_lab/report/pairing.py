@@ -13,6 +13,11 @@ Three kinds of comparison, each made only when the sweep holds both sides:
 
 A pair is one replicate (split seed and training seed) that both sides finished. Replicates
 only one side has are left out and counted, never filled in.
+
+A *family* is every comparison of one kind against one baseline in one metric (β = 0.2, 0.4
+and 0.67 against β = 0; every arm against baseB at one budget): its p-values are also given
+Holm-adjusted (`p_t_holm`, `p_wilcoxon_holm`), since the smallest of several raw p-values is
+small by chance more often than one is.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from transfer_lab.report.collect import METRICS, SOURCE_ONLY, TREATMENT_COLUMNS
-from transfer_lab.report.statistics import Paired, paired
+from transfer_lab.report.statistics import Paired, holm, paired
 from transfer_lab.report.summary import Configuration, missing
 from transfer_lab.transfer import arms
 
@@ -149,4 +154,13 @@ def paired_table(found: list[Comparison], name_columns: list[str]) -> pd.DataFra
                     **{k: v for k, v in result.as_dict().items() if k != "n"},
                 }
             )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    family = table.groupby(["comparison", "baseline", "metric"], sort=False)
+    for column in ("p_t", "p_wilcoxon"):  # each beside its raw p
+        adjusted = family[column].transform(lambda p: holm(p.to_numpy()))
+        table.insert(table.columns.get_loc(column) + 1, f"{column}_holm", adjusted)
+    # differences of two accuracies lie in [−1, 1]; a t-interval from few pairs may not
+    table[["ci_low", "ci_high"]] = table[["ci_low", "ci_high"]].clip(-1.0, 1.0)
+    return table

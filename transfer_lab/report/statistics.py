@@ -11,7 +11,8 @@ training seed), so it can be checked by hand. Degenerate inputs never raise:
 
 The tests and intervals are scipy.stats' (ttest_rel, ttest_1samp, wilcoxon, ttest_ind); what
 is written here is the handling of those degenerate inputs, which scipy answers with NaN and
-warnings.
+warnings, and Holm's step-down adjustment for a family of tests (scipy has only the FDR ones,
+and statsmodels is not a dependency).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import numpy as np
 from scipy import stats
 
 CONFIDENCE = 0.95
+# Below this many pairs the t-interval is wide and Wilcoxon's exact p cannot fall below 2/2ⁿ.
+FEW_PAIRS = 5
 # Differences this small are rounding, not measurement: accuracies are ratios of counts.
 TOLERANCE = 1e-12
 
@@ -50,8 +53,13 @@ class Paired:
         return asdict(self)
 
 
-def t_interval(values, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Two-sided t-based confidence interval for the mean; NaNs below two values."""
+def t_interval(
+    values, confidence: float = CONFIDENCE, bounds: tuple[float, float] | None = None
+) -> tuple[float, float]:
+    """Two-sided t-based confidence interval for the mean; NaNs below two values.
+
+    `bounds` clips the interval to the values' possible range (accuracies: (0, 1)), since with
+    few values the t-interval of a mean near a bound passes it."""
     values = np.asarray(values, dtype=float)
     if len(values) < 2:
         return (math.nan, math.nan)
@@ -59,7 +67,33 @@ def t_interval(values, confidence: float = CONFIDENCE) -> tuple[float, float]:
     if np.all(values == values[0]):  # no spread: scipy's interval would be NaN, the mean is sure
         return (mean, mean)
     low, high = stats.ttest_1samp(values, 0.0).confidence_interval(confidence)
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
     return (float(low), float(high))
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's (1979) step-down adjusted p-values for one family of tests, in the given order.
+
+    The i-th smallest of m p-values is multiplied by m − i + 1, capped at 1, and made no
+    smaller than the adjusted p before it; rejecting where the adjusted p ≤ α keeps the chance
+    of any false rejection in the family at most α. NaN p-values (no test) stay NaN and do not
+    count in m."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(p.shape, math.nan)
+    tested = np.flatnonzero(~np.isnan(p))
+    order = tested[np.argsort(p[tested], kind="stable")]
+    m = len(order)
+    running = 0.0
+    for i, index in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def wilcoxon_floor(n: int) -> float:
+    """The smallest two-sided p the exact Wilcoxon signed-rank test can give with n pairs."""
+    return 2.0 / 2**n if n >= 1 else math.nan
 
 
 def paired(treatment, baseline, confidence: float = CONFIDENCE) -> Paired:

@@ -129,7 +129,8 @@ def display_columns(configs: list[Configuration], columns: list[str]) -> list[st
 
 
 def summarise(configs: list[Configuration], columns: list[str]) -> pd.DataFrame:
-    """One row per configuration: design values, n, split seeds, mean/std/95% CI per metric.
+    """One row per configuration: design values, n, split seeds, mean/std/95% CI per metric
+    (the accuracies' t-intervals clipped to [0, 1]: from few seeds they can pass 100%).
 
     The source's transferability measures at the configuration's depth are columns too, when
     the sweep recorded them.
@@ -146,7 +147,7 @@ def summarise(configs: list[Configuration], columns: list[str]) -> pd.DataFrame:
             values = np.array(list(config.metric(metric).values()), dtype=float)
             row[f"{metric}_mean"] = float(values.mean()) if len(values) else math.nan
             row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
-            low, high = t_interval(values)
+            low, high = t_interval(values, bounds=(0.0, 1.0) if metric in METRICS else None)
             row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = low, high
         rows.append(row)
     return pd.DataFrame(

@@ -25,7 +25,7 @@ from transfer_lab.report.markdown import write_markdown
 from transfer_lab.report.pairing import comparisons, paired_table
 from transfer_lab.report.statistic import OURS, PAPER
 from transfer_lab.report.summary import configurations, display_columns, summarise
-from transfer_lab.report.tables import SweepTables
+from transfer_lab.report.tables import SweepTables, sweep_title
 from transfer_lab.store.atomic import write_atomically
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ def report_sweep(
     drawn, figure_errors = [], []
     if draw and tables.configs:
         from transfer_lab.report.figures import SweepData, draw_figures  # matplotlib: only here
+        from transfer_lab.report.figures.budget import images_per_class
 
         kinds = [OURS] if statistic == OURS else []
         if statistic == PAPER or tables.has_paper:
@@ -89,10 +90,11 @@ def report_sweep(
                 tables.configs,
                 tables.display,
                 tables.comparisons,
-                sweep_dir.name,
+                sweep_title(sweep_dir, tables.jobs),
                 anchors=anchors and kind == PAPER,  # like with like: both in the paper's
                 statistic=kind,
                 words=tables.statistic_words(kind),
+                per_class=images_per_class(tables.jobs),
             )
             found, errors = draw_figures(data, sweep_dir / "figures")
             drawn, figure_errors = drawn + found, figure_errors + errors

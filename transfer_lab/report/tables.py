@@ -3,6 +3,7 @@ number formats, the summary rows and the paired rows."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pandas as pd
 from transfer_lab.report.collect import METRICS, TREATMENT_COLUMNS, distinct
 from transfer_lab.report.pairing import BETA, Comparison
 from transfer_lab.report.statistic import OURS, OURS_WORDS
+from transfer_lab.report.statistics import FEW_PAIRS, wilcoxon_floor
 from transfer_lab.report.summary import Configuration, format_value, mean_std, missing
 
 METRIC_TITLES = {
@@ -40,6 +42,7 @@ PAIRED_HEADER = [
     "diff (points)",
     "95% CI (points)",
     "t-test p",
+    "Holm p",
     "Wilcoxon p",
 ]
 KIND_WORDS = {
@@ -120,6 +123,29 @@ def p_text(value: float) -> str:
     return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
 
 
+HOLM_WORDS = (
+    "Holm p: the t-test's p adjusted by Holm's step-down method over its family (every "
+    "comparison of the kind against the same baseline), the one to read when several were made"
+)
+
+
+def pairs_text(n: int) -> str:
+    """The number of pairs, marked when it is too few for the tests to say much."""
+    return f"{n}*" if n < FEW_PAIRS else str(n)
+
+
+def few_pairs_warning(pairs) -> str:
+    """A sentence for the rows marked by pairs_text, or "" when every row has enough pairs."""
+    few = sorted({int(n) for n in pairs if 0 < int(n) < FEW_PAIRS})
+    if not few:
+        return ""
+    floors = ", ".join(f"{wilcoxon_floor(n):.3g} at n = {n}" for n in few)
+    return (
+        f"* fewer than {FEW_PAIRS} pairs: the t-interval is wide and Wilcoxon's p cannot fall "
+        f"below 2/2ⁿ ({floors}); these rows are a first look, not a finding."
+    )
+
+
 def paired_rows(table: pd.DataFrame, metric: str, notes: bool = False) -> list[list[str]]:
     """Rows of PAIRED_HEADER (and a note, if asked) for one metric."""
     if table.empty:
@@ -132,10 +158,11 @@ def paired_rows(table: pd.DataFrame, metric: str, notes: bool = False) -> list[l
             row.comparison,
             row.config,
             row.baseline,
-            str(row.pairs),
+            pairs_text(row.pairs),
             points(row.diff_mean),
             interval,
             p_text(row.p_t),
+            p_text(row.p_t_holm),
             p_text(row.p_wilcoxon),
         ]
         rows.append([*cells, str(row.note or "")] if notes else cells)
@@ -154,6 +181,16 @@ def fixed_settings(configs: list[Configuration], columns: list[str], display: li
         if len(values) == 1:
             parts.append(f"{COLUMN_TITLES.get(column, column)}={values.pop()}")
     return " · ".join(parts)
+
+
+def sweep_title(sweep_dir: Path, jobs: pd.DataFrame) -> str:
+    """The sweep as figures name it: its experiment and its date, e.g. "digits_beta · sweep
+    2026-12-02 01:13:26" (Hydra's multirun/<date>/<time>), else its folder's name."""
+    experiments = distinct(jobs.get("experiment", pd.Series(dtype=object)))
+    when = sweep_dir.name
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", sweep_dir.parent.name):
+        when = f"{sweep_dir.parent.name} {when.replace('-', ':')}"
+    return " · ".join([*map(str, experiments), f"sweep {when}"])
 
 
 def job_counts(frame: pd.DataFrame) -> str:

@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from transfer_lab.report import anchors as published
-from transfer_lab.report.figures.plotting import style_for
+from transfer_lab.report.figures.plotting import place_legend, style_for
 from transfer_lab.report.statistics import Paired, paired, t_interval
 from transfer_lab.transfer.arms import BASE_B, YOSINSKI_FAMILIES
 
@@ -45,7 +45,7 @@ def yosinski_panel(ax: Axes) -> None:
         "mean of each network's 10 best tests)",
         fontsize=9,
     )
-    ax.legend(fontsize=8, loc="lower left")
+    place_legend(ax)
 
 
 def cs6784_paired_difference(pairs: pd.DataFrame | None = None) -> Paired:

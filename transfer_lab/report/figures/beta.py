@@ -8,12 +8,13 @@ from pathlib import Path
 from transfer_lab.report.collect import distinct
 from transfer_lab.report.figures.anchor_panels import cs6784_panel
 from transfer_lab.report.figures.plotting import (
-    LEGEND_NOTE,
     SweepData,
     draw_paired,
     draw_series,
     fit_to_points,
+    legend_note,
     new_figure,
+    place_legend,
     save,
     series,
     style_for,
@@ -32,6 +33,7 @@ def beta_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
     groups = series(with_source, series_columns)
     has_pairs = sweep.has_pairs(BETA)
     figure, axes = new_figure(2 + has_pairs + bool(sweep.anchors))
+    banded: list[int] = []
     for index, members in enumerate(groups.values()):
         members = sorted(members, key=lambda c: c.values["beta"])
         label = members[0].name(series_columns) if series_columns else "mean over split seeds"
@@ -40,7 +42,9 @@ def beta_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
         for ax, metric in zip(
             axes[:2], (sweep.metric("source"), sweep.metric("target")), strict=True
         ):
-            draw_series(ax, xs, [values_of(c, metric) for c in members], style, label, error=True)
+            banded += draw_series(
+                ax, xs, [values_of(c, metric) for c in members], style, label, error=True
+            )
         points = sweep.paired_points(BETA, members, lambda c: float(c.values["beta"]))
         if points:
             draw_paired(
@@ -57,19 +61,19 @@ def beta_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
         ax.set_xlabel("β: weight of the binary-head loss on A")
         ax.set_ylabel(f"{task}: test error (%)")
         ax.set_title(f"Test error on {task} against β")
-        ax.legend(fontsize=8, title=LEGEND_NOTE, title_fontsize=7)
+    # one legend for every panel (the same lines), beside B's, outside the data
+    place_legend(axes[1], legend_note(banded))
     if has_pairs:
         ax = axes[2]
         ax.set_xlim(axes[1].get_xlim())
         ax.set_xlabel("β")
         ax.set_ylabel("change in B test error (points)")
         ax.set_title(
-            "Paired: B error(β) − B error(β = 0)\nsame split seeds; bars: 95% CI", fontsize=10
+            "Paired: B error(β) − B error(β = 0), same split seeds\nbars: 95% t-interval of "
+            "the mean difference; p: paired t-test, raw",
+            fontsize=10,
         )
-        ax.legend(fontsize=8)
     if sweep.anchors:
         cs6784_panel(axes[-1])
-    figure.suptitle(
-        f"Binary superclass heads (β) · sweep {sweep.name} · {sweep.title_note}", fontsize=9
-    )
+    sweep.suptitle(figure, "Binary superclass heads (β)", with_source)
     return save(figure, out_dir, "beta" + sweep.suffix)

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from transfer_lab.report.collect import distinct
 from transfer_lab.report.figures.plotting import (
-    LEGEND_NOTE,
     SweepData,
     draw_paired,
     draw_series,
     fit_to_points,
+    legend_note,
     new_figure,
+    place_legend,
     save,
     series,
     style_for,
@@ -35,22 +38,47 @@ def budget_column(configs: list[Configuration]) -> str | None:
     return None
 
 
-def budget_x(config: Configuration, column: str) -> float:
-    """Where a configuration sits on the budget axis: % of B, or images per class."""
+def images_per_class(jobs: pd.DataFrame) -> dict[float, float]:
+    """B's mean training images per class at each data.fraction the finished jobs ran."""
+    if "target_train_per_class" not in jobs or "fraction" not in jobs:
+        return {}
+    done = jobs[(jobs["status"] == "ok") & jobs["fraction"].notna()]
+    means = done.groupby("fraction")["target_train_per_class"].mean().dropna()
+    return {float(f): float(n) for f, n in means.items()}
+
+
+def budget_x(config: Configuration, column: str, per_class: dict[float, float]) -> float:
+    """Where a configuration sits on the budget axis: B's training images per class (a
+    fraction's as the jobs counted them), or % of B where the jobs did not record sizes."""
     value = float(config.values[column])
-    return 100 * value if column == "fraction" else value
+    if column == "fraction":
+        return per_class.get(value, 100 * value) if per_class else 100 * value
+    return value
 
 
-def draw_budget_axis(axes: list, budgets: list[float], column: str) -> None:
-    """A log axis with a tick at every budget the sweep ran, in the column's words."""
-    what = (
-        "fraction of B's training set (%)"
-        if column == "fraction"
-        else "B training images per class"
-    )
+def count_text(images: float) -> str:
+    return f"{images:,.0f}" if images >= 10 else f"{images:.2g}"
+
+
+def draw_budget_axis(
+    axes: list, configs: list[Configuration], column: str, per_class: dict[float, float]
+) -> None:
+    """A log axis with a tick at every budget the sweep ran: images per class, with the
+    fraction of B beneath for a fraction sweep."""
+    fractions = sorted({float(c.values[column]) for c in configs})
+    if column == "fraction" and per_class:
+        ticks = [per_class.get(f, 100 * f) for f in fractions]
+        labels = [f"{count_text(t)}\n{100 * f:g}%" for t, f in zip(ticks, fractions, strict=True)]
+        what = "B's training images per class (mean over split seeds) / % of B"
+    elif column == "fraction":
+        ticks, labels = [100 * f for f in fractions], [f"{100 * f:g}" for f in fractions]
+        what = "fraction of B's training set (%)"
+    else:
+        ticks, labels = fractions, [f"{f:g}" for f in fractions]
+        what = "B's training images per class"
     for ax in axes:
         ax.set_xscale("log")
-        ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
+        ax.set_xticks(ticks, labels)
         ax.minorticks_off()
         ax.set_xlabel(what)
 
@@ -63,13 +91,13 @@ def budget_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
     series_columns = [c for c in sweep.display if c not in BUDGET_COLUMNS]
 
     def to_x(config: Configuration) -> float:
-        return budget_x(config, column)
+        return budget_x(config, column, sweep.per_class)
 
     has_pairs = sweep.has_pairs(BASEB)
     figure, axes = new_figure(2 if has_pairs else 1)
     budgeted = [c for c in sweep.configs if not missing(c.values.get(column))]
     groups = series(budgeted, series_columns)
-    budgets = sorted({to_x(c) for c in budgeted})
+    banded: list[int] = []
     for index, members in enumerate(groups.values()):
         members = sorted(members, key=lambda c: float(c.values[column]))
         family = members[0].values.get("family") if "label" in series_columns else None
@@ -78,24 +106,25 @@ def budget_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
             label = f"{members[0].values['label']} {FAMILY_WORDS[family].split(' ', 1)[1]}"
         style = style_for(index, family)
         xs = [to_x(c) for c in members]
-        draw_series(
+        banded += draw_series(
             axes[0], xs, [values_of(c, sweep.metric("target")) for c in members], style, label
         )
         points = sweep.paired_points(BASEB, members, to_x)
         if points:
             draw_paired(axes[1], points, style, label, annotate=len(groups) <= 3)
-    draw_budget_axis(axes, budgets, column)
+    draw_budget_axis(axes, budgeted, column, sweep.per_class)
     fit_to_points(axes[0])
     axes[0].set_ylabel("target task B: test accuracy (%)")
     axes[0].set_title("Accuracy on B against its data budget")
-    axes[0].legend(fontsize=8, title=LEGEND_NOTE, title_fontsize=7)
+    place_legend(axes[0], legend_note(banded))  # the same lines in both panels
     if has_pairs:
         axes[1].set_ylabel("gain over scratch (accuracy points)")
         axes[1].set_title(
-            "Paired: treatment − baseB (scratch)\nsame split seeds; bars: 95% CI", fontsize=10
+            "Paired: treatment − baseB (scratch), same split seeds\nbars: 95% t-interval of "
+            "the mean difference; p: paired t-test, raw",
+            fontsize=10,
         )
-        axes[1].legend(fontsize=8)
-    figure.suptitle(f"Data budget · sweep {sweep.name} · {sweep.title_note}", fontsize=9)
+    sweep.suptitle(figure, "Data budget", budgeted)
     return save(figure, out_dir, "budget" + sweep.suffix)
 
 
@@ -120,15 +149,15 @@ def budget_loss_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
     groups = series(budgeted, [c for c in sweep.display if c not in BUDGET_COLUMNS])
     scratch = {float(c.values[column]): c for c in budgeted if c.values.get("family") == SCRATCH}
     figure, axes = new_figure(3)
-    budgets = sorted({budget_x(c, column) for c in budgeted})
+    banded: list[int] = []
     for index, members in enumerate(groups.values()):
         members = sorted(members, key=lambda c: float(c.values[column]))
         family = members[0].values.get("family")
         style = style_for(index, family)
         label = str(members[0].values.get("label") or family or "target")
-        xs = [budget_x(c, column) for c in members]
+        xs = [budget_x(c, column, sweep.per_class) for c in members]
         for ax, (metric, _) in zip(axes, LOSS_PANELS, strict=False):
-            draw_series(
+            banded += draw_series(
                 ax, xs, [values_of(c, metric) for c in members], style, label, as_percent=False
             )
         if family == SCRATCH:
@@ -149,13 +178,14 @@ def budget_loss_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
                 diffs.append((x, result))
         if diffs:
             draw_paired(axes[2], diffs, style, f"{label} − baseB", annotate=False, as_percent=False)
-    draw_budget_axis(axes, budgets, column)
+    draw_budget_axis(axes, budgeted, column, sweep.per_class)
     for ax, (_, title) in zip(
         axes, [*LOSS_PANELS, (None, "paired: validation loss − baseB's")], strict=True
     ):
         ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=8)
+    place_legend(axes[1], legend_note(banded))
+    place_legend(axes[2])
     axes[0].set_ylabel("cross-entropy on B")
-    axes[2].set_ylabel("Δ validation loss (same split seeds; bars: 95% CI)")
-    figure.suptitle(f"Data budget, losses · sweep {sweep.name}", fontsize=9)
+    axes[2].set_ylabel("Δ validation loss (same split seeds; bars: 95% t-interval)")
+    sweep.suptitle(figure, "Data budget, losses", budgeted, statistic=False)
     return save(figure, out_dir, "budget_loss")

@@ -1,5 +1,6 @@
 """Yosinski et al. (2014) Figure 2: target accuracy against the cut depth n for baseB, BnB,
-BnB+, AnB and AnB+; each split seed a point, the mean a line."""
+BnB+, AnB and AnB+; each split seed a point, the mean a line; beside it, where the sweep paired
+them, each network's difference from baseB on the same split seeds (the clearest view)."""
 
 from __future__ import annotations
 
@@ -10,41 +11,57 @@ import numpy as np
 from transfer_lab.report.collect import TREATMENT_COLUMNS, distinct
 from transfer_lab.report.figures.anchor_panels import yosinski_panel
 from transfer_lab.report.figures.plotting import (
-    LEGEND_NOTE,
     SweepData,
+    draw_paired,
     draw_series,
     facets,
+    legend_note,
     new_figure,
     of_family,
+    place_legend,
     save,
     style_for,
     values_of,
 )
+from transfer_lab.report.pairing import BASEB
 from transfer_lab.report.summary import missing
 from transfer_lab.transfer.arms import BASE_B, FAMILY_WORDS, YOSINSKI_FAMILIES
 
 
-def layers_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
-    """One figure per value of the columns that are not the network (e.g. per β)."""
+def is_layers_sweep(sweep: SweepData) -> bool:
+    """Whether the sweep holds Yosinski's figure: baseB and copied networks at 2+ depths."""
     copied = [c for c in sweep.configs if c.values.get("family") in YOSINSKI_FAMILIES[1:]]
     base = [c for c in sweep.configs if c.values.get("family") == BASE_B]
-    if not base or len(distinct(c.values.get("depth") for c in copied)) < 2:
+    return bool(base) and len(distinct(c.values.get("depth") for c in copied)) >= 2
+
+
+def layers_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
+    """One figure per value of the columns that are not the network (e.g. per β)."""
+    if not is_layers_sweep(sweep):
         return []
+    has_pairs = sweep.has_pairs(BASEB)
     written = []
     for suffix, words, members in facets(sweep.configs, sweep.display, set(TREATMENT_COLUMNS)):
-        figure, axes = new_figure(2 if sweep.anchors else 1)
+        figure, axes = new_figure(1 + has_pairs + bool(sweep.anchors))
         ax = axes[0]
-        depths = sorted({int(c.values["depth"]) for c in members if not missing(c.values["depth"])})
+        depths = sorted(
+            {
+                int(c.values["depth"])
+                for c in members
+                if c.values.get("family") != BASE_B and not missing(c.values["depth"])
+            }
+        )
         for index, family in enumerate(YOSINSKI_FAMILIES):
             chosen = of_family(members, family)
             if not chosen:
                 continue
+            style = style_for(index, family)
             xs = [0 if family == BASE_B else int(c.values["depth"]) for c in chosen]
             draw_series(
                 ax,
                 xs,
                 [values_of(c, sweep.metric("target")) for c in chosen],
-                style_for(index, family),
+                style,
                 FAMILY_WORDS[family],
                 offset=(index - 2) * 0.07,
                 band=False,
@@ -52,15 +69,31 @@ def layers_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
             if family == BASE_B:
                 level = 100 * np.mean(values_of(chosen[0], sweep.metric("target")))
                 ax.axhline(level, color="black", linestyle=":", linewidth=1)
-        ax.set_xticks(sorted({0, *depths}))
-        ax.set_xlabel("n: stages copied from the source network (0 = none)")
+            points = sweep.paired_points(BASEB, chosen, lambda c: int(c.values["depth"]))
+            if has_pairs and points:
+                draw_paired(
+                    axes[1],
+                    points,
+                    style,
+                    FAMILY_WORDS[family],
+                    offset=(index - 2) * 0.08,
+                    annotate=False,
+                )
+        for panel in axes[: 1 + has_pairs]:
+            panel.set_xticks(sorted({0, *depths}) if panel is ax else depths)
+            panel.set_xlabel("n: stages copied from the source network (0 = none)")
         ax.set_ylabel("target task B: test accuracy (%)")
         ax.set_title("Layer transferability on B" + (f" ({words})" if words else ""))
-        ax.legend(fontsize=8, loc="best", title=LEGEND_NOTE.split(" · band")[0], title_fontsize=7)
+        place_legend(ax, legend_note([]))
+        if has_pairs:
+            axes[1].set_title(
+                "Paired: network − baseB, same split seeds\nbars: 95% t-interval of the mean "
+                "difference (n pairs in paired.csv)",
+                fontsize=10,
+            )
+            axes[1].set_ylabel("difference from baseB (accuracy points)")
         if sweep.anchors:
-            yosinski_panel(axes[1])
-        figure.suptitle(
-            f"Yosinski-style Figure 2 · sweep {sweep.name} · {sweep.title_note}", fontsize=9
-        )
+            yosinski_panel(axes[-1])
+        sweep.suptitle(figure, "Yosinski-style Figure 2", members)
         written += save(figure, out_dir, f"layers{suffix}{sweep.suffix}")
     return written

@@ -22,7 +22,7 @@ def measures_figure(
     """Per group: the measured curves against n, then one panel per measure against n."""
     from matplotlib.figure import Figure  # matplotlib only when drawing: the report starts fast
 
-    from transfer_lab.report.figures.plotting import FAMILY_STYLE, save
+    from transfer_lab.report.figures.plotting import FAMILY_STYLE, place_legend, save
 
     names = measure_names(table)
     curves = [c for c in COPIED_FAMILIES if c in table and table[c].notna().any()]
@@ -53,21 +53,25 @@ def measures_figure(
                     label=FAMILY_WORDS[family],
                 )
                 ax.scatter(members["depth"], 100 * members[family], color=style["color"], s=8)
-            ax.set(title="measured: target test accuracy", xlabel="cut depth n", ylabel="%")
-            ax.legend(fontsize=7)
+            ax.set(title="measured: target test accuracy", ylabel="%")
+            place_legend(ax, below=True)
         for name in names:
             ax = next(panels)
             for _, seed in members.groupby("split_seed"):
                 ax.plot(seed["depth"], seed[name], color="#999999", lw=0.8, alpha=0.7)
             mean = members.groupby("depth")[name].mean()
             ax.plot(mean.index, mean.to_numpy(), color="#c62828", marker="o", lw=2)
-            ax.set(title=MEASURE_TITLES[name], xlabel="cut depth n (source's stage)")
-        for ax in axes:
-            ax.set_xticks(sorted(members["depth"].unique()))
+            ax.set(title=MEASURE_TITLES[name])
+        stages = members.drop_duplicates("depth").sort_values("depth")
+        for ax in axes:  # the stage copied at cut depth n, by the backbone's name for it
+            ax.set_xticks(stages["depth"].tolist(), stages["stage"].astype(str).tolist())
+            ax.set_xlabel("source's stage (cut after it)")
         words = ", ".join(f"{g}={v}" for g, v in zip(groups, key if groups else (), strict=False))
+        seeds = members["split_seed"].nunique()
         figure.suptitle(
-            f"{sweep_name}: the source on A measured on B's budget\n"
-            "grey: split seeds · red: mean" + (f" · {words}" if words else ""),
+            f"Transferability measures · {sweep_name} · n = {seeds} split seeds\n"
+            "the source on A measured on B's budget · grey: split seeds · red: mean"
+            + (f" · {words}" if words else ""),
             fontsize=10,
         )
         suffix = "".join(f"_{g}-{v}" for g, v in zip(groups, key if groups else (), strict=False))

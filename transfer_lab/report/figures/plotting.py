@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +33,54 @@ FAMILY_STYLE: dict[str, dict[str, Any]] = {
 }  # one per family of transfer/arms.py (tests/test_arms.py checks)
 CYCLE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
-LEGEND_NOTE = "dots: single split seeds · line: mean · band: 95% CI (t, from 3 seeds)"
+BAND_FROM = 3  # with two values t(0.975, 1) = 12.7 makes a band that hides everything
+
+
+def n_words(counts) -> str:
+    """How many replicates each point has: "8", or "3–8" where they differ."""
+    found = sorted({int(n) for n in counts if n})
+    if not found:
+        return "0"
+    return str(found[0]) if len(found) == 1 else f"{found[0]}–{found[-1]}"
+
+
+def legend_note(banded) -> str:
+    """The legend's title: what dots and lines are, and the band only where one was drawn,
+    with the number of values it is computed from (`banded`: one count per band point)."""
+    note = "dots: single split seeds · line: mean"
+    if banded:
+        note += f"\nband: 95% t-interval of the mean, n = {n_words(banded)}"
+    return note
+
+
+def place_legend(ax: Axes, title: str | None = None, below: bool = False, **options) -> None:
+    """The legend outside the panel, to its right (or `below` it, under its axis label), so it
+    never hides a point."""
+    if not ax.get_legend_handles_labels()[0]:
+        return
+    where = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0)}
+    if below:
+        where = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.2)}
+    ax.legend(
+        **where,
+        borderaxespad=0.0,
+        fontsize=8,
+        title=title,
+        title_fontsize=7,
+        alignment="left",
+        **options,
+    )
 
 
 @dataclass(frozen=True)
 class SweepData:
     """What every figure reads from the report: configurations, the design columns that vary
-    between them, the paired comparisons, the sweep's name for titles, whether to add the
-    published numbers' panel, and which statistic to plot (`statistic`, with `words` for the
-    titles; report/statistic.py). Figures in the paper's statistic are saved as <name>_paper,
-    so both kinds can sit side by side."""
+    between them, the paired comparisons, the sweep's name for titles (its experiment and
+    date, tables.sweep_title), whether to add the published numbers' panel, and which
+    statistic to plot (`statistic`, with `words` for the titles; report/statistic.py).
+    Figures in the paper's statistic are saved as <name>_paper, so both kinds can sit side by
+    side. `per_class` maps each data.fraction to B's mean training images per class, for the
+    budget axis."""
 
     configs: list[Configuration]
     display: list[str]
@@ -51,6 +89,7 @@ class SweepData:
     anchors: bool = True
     statistic: str = OURS
     words: str = OURS_WORDS
+    per_class: dict[float, float] = field(default_factory=dict)
 
     def metric(self, phase: str) -> str:
         """The column a figure plots for a phase's test accuracy in this statistic."""
@@ -64,6 +103,13 @@ class SweepData:
     def title_note(self) -> str:
         """The statistic, for a figure's title: every figure says which one it shows."""
         return f"test accuracy: {self.words}"
+
+    def suptitle(self, figure: Figure, what: str, configs=None, statistic: bool = True) -> None:
+        """The figure's title: what it shows, the sweep (experiment and date), n, the statistic."""
+        configs = self.configs if configs is None else configs
+        counts = [len(c.metric(self.metric("target"))) for c in configs]
+        first = f"{what} · {self.name} · n = {n_words(counts)} split seeds per configuration"
+        figure.suptitle(first + (f"\n{self.title_note}" if statistic else ""), fontsize=9)
 
     def paired_points(
         self, kind: str, members: list[Configuration], x_of: Callable[[Configuration], float]
@@ -104,10 +150,11 @@ def style_for(index: int, family: str | None = None) -> dict[str, Any]:
     return {"color": CYCLE[index % len(CYCLE)], "marker": MARKERS[index % len(MARKERS)]}
 
 
-def new_figure(panels: int, height: float = 4.2) -> tuple[Figure, list[Axes]]:
-    """Panels side by side; four make a 2 × 2 grid, which fits a paper's page better."""
+def new_figure(panels: int, height: float = 4.2, legends: float = 2.2) -> tuple[Figure, list[Axes]]:
+    """Panels side by side; four make a 2 × 2 grid, which fits a paper's page better.
+    `legends`: inches of width kept for the legends beside the panels (place_legend)."""
     rows, cols = (2, 2) if panels == 4 else (1, panels)
-    figure = Figure(figsize=(5.4 * cols, height * rows), layout="constrained")
+    figure = Figure(figsize=(5.4 * cols + legends, height * rows), layout="constrained")
     axes = list(figure.subplots(rows, cols, squeeze=False).flat)
     for ax in axes:
         ax.grid(True, alpha=0.3)
@@ -161,8 +208,9 @@ def draw_series(
     band: bool = True,
     error: bool = False,
     as_percent: bool = True,
-) -> None:
-    """Points for every replicate, the mean as a line, a 95% band where there are 3+ values.
+) -> list[int]:
+    """Points for every replicate, the mean as a line, a 95% band where there are 3+ values;
+    returns how many values each banded point has (none: no band drawn), for legend_note.
 
     Accuracies are drawn in % (errors as 100 − %, with `error`); other values (losses) as they
     are, with `as_percent=False`."""
@@ -171,6 +219,7 @@ def draw_series(
         scale = lambda v: np.asarray(v, dtype=float)  # noqa: E731
     face = style.get("facecolor", style["color"])
     means, lows, highs = [], [], []
+    banded: list[int] = []
     for x, values in zip(xs, samples, strict=True):
         if values:
             ax.scatter(
@@ -185,10 +234,11 @@ def draw_series(
                 zorder=3,
             )
         means.append(float(np.mean(values)) if values else math.nan)
-        # with two seeds t(0.975, 1) = 12.7 makes a band that hides everything: draw from 3
-        low, high = t_interval(values) if len(values) >= 3 else (math.nan, math.nan)
+        low, high = t_interval(values) if len(values) >= BAND_FROM else (math.nan, math.nan)
         lows.append(low)
         highs.append(high)
+        if band and not math.isnan(low):
+            banded.append(len(values))
     ax.plot(
         xs,
         scale(means),
@@ -207,6 +257,7 @@ def draw_series(
         if error:
             low_line, high_line = high_line, low_line
         ax.fill_between(xs, low_line, high_line, color=style["color"], alpha=0.12, linewidth=0)
+    return banded
 
 
 def fit_to_points(ax: Axes) -> None:
