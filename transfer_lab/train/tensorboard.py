@@ -85,6 +85,8 @@ COVERED = {
     "data.split_seed",
     "seed",
     "experiment",
+    "transfer.arm",  # the label
+    "only_source",  # a sweep's first round: the session's label says "source …"
 }
 DESIGN = ("experiment", "dataset", "treatment", "label", "family", "depth", "freeze")
 
@@ -116,6 +118,8 @@ def hparams_of(results: JobResults, phase: str = "target") -> dict[str, Any]:
         key = key.lstrip("+~")
         if key in COVERED or key in params or key.startswith("hydra") or "enable_" in key:
             continue
+        if phase == "source" and key.startswith(("transfer.", "target.")):
+            continue  # the first job's arm that needed this source, not the source's
         try:
             params[key] = float(value)
         except ValueError:
