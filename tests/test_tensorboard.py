@@ -52,3 +52,37 @@ def test_beta_is_named_where_it_varies_or_matters():
     assert named("A3B", "A", 0.67) == "003-A3B-beta0.67-split1"
     assert named("B3B", "B", 0.4, ("model.beta=0.4",)) == "003-B3B-split1"  # no A, no β
     assert named("A3B", "A", 0.0, source_key="ab" * 32) == "source-A-split1-abababab"
+
+
+def test_a_sources_session_names_the_task_it_learnt_not_the_first_arm_that_needed_it():
+    from transfer_lab.store.results import JobResults, PhaseResults
+    from transfer_lab.train.tensorboard import hparams_of
+
+    def job(treatment, label):
+        return JobResults(
+            status="ok",
+            experiment="digits_beta",
+            dataset="digits",
+            split_seed=1,
+            seed=0,
+            treatment=treatment,
+            label=label,
+            family=label,
+            depth=3,
+            freeze=False,
+            lr_scale=1.0,
+            beta=0.4,
+            binary_heads=1,
+            overrides=[f"transfer.arm={label}", "model.beta=0.4", "only_source=true"],
+            source=PhaseResults(cache_key="ab" * 32),
+        )
+
+    source_a = hparams_of(job("transfer", "A3B+"), "source")
+    assert source_a["label"] == "source A" and source_a["family"] == "source"
+    assert source_a["beta"] == 0.4 and source_a["split_seed"] == 1
+    assert not {"depth", "freeze", "treatment", "transfer.arm", "only_source"} & set(source_a)
+    source_b = hparams_of(job("selffer", "B3B"), "source")
+    assert source_b["label"] == "source baseB" and "beta" not in source_b
+    target = hparams_of(job("transfer", "A3B+"))
+    assert (target["label"], target["depth"], target["beta"]) == ("A3B+", 3, 0.4)
+    assert "transfer.arm" not in target  # the label says it
