@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## make .venv with transfer_lab and the dev tools
 
-demo: $(STAMP)  ## the offline β study on digits (32 jobs, a few minutes on 2 cores) and its report
+demo: $(STAMP)  ## the offline β study on digits (32 sources, then 32 targets; minutes on 2 cores), its report
 	$(RUN) +experiment=digits_beta sweep
 
 # Each study: its sweep, which writes its report at the end. Real datasets are read from data/
@@ -79,8 +79,8 @@ format: $(STAMP)  ## ruff format and autofix
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# Every sweep's log tree is multirun/<date>/<time>/tensorboard/<job>/{source,target}; a single
-# run's is outputs/<date>/<time>/tensorboard/run/{source,target}.
+# Every sweep's log tree is multirun/<date>/<time>/tensorboard/<number>-<arm>-…-split<s>/target
+# and source-…/source; a single run's is outputs/<date>/<time>/tensorboard/<arm>-…/{source,target}.
 TENSORBOARD_ALL := --logdir_spec sweeps:multirun,runs:outputs
 tensorboard: $(STAMP)  ## serve TensorBoard over every sweep and run (LOGDIR=multirun/<date>/<time> for one)
 	$(VENV)/bin/tensorboard $(if $(LOGDIR),--logdir $(LOGDIR),$(TENSORBOARD_ALL)) --host 127.0.0.1 --port 6006

@@ -76,6 +76,27 @@ def compose(overrides: list[str] | None = None):
         )
 
 
+def experiment_data(conf: Path | None = None) -> dict[str, str]:
+    """Each experiment file's dataset, as Hydra composes it (`data.name`), by experiment name.
+
+    Tests pick experiments by what they read, never by how they are named: a user's copy of
+    digits_beta.yaml under any name is still a digits experiment.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from transfer_lab.config.paths import config_dir
+
+    conf = conf or config_dir()
+    with initialize_config_dir(version_base="1.3", config_dir=str(conf)):
+        return {
+            p.stem: str(
+                hydra_compose(config_name="config", overrides=[f"+experiment={p.stem}"]).data.name
+            )
+            for p in sorted((conf / "experiment").glob("*.yaml"))
+        }
+
+
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory) -> Path:
     """One folder laid out as every data config's default root expects, in the real formats."""

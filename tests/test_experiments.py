@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
-from tests.conftest import compose
+from tests.conftest import compose, experiment_data
 from transfer_lab.config.paths import config_dir
 
-STUDIES = sorted(
-    p.stem for p in (config_dir() / "experiment").glob("*.yaml") if not p.stem.startswith("digits_")
-)  # the digits ones run in other tests
+OFFLINE_DATA = "digits"  # the experiments on the bundled digits run in other tests
+
+
+def studies(conf=None) -> list[str]:
+    """The experiments on real-format data files, picked by their composed `data`."""
+    return [name for name, data in experiment_data(conf).items() if data != OFFLINE_DATA]
+
+
+STUDIES = studies()
 TINY_RUN = [
     "trainer.enable_progress_bar=false",
     "trainer.limit_train_batches=1",
@@ -35,6 +42,19 @@ def one_job_of(experiment: str) -> list[str]:
 
 def test_cutting_the_grid_leaves_one_transfer_job():
     assert one_job_of("yosinski") == ["transfer.arm=A7B+", "data.direction=BA", "data.split_seed=1"]
+
+
+def test_experiments_are_sorted_by_their_data_not_their_name(tmp_path):
+    """A user's copy of digits_beta.yaml under a name of their own stays with the digits ones,
+    and a real-data study copied under a digits_ name stays a study."""
+    conf = tmp_path / "conf"
+    shutil.copytree(config_dir(), conf)
+    shutil.copy(conf / "experiment" / "digits_beta.yaml", conf / "experiment" / "my_study.yaml")
+    shutil.copy(conf / "experiment" / "yosinski.yaml", conf / "experiment" / "digits_cifar.yaml")
+    chosen = studies(conf)
+    assert "my_study" not in chosen and "digits_beta" not in chosen
+    assert "digits_cifar" in chosen and "yosinski" in chosen
+    assert chosen == sorted(set(STUDIES) | {"digits_cifar"})
 
 
 @pytest.mark.slow

@@ -13,16 +13,19 @@ from transfer_lab.report.curves import curve_columns
 def write_run(folder, train, val):
     writer = SummaryWriter(str(folder))
     for epoch, (t, v) in enumerate(zip(train, val, strict=True)):
-        writer.add_scalar("val/loss", v, 10 * epoch + 9)
-        writer.add_scalar("train/loss", t, 10 * epoch + 10)
+        writer.add_scalar("target/val/loss", v, 10 * epoch + 9)
+        writer.add_scalar("target/train/loss", t, 10 * epoch + 10)
     writer.close()
 
 
 def test_last_epoch_losses_and_the_lowest_validation_loss(tmp_path):
     sweep = tmp_path / "sweep"
     (sweep / "4").mkdir(parents=True)
-    write_run(sweep / "tensorboard" / "4" / "target", [2.0, 1.0, 0.5], [1.5, 0.9, 1.2])
-    write_run(sweep / "tensorboard" / "4" / "source", [9.0], [9.0])  # another phase: not read
+    write_run(
+        sweep / "tensorboard" / "004-A3B+-split1" / "target", [2.0, 1.0, 0.5], [1.5, 0.9, 1.2]
+    )
+    write_run(sweep / "tensorboard" / "004-A3B+-split1" / "source", [9.0], [9.0])  # not read
+    write_run(sweep / "tensorboard" / "040-A3B+-split1" / "target", [9.0], [9.0])  # job 40's
     columns = curve_columns(sweep / "4")
     assert math.isclose(columns["target_train_loss"], 0.5, rel_tol=1e-6)
     assert math.isclose(columns["target_val_loss"], 1.2, rel_tol=1e-6)

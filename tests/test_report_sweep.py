@@ -52,7 +52,9 @@ def test_sweep_with_a_failed_job_reports_the_rest_and_logs_hparams(cli):
     finished = [r for r in finished if r["status"] == "ok"]
     assert len(finished) == 4
     for results in finished:
-        target = events(sweep / "tensorboard" / results["job"] / "target")
+        # runs named by job number, arm, β and split seed
+        run = f"{int(results['job']):03d}-{results['label']}-beta{results['beta']:g}"
+        target = events(sweep / "tensorboard" / f"{run}-split{results['split_seed']}" / "target")
         start = metadata.parse_session_start_info_plugin_data(
             target.PluginTagToContent(metadata.PLUGIN_NAME)[metadata.SESSION_START_INFO_TAG]
         )
@@ -65,8 +67,14 @@ def test_sweep_with_a_failed_job_reports_the_rest_and_logs_hparams(cli):
         final = {tag: target.Scalars(tag)[-1].value for tag in target.Tags()["scalars"]}
         assert final["hp/target_test_acc"] == pytest.approx(results["target"]["test_acc"])
         assert final["hp/source_val_acc"] == pytest.approx(results["source"]["val_acc"])
-        assert {"train/acc", "val/acc", "test/acc"} <= set(final)
-        # the sweep trained each source first, logging it as source-<key prefix>
-        key = results["source"]["cache_key"][:16]
-        source = events(sweep / "tensorboard" / f"source-{key}" / "source")
-        assert {"train/acc", "val/acc", "test/acc"} <= set(source.Tags()["scalars"])
+        assert {"target/train/acc", "target/val/acc", "target/test/acc"} <= set(final)
+        assert "epoch" not in final
+        # the sweep trained each source first, logging it as source-A-…-<key prefix>, with a
+        # session of its own
+        key = results["source"]["cache_key"][:8]
+        run = f"source-A-beta{results['beta']:g}-split{results['split_seed']}-{key}"
+        source = events(sweep / "tensorboard" / run / "source")
+        assert {"source/train/acc", "source/val/acc", "source/test/acc"} <= set(
+            source.Tags()["scalars"]
+        )
+        assert metadata.SESSION_START_INFO_TAG in source.PluginTagToContent(metadata.PLUGIN_NAME)

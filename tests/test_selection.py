@@ -114,7 +114,7 @@ def test_beta_one_selects_on_the_trained_loss_and_records_rates_per_epoch(cli):
         "copied": pytest.approx([0.01, 0.01, 0.02]),
     }
     # measuring the selected weights' val/acc adds no point to the source's curve
-    assert len(scalars(job, "source")["val/acc"]) == 3
+    assert len(scalars(job, "source")["source/val/acc"]) == 3
 
 
 def scalars(job, stage: str) -> dict[str, list[float]]:

@@ -75,6 +75,7 @@ class SourcesFirstSweeper(BasicSweeper):
         from transfer_lab.errors import UserError
         from transfer_lab.sweep.grid import grid
         from transfer_lab.sweep.plan import check_launcher, make_plan, source_jobs, target_jobs
+        from transfer_lab.sweep.progress import start_round
 
         jobs = grid(None, [*self._parse_config(), *arguments], self.hydra_context.config_loader)
         sweep_dir = Path(self.config.hydra.sweep.dir)
@@ -92,7 +93,9 @@ class SourcesFirstSweeper(BasicSweeper):
         print(plan.summary(), flush=True)
         returns = []
         if plan.sources:
+            start_round(sweep_dir, "sources", len(plan.sources))  # each job shows k/N as it ends
             returns.append(self.launcher.launch(source_jobs(plan), initial_job_idx=0))
         if plan.todo:
+            start_round(sweep_dir, "jobs", len(plan.todo))
             returns.append(self.launcher.launch(target_jobs(plan), initial_job_idx=plan.todo[0]))
         return returns

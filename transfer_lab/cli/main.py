@@ -79,6 +79,10 @@ def quiet_libraries() -> None:
         ".*treespec.*",
     ):
         warnings.filterwarnings("ignore", message=pattern)
+    if (
+        "SLURM_JOB_ID" not in os.environ
+    ):  # on a login node srun is there, but the job is not SLURM's
+        warnings.filterwarnings("ignore", message=".*`srun` command is available.*not used")
 
 
 def task(cfg) -> float:
@@ -91,7 +95,7 @@ def task(cfg) -> float:
     from hydra.types import RunMode
 
     from transfer_lab.config.folders import WRITE_ERRNOS, os_error_sentence
-    from transfer_lab.job.context import JobContext
+    from transfer_lab.job.context import JobContext, job_number
     from transfer_lab.job.pipeline import run_job, write_failure
     from transfer_lab.sweep.grid import JOB_COUNT_ENV
 
@@ -104,24 +108,32 @@ def task(cfg) -> float:
         from transfer_lab.sweep.workers import pin_worker
 
         log.info(pin_worker(Path(hc.sweep.dir), int(hc.launcher.n_jobs)))
+    # The run's name (job/context.run_name) is given once the job knows its arm.
+    number = source_key = ""
     if multirun and cfg.get("only_source"):
-        name, tensorboard_dir = f"source-{job_dir.name}", Path(hc.sweep.dir) / "tensorboard"
+        source_key, tensorboard_dir = job_dir.name, Path(hc.sweep.dir) / "tensorboard"
         banner = f"source {job_dir.name[:8]}"
     elif multirun:  # the folder is the job's number in the grid (transfer_lab.sweep.plan)
         total = os.environ.get(JOB_COUNT_ENV, "?")
-        name, tensorboard_dir = job_dir.name, Path(hc.sweep.dir) / "tensorboard"
+        number, tensorboard_dir = (
+            job_number(job_dir.name, total),
+            Path(hc.sweep.dir) / "tensorboard",
+        )
+        name = job_dir.name
         banner = f"job {int(name) + 1}/{total}" if name.isdigit() else f"job {name}"
     else:
-        banner, name, tensorboard_dir = "job", "run", job_dir / "tensorboard"
+        banner, tensorboard_dir = "job", job_dir / "tensorboard"
     ctx = JobContext(
         job_dir=job_dir,
         tensorboard_dir=tensorboard_dir,
-        name=name,
+        name=source_key or number or "run",
         banner=banner,
         experiment=hc.runtime.choices.get("experiment"),
         overrides=tuple(hc.overrides.task),
+        number=number,
+        source_key=source_key,
     )
-    objective = float("nan")
+    objective, results = float("nan"), None
     try:
         try:
             results = run_job(cfg, ctx)
@@ -147,6 +159,10 @@ def task(cfg) -> float:
             objective = results.target.val_acc
         if not multirun:
             log.info("results: %s", job_dir / "results.json")
+    if multirun:  # the round's k/N, time, ETA and this job's metric
+        from transfer_lab.sweep.progress import job_finished
+
+        job_finished(Path(hc.sweep.dir), bool(cfg.get("only_source")), ctx.name, results)
     return objective
 
 

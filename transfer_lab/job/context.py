@@ -10,7 +10,47 @@ from pathlib import Path
 class JobContext:
     job_dir: Path
     tensorboard_dir: Path
-    name: str  # e.g. "3" in a sweep: the job's TensorBoard run name
+    name: str  # the job's TensorBoard run, e.g. "007-A3B+-beta0.4-split1" (see `run_name`)
     banner: str  # e.g. "job 4/16"
     experiment: str | None = None
     overrides: tuple[str, ...] = ()
+    number: str = ""  # the zero-padded grid number in a sweep, "" for a single run
+    source_key: str = ""  # a sweep's source job: the cache key it trains (its folder's name)
+
+    def name_run(self, label: str, source_task: str | None, beta: float, split_seed: int) -> None:
+        """Name the TensorBoard run once the job knows its arm (before any phase logs)."""
+        show_beta = source_task == "A" and (
+            beta != 0 or any(o.lstrip("+~").startswith("model.beta=") for o in self.overrides)
+        )
+        self.name = run_name(
+            label,
+            beta if show_beta else None,
+            split_seed,
+            number=self.number,
+            source_of=source_task if self.source_key else None,
+            key=self.source_key,
+        )
+
+
+def run_name(
+    label: str,
+    beta: float | None,
+    split_seed: int,
+    number: str = "",
+    source_of: str | None = None,
+    key: str = "",
+) -> str:
+    """A run's name by design, so TensorBoard's list says which arm, β and split each run is and
+    sorts in job order: `007-A3B+-beta0.4-split1`, a sweep's sources `source-A-split1-1a2b3c4d`
+    (`source-baseB-…` for the network BnB copies), a single run `A3B+-beta0.4-split1`."""
+    beta_part = [] if beta is None else [f"beta{beta:g}"]
+    if source_of is not None:
+        arm = "A" if source_of == "A" else "baseB"
+        return "-".join(["source", arm, *beta_part, f"split{split_seed}", key[:8]])
+    return "-".join([p for p in [number, label, *beta_part, f"split{split_seed}"] if p])
+
+
+def job_number(folder: str, total: str | int | None) -> str:
+    """The grid number zero-padded to the sweep's width (at least 3), so runs sort numerically."""
+    width = max(3, len(str(total))) if str(total).isdigit() else 3
+    return f"{int(folder):0{width}d}" if folder.isdigit() else folder

@@ -24,6 +24,7 @@ from transfer_lab.job.target import baseb_definition, baseb_network, train_on_b
 from transfer_lab.store.keys import code_sha256, source_definition
 from transfer_lab.store.results import JobResults, PhaseResults
 from transfer_lab.train.tensorboard import log_hparams
+from transfer_lab.train.trainer import configured_loggers
 from transfer_lab.transfer import arms
 from transfer_lab.transfer.treatments import plan_from_config
 
@@ -61,6 +62,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     split, task_a, task_b = job.split, job.task_a, job.task_b
     stages = stage_names(cfg, job.source_images)
     plan = plan_from_config(cfg.transfer, stages)
+    ctx.name_run(plan.label, plan.source_task, float(cfg.model.beta), int(cfg.data.split_seed))
     if cfg.measures.only and plan.source_task != "A":
         raise UserError(
             f"measures.only=true measures a source network trained on A, but {plan.label} has "
@@ -107,6 +109,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     elif plan.source_task == "B":
         source_state, results.source, _ = baseb_network(cfg, job, ctx, phase="source")
     if cfg.get("only_source"):  # a sweep's first phase: the source network is all it needs
+        log_hparams(configured_loggers(cfg, ctx, "source"), results, phase="source")
         return finish(results, ctx, started)
 
     # 3b. How transferable the source's features look on B, stage by stage (cached).
@@ -134,7 +137,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
             results.target.cka = {"source": moved}
 
     # 5. Results: results.json (whole or absent) and the TensorBoard hparams session.
-    log_hparams(loggers, results)
+    log_hparams(loggers or configured_loggers(cfg, ctx, "target"), results)  # baseB: cached
     finish(results, ctx, started)
     log.info(
         "%s · target test accuracy %.4f (validation %.4f), %s",

@@ -15,9 +15,14 @@ CURVE_METRICS = ("target_train_loss", "target_val_loss", "target_val_loss_min")
 
 
 def event_folder(job_dir: Path, phase: str = "target") -> Path | None:
-    """A sweep job's TensorBoard run of one phase: <sweep>/tensorboard/<job>/<phase>."""
-    folder = job_dir.parent / "tensorboard" / job_dir.name / phase
-    return folder if folder.is_dir() else None
+    """A sweep job's TensorBoard run of one phase: <sweep>/tensorboard/<number>-<arm…>/<phase>,
+    the run whose name starts with the job's grid number (job/context.run_name)."""
+    number = job_dir.name
+    for folder in sorted((job_dir.parent / "tensorboard").glob(f"*/{phase}")):
+        first = folder.parent.name.partition("-")[0]
+        if folder.is_dir() and first.isdigit() and number.isdigit() and int(first) == int(number):
+            return folder
+    return None
 
 
 def scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
@@ -40,7 +45,9 @@ def curve_columns(job_dir: Path) -> dict[str, float]:
     if folder is None:
         return {}
     curves = scalars(folder)
-    train, val = curves.get("train/loss", []), curves.get("val/loss", [])
+    # tags carry the phase (target/train/loss); logs written before that did not
+    train = curves.get("target/train/loss") or curves.get("train/loss", [])
+    val = curves.get("target/val/loss") or curves.get("val/loss", [])
     columns = {}
     if train:
         columns["target_train_loss"] = train[-1][1]

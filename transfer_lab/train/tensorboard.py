@@ -7,6 +7,11 @@ milliseconds, about ten times an epoch, more than a digits training step. This l
 call's scalars as one event (TensorBoard reads them as the same scalars), hands events to the
 writer at most every few seconds, and flushes then; closing the logger writes the rest
 (event wall times are those of the hand-over; steps are exact).
+
+For reading: each tag carries its run's phase (`source/val/acc`, `target/val/acc`), so the two
+phases, of different lengths, get cards and step axes of their own; Lightning's `epoch` scalar
+is left out (it would be the first card, column and "Color by"); `hp/*` are the hparams
+session's final metrics, the same tags in every run.
 """
 
 from __future__ import annotations
@@ -33,9 +38,15 @@ class TensorBoardLogger(LightningTensorBoardLogger):
         self.flush_seconds = float(flush_seconds)
         self._flushed_at = -math.inf
         self._pending: list[tuple[Summary, int | None]] = []
+        version = kwargs.get("version")  # the phase, as train/trainer.py names each run
+        self.tag_prefix = f"{version}/" if isinstance(version, str) else ""
+
+    def tag(self, name: str) -> str:
+        return name if name.startswith("hp/") else self.tag_prefix + name
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        metrics = {self.tag(k): v for k, v in metrics.items() if k != "epoch"}
         if self._prefix or any(isinstance(v, Mapping) for v in metrics.values()):
             super().log_metrics(metrics, step)
             return
@@ -74,15 +85,18 @@ COVERED = {
     "data.split_seed",
     "seed",
     "experiment",
+    "transfer.arm",  # the label
+    "only_source",  # a sweep's first round: the session's label says "source …"
 }
 DESIGN = ("experiment", "dataset", "treatment", "label", "family", "depth", "freeze")
 
 
-def hparams_of(results: JobResults) -> dict[str, Any]:
+def hparams_of(results: JobResults, phase: str = "target") -> dict[str, Any]:
     """The job's settings: the design values, then every other override.
 
     Settings that do not apply (β for scratch, say) are left out rather than given a dummy
-    value, so each column keeps one type across the sweep.
+    value, so each column keeps one type across the sweep. A source's session names the task
+    it learnt (`source A`, `source baseB`) instead of the first job's arm that needed it.
     """
     params: dict[str, Any] = {k: getattr(results, k) for k in DESIGN}
     params.update(split_seed=results.split_seed, seed=results.seed)
@@ -90,6 +104,12 @@ def hparams_of(results: JobResults) -> dict[str, Any]:
         params.update(
             beta=results.beta, binary_heads=results.binary_heads, lr_scale=results.lr_scale
         )
+    if phase == "source":
+        learnt = "A" if results.treatment == "transfer" else "baseB"
+        params.update(label=f"source {learnt}", family="source", treatment=None, depth=None)
+        params.update(freeze=None, lr_scale=None)
+        if learnt == "baseB":
+            params.update(beta=None, binary_heads=None)
     data = results.config.get("data") or {}
     params["data.fraction"] = data.get("fraction")
     params["data.per_class"] = data.get("per_class")
@@ -98,6 +118,8 @@ def hparams_of(results: JobResults) -> dict[str, Any]:
         key = key.lstrip("+~")
         if key in COVERED or key in params or key.startswith("hydra") or "enable_" in key:
             continue
+        if phase == "source" and key.startswith(("transfer.", "target.")):
+            continue  # the first job's arm that needed this source, not the source's
         try:
             params[key] = float(value)
         except ValueError:
@@ -105,26 +127,32 @@ def hparams_of(results: JobResults) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
 
 
-def log_hparams(loggers: list[Logger], results: JobResults) -> None:
-    """Write the session and the final metrics (hp/*) into the target run's TensorBoard log.
+def log_hparams(loggers: list[Logger], results: JobResults, phase: str = "target") -> None:
+    """Write the session and the final metrics (hp/*) into the phase's TensorBoard run.
 
-    No job writes an experiment summary of its own: TensorBoard then builds the HPARAMS table
-    from every session under the log directory, so all jobs (and sweeps with different swept
-    keys) show side by side instead of one job's columns winning.
+    Every arm gets one in its target run, baseB too when its network came from the cache (the
+    caller then passes loggers made for the run, with no curves in it), and a sweep's source
+    job gets one in its source run. No job writes an experiment summary of its own:
+    TensorBoard then builds the HPARAMS table from every session under the log directory, so
+    all jobs (and sweeps with different swept keys) show side by side instead of one job's
+    columns winning.
     """
     logger = next((lg for lg in loggers if isinstance(lg, LightningTensorBoardLogger)), None)
-    if logger is None or results.target is None:
+    finished = results.target if phase == "target" else results.source
+    if logger is None or finished is None:
         return
     source, target = results.source, results.target
-    metrics = {
-        "hp/target_test_acc": target.test_acc,
-        "hp/target_test_loss": target.test_loss,
-        "hp/target_val_acc": target.val_acc,
-        "hp/source_val_acc": source.val_acc,
-        "hp/source_test_acc": source.test_acc,
-    }
+    metrics = {"hp/source_val_acc": source.val_acc, "hp/source_test_acc": source.test_acc}
+    if phase == "target":
+        metrics.update(
+            {
+                "hp/target_test_acc": target.test_acc,
+                "hp/target_test_loss": target.test_loss,
+                "hp/target_val_acc": target.val_acc,
+            }
+        )
     logger.log_metrics({k: v for k, v in metrics.items() if v is not None}, step=0)
-    _experiment, session_start, session_end = hparams(hparams_of(results), {})
+    _experiment, session_start, session_end = hparams(hparams_of(results, phase), {})
     writer = logger.experiment._get_file_writer()  # as Lightning's own log_hyperparams does
     writer.add_summary(session_start)
     writer.add_summary(session_end)
