@@ -26,6 +26,17 @@ log = logging.getLogger(__name__)
 Trained = dict[str, Any]  # {"state_dict": ..., "metrics": {...}}
 
 
+def save_atomically(path: Path, payload: Any) -> None:
+    """torch.save, whole or absent. Saved through a file object: saved to a path, torch reports
+    a full disk as "enforce fail … unexpected pos" rather than as the OSError it is."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+
+    write_atomically(path, write)
+
+
 def cache_key(definition: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON of a source network's definition."""
     text = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
@@ -64,14 +75,16 @@ class SourceCache:
             leftover.unlink(missing_ok=True)
 
     def load(self, key: str) -> Trained | None:
-        """The stored source, or None if absent, or if its record is unreadable or its bytes no
-        longer match their hash (a killed write, a damaged disk): such an entry is retrained."""
+        """The stored source, or None if absent, or if its record is unreadable, names another
+        key, holds a definition that does not hash to its key, or its bytes no longer match
+        their hash (a killed write, a damaged disk, a hand edit): such an entry is retrained."""
         checkpoint, meta_path, _ = self._paths(key)
         if not checkpoint.exists():
             return None
         try:
             meta = json.loads(meta_path.read_text())
-            sha = meta["sha256"] if meta.get("key") == key else None
+            agrees = meta.get("key") == key and cache_key(meta["definition"]) == key
+            sha = meta["sha256"] if agrees else None
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             sha = None
         if sha is None or file_sha256(checkpoint) != sha:
@@ -84,7 +97,7 @@ class SourceCache:
     def store(self, key: str, trained: Trained, definition: Mapping[str, Any]) -> str:
         """Write a source atomically; returns the checkpoint's SHA-256."""
         checkpoint, meta_path, _ = self._paths(key)
-        write_atomically(checkpoint, lambda tmp: torch.save(trained, tmp))
+        save_atomically(checkpoint, trained)
         sha = file_sha256(checkpoint)
         write_json_atomically(meta_path, {"key": key, "sha256": sha, "definition": definition})
         return sha
