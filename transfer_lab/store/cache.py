@@ -27,12 +27,18 @@ Trained = dict[str, Any]  # {"state_dict": ..., "metrics": {...}}
 
 
 def save_atomically(path: Path, payload: Any) -> None:
-    """torch.save, whole or absent. Saved through a file object: saved to a path, torch reports
-    a full disk as "enforce fail … unexpected pos" rather than as the OSError it is."""
+    """torch.save, whole or absent; a full disk raises the OSError it is. (torch reports it as
+    "enforce fail … unexpected pos": saving to a path always, to a file object when closing
+    the archive fails after the write that failed, which it keeps as the error's context.)"""
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
-            torch.save(payload, f)
+            try:
+                torch.save(payload, f)
+            except RuntimeError as error:
+                if isinstance(error.__context__, OSError):
+                    raise error.__context__ from None
+                raise
 
     write_atomically(path, write)
 
