@@ -84,8 +84,8 @@ def resumable(last: Path, cfg: DictConfig) -> bool:
 
     A last checkpoint of other settings is removed (a rerun with other settings in the same
     folder must not pick up foreign weights); one that does not load (a damaged disk, a copy cut
-    short) is moved aside as `<name>.damaged`, so the job starts over instead of failing on
-    every rerun.
+    short) is moved aside as `<name>.damaged` (removed with the other resume files when the
+    job finishes), so the job starts over instead of failing on every rerun.
     """
     settings = OmegaConf.to_container(cfg, resolve=False)  # as written, so paths may move
     fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
