@@ -90,6 +90,18 @@ def test_a_run_into_a_full_disk_is_one_sentence_and_nothing_is_made(cli, disk):
     assert files(where) == ["fill"]  # no job folder, no empty config.yaml or job.log
 
 
+def test_a_disk_that_fills_before_hydra_saves_the_config_is_one_sentence(cli, disk, monkeypatch):
+    monkeypatch.setattr("transfer_lab.config.folders.check_writable", lambda *args: None)
+    where = full(disk)  # as if it filled between the check and the job
+    done = cli([f"hydra.run.dir={where / 'job'}", *TINY], check=False)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"error: the disk holding {where / 'job'} is full; free space there or set "
+        "hydra.run.dir to another folder."
+    ]
+    assert [p for p in files(where) if (where / p).is_file()] == ["fill"]  # no empty file
+
+
 def test_a_sweep_into_a_read_only_folder_is_one_sentence_and_nothing_is_made(cli, read_only):
     done = cli(["sweep", "model.beta=0,0.4", f"hydra.sweep.dir={read_only / 'sweep'}"], check=False)
     assert done.returncode == 2

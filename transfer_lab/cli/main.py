@@ -159,7 +159,10 @@ def task(cfg) -> float:
 def run_hydra(args: list[str]) -> None:
     import hydra
 
+    from transfer_lab.config.folders import guard_hydra_config_save
     from transfer_lab.config.paths import config_dir
+
+    guard_hydra_config_save()
 
     entry = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")(
         task

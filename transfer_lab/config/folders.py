@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
+import sys
 import tempfile
 import threading
 from collections.abc import Iterable
@@ -71,6 +73,53 @@ def job_fault_sentence(error: OSError, job_dir: Path, cache_dir: Path, multirun:
     else:
         setting = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     return os_error_sentence(error, failed, setting)
+
+
+def guard_hydra_config_save() -> None:
+    """Hydra's first writes in a job folder (.hydra/*.yaml, after it opened job.log) that fail
+    for a reason in WRITE_ERRNOS end the run in one sentence, exit 2, and leave no empty file
+    behind; without this, Hydra prints a traceback and leaves an empty config.yaml and job.log.
+
+    The check before a run (check_writable) makes this rare: it is for a disk that fills
+    between that check and the job, or in the middle of a sweep.
+    """
+    import hydra.core.utils as hydra_utils
+
+    save = hydra_utils._save_config
+    if getattr(save, "says_write_errors", False):  # installed already
+        return
+
+    def guarded(cfg: object, filename: str, output_dir: Path) -> None:
+        try:
+            save(cfg, filename, output_dir)
+        except OSError as error:
+            if error.errno not in WRITE_ERRNOS:
+                raise
+            from hydra.core.hydra_config import HydraConfig
+            from hydra.types import RunMode
+
+            multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+            setting = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+            job_dir = Path(output_dir).parent
+            remove_empty_files(job_dir)
+            print(f"error: {os_error_sentence(error, job_dir, setting)}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    guarded.says_write_errors = True
+    hydra_utils._save_config = guarded
+
+
+def remove_empty_files(folder: Path) -> None:
+    """The empty files a failed write left in a job folder (log files are closed first)."""
+    for handler in list(logging.getLogger().handlers):
+        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).is_relative_to(
+            folder
+        ):
+            handler.close()
+            logging.getLogger().removeHandler(handler)
+    for path in Path(folder).rglob("*"):
+        if path.is_file() and path.stat().st_size == 0:
+            path.unlink()
 
 
 def quiet_write_errors_in_threads() -> None:
