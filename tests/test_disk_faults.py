@@ -123,6 +123,19 @@ def test_a_full_cache_disk_is_refused_before_the_run(cli, disk):
     assert files(where) == ["fill"]
 
 
+def test_report_on_a_read_only_sweep_folder_is_one_sentence(cli, disk):
+    from tests.test_report import make_job, ok_results
+
+    where = disk(256)
+    make_job(where, 0, ["model.beta=0"], ok_results(0.8, split_seed=0))
+    subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
+    done = cli(["report", str(where), "--no-figures"], check=False)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"error: cannot write in {where} (permission denied or read-only); write somewhere else."
+    ]
+
+
 def test_a_write_error_in_tensorboards_writer_thread_prints_no_traceback(disk, monkeypatch):
     from torch.utils.tensorboard import SummaryWriter
 

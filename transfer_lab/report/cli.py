@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from transfer_lab.report.statistic import OURS, STATISTICS
@@ -55,10 +56,18 @@ def main(args: list[str]) -> int:
             f"error: {sweep_dir} is not a folder; give a sweep folder such as "
             f"multirun/<date>/<time>.\n",
         )
-    report_sweep(
-        sweep_dir,
-        anchors=not options.no_anchors,
-        draw=not options.no_figures,
-        statistic=options.statistic,
-    )
+    try:
+        report_sweep(
+            sweep_dir,
+            anchors=not options.no_anchors,
+            draw=not options.no_figures,
+            statistic=options.statistic,
+        )
+    except OSError as error:  # a read-only or full sweep folder
+        from transfer_lab.config.folders import WRITE_ERRNOS, os_error_sentence
+
+        if error.errno not in WRITE_ERRNOS:
+            raise
+        print(f"error: {os_error_sentence(error)}", file=sys.stderr)
+        return 2
     return 0
