@@ -249,6 +249,17 @@ def test_a_shared_cache_is_written_and_read_by_two_users():
         with as_user("nobody") as nobody:
             assert nobody.submit(use_cache, root, mine, 9.0).result()[:2] == (False, [3.0] * 3)
         assert use_cache(root, mine, 9.0)[:2] == (False, [3.0] * 3)  # and root reads theirs
+        previous = os.umask(0o022)  # a colleague outside the group may still read
+        try:
+            readable = str(shared / "readable")
+            assert use_cache(readable, DEFINITION, 4.0)[:2] == (True, [4.0] * 3)
+        finally:
+            os.umask(previous)
+        with as_user("nobody") as nobody:
+            assert nobody.submit(use_cache, readable, DEFINITION, 9.0).result()[:2] == (
+                False,
+                [4.0] * 3,
+            )
         owners = {pwd.getpwuid(p.stat().st_uid).pw_name for p in shared.rglob("*.pt")}
         assert owners == {"root", "daemon"}
     finally:

@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,12 +64,15 @@ class SourceCache:
     def _locked(self, key: str) -> Iterator[None]:
         lock_path = self._paths(key)[2]
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a") as lock:
+        try:
+            lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)  # NFS locks want writing
+        except PermissionError:  # a colleague's cache that this user may read, not write
+            lock = os.open(lock_path, os.O_RDONLY)
+        try:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+            yield
+        finally:
+            os.close(lock)  # closing releases the lock
 
     def contains(self, key: str) -> bool:
         """Whether a source is stored under this key (its bytes are checked when loaded)."""
