@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import grp
+import json
 import multiprocessing as mp
+import os
+import pwd
+import shutil
+import stat
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import pytest
 import torch
 
 from transfer_lab.store.cache import SourceCache, cache_key
@@ -118,3 +127,140 @@ def test_a_checkpoint_write_that_fails_leaves_the_previous_file_whole(tmp_path):
         io.save_checkpoint({"state_dict": {"w": torch.zeros(3)}, "x": Unpicklable()}, path)
     assert path.read_bytes() == before
     assert list(path.parent.iterdir()) == [path]  # no temporary file left
+
+
+def test_a_record_whose_definition_does_not_hash_to_its_key_is_retrained(tmp_path):
+    cache, checkpoint = _stored(tmp_path)
+    key, record = checkpoint.stem, checkpoint.with_suffix(".json")
+    meta = json.loads(record.read_text())
+    meta["definition"]["beta"] = 0.2  # the checkpoint, its hash and its key stay as they were
+    record.write_text(json.dumps(meta))
+    assert cache.load(key) is None
+    fresh, _, trained = cache.fetch_or_train(
+        DEFINITION, lambda: {"state_dict": {"w": torch.zeros(3)}, "metrics": {}}
+    )
+    assert trained and torch.equal(cache.load(key)["state_dict"]["w"], torch.zeros(3))
+
+
+def test_two_cpu_thread_counts_give_two_source_keys():
+    from tests.test_slurm_plan import job_config
+    from transfer_lab.job.pipeline import source_needed
+
+    cfg, threads = job_config(["transfer.arm=A2B"]), torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = source_needed(cfg)
+        torch.set_num_threads(2)
+        two = source_needed(cfg)
+    finally:
+        torch.set_num_threads(threads)
+    assert (one["cpu_threads"], two["cpu_threads"]) == (1, 2)
+    assert cache_key(one) != cache_key(two)
+
+
+def test_the_planner_keys_the_threads_each_launcher_gives_its_jobs():
+    from transfer_lab.machine import job_threads, worker_threads
+
+    joblib = {"_target_": "hydra_plugins.hydra_joblib_launcher.JoblibLauncher", "n_jobs": 2}
+    assert job_threads(joblib) == worker_threads(2) == max(1, (os.cpu_count() or 1) // 2)
+    assert job_threads({"_target_": "x.TransferLabSlurmLauncher", "cpus_per_task": 6}) == 6
+    local = {"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}
+    assert job_threads(local) == torch.get_num_threads()
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664)])
+def test_atomic_writes_make_files_as_a_plain_open_would(tmp_path, umask, mode):
+    from transfer_lab.store.atomic import write_json_atomically
+    from transfer_lab.train.callbacks import AtomicCheckpointIO, BestWeights
+
+    previous = os.umask(umask)
+    try:
+        (tmp_path / "plain.txt").write_text("")
+        write_json_atomically(tmp_path / "results.json", {"status": "ok"})
+        AtomicCheckpointIO().save_checkpoint({"epoch": 0}, tmp_path / "target-last.ckpt")
+        best = BestWeights()
+        best.state, best.score, best.epoch = {"w": torch.ones(2)}, torch.tensor(0.5), 0
+        best.save(tmp_path / "target.ckpt")
+        SourceCache(tmp_path / "cache").fetch_or_train(
+            DEFINITION, lambda: {"state_dict": {"w": torch.ones(3)}, "metrics": {}}
+        )
+    finally:
+        os.umask(previous)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} == {".txt", ".json", ".ckpt", ".pt", ".lock"}
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in files} == {p.name: mode for p in files}
+
+
+LAB_GROUP = "nogroup"  # the group the lab's users share (nobody's own)
+
+
+def become(user: str, umask: int) -> None:
+    """Run the rest of this (forked) process as `user`, in the lab's group, with `umask`."""
+    gid = grp.getgrnam(LAB_GROUP).gr_gid
+    os.setgroups([gid])
+    os.setgid(pwd.getpwnam(user).pw_gid)
+    os.setuid(pwd.getpwnam(user).pw_uid)
+    os.umask(umask)
+
+
+def use_cache(root: str, definition: dict, value: float) -> tuple[bool, list[float], int]:
+    """Fetch a source, training it with weights `value` if missing: (trained, weights, uid)."""
+    found, _, trained = SourceCache(root).fetch_or_train(
+        definition, lambda: {"state_dict": {"w": torch.full((3,), value)}, "metrics": {}}
+    )
+    return trained, found["state_dict"]["w"].tolist(), os.getuid()
+
+
+def as_user(user: str):
+    """A worker process that runs as `user` (forked: the interpreter lives under /root, which
+    only root can read, and everything the cache needs is already imported)."""
+    context = mp.get_context("fork")
+    return ProcessPoolExecutor(1, mp_context=context, initializer=become, initargs=(user, 0o002))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_a_shared_cache_is_written_and_read_by_two_users():
+    for name in ("nobody", "daemon"):
+        pwd.getpwnam(name)  # a KeyError fails the test: the machine lacks the user
+    shared = Path(tempfile.mkdtemp(prefix="lab-cache-"))  # /tmp: every user can reach it
+    try:
+        os.chown(shared, -1, grp.getgrnam(LAB_GROUP).gr_gid)
+        shared.chmod(0o2775)  # the lab's group writes; new folders inherit the group
+        root, mine = str(shared / "cache"), {**DEFINITION, "seed": 1}
+        previous = os.umask(0o002)
+        try:
+            assert use_cache(root, DEFINITION, 1.0)[:2] == (True, [1.0] * 3)  # root writes
+        finally:
+            os.umask(previous)
+        with as_user("nobody") as nobody:
+            # nobody reads root's source, then writes one of its own
+            assert nobody.submit(use_cache, root, DEFINITION, 9.0).result() == (
+                False,
+                [1.0] * 3,
+                65534,
+            )
+            assert nobody.submit(use_cache, root, mine, 2.0).result()[:2] == (True, [2.0] * 3)
+        with as_user("daemon") as daemon:  # a second user without root's rights
+            assert daemon.submit(use_cache, root, mine, 9.0).result()[:2] == (False, [2.0] * 3)
+            (key,) = [p.stem for p in shared.rglob("*.pt") if p.stem != cache_key(DEFINITION)]
+            record = next(shared.rglob(f"{key}.json"))
+            record.write_text("{}")  # damaged: daemon trains it again over nobody's files
+            assert daemon.submit(use_cache, root, mine, 3.0).result()[:2] == (True, [3.0] * 3)
+        with as_user("nobody") as nobody:
+            assert nobody.submit(use_cache, root, mine, 9.0).result()[:2] == (False, [3.0] * 3)
+        assert use_cache(root, mine, 9.0)[:2] == (False, [3.0] * 3)  # and root reads theirs
+        previous = os.umask(0o022)  # a colleague outside the group may still read
+        try:
+            readable = str(shared / "readable")
+            assert use_cache(readable, DEFINITION, 4.0)[:2] == (True, [4.0] * 3)
+        finally:
+            os.umask(previous)
+        with as_user("nobody") as nobody:
+            assert nobody.submit(use_cache, readable, DEFINITION, 9.0).result()[:2] == (
+                False,
+                [4.0] * 3,
+            )
+        owners = {pwd.getpwuid(p.stat().st_uid).pw_name for p in shared.rglob("*.pt")}
+        assert owners == {"root", "daemon"}
+    finally:
+        shutil.rmtree(shared)

@@ -155,3 +155,17 @@ def test_the_same_config_and_seeds_give_the_same_split_and_metrics(cli):
     ]
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_weights_that_diverge_after_the_last_step_fail_the_job_not_pass_as_ok(cli):
+    # one step: its loss is finite (taken before the update), the update breaks the weights
+    args = ["transfer.treatment=scratch", "target.optim.lr=1e30", "trainer.limit_train_batches=1"]
+    done = cli([*args, "hydra.run.dir=job", *ONE_EPOCH], check=False)
+    assert done.returncode == 2
+    record = results(cli.cwd / "job")
+    assert record["status"] == "failed"
+    assert record["reason"].startswith("the target network's test/")
+    assert record["reason"].endswith(
+        "came out NaN or infinite (its weights diverged in the last training steps); lower "
+        "target.optim.lr or use trainer.precision=32-true."
+    )

@@ -41,10 +41,35 @@ def test_a_last_checkpoint_of_another_config_is_not_resumed(tmp_path):
 
     last = tmp_path / "target-last.ckpt"
     assert not resumable(last, OmegaConf.create({"seed": 0}))  # nothing yet: start, stamp it
-    last.write_bytes(b"weights")
+    torch.save({"epoch": 1}, last)
     assert resumable(last, OmegaConf.create({"seed": 0}))
     assert not resumable(last, OmegaConf.create({"seed": 1}))
     assert not last.exists()
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
+def test_a_last_checkpoint_that_does_not_load_is_moved_aside_with_a_warning(
+    tmp_path, caplog, damage
+):
+    from omegaconf import OmegaConf
+
+    from transfer_lab.train.fit import resumable
+
+    last, cfg = tmp_path / "target-last.ckpt", OmegaConf.create({"seed": 0})
+    resumable(last, cfg)  # stamps the folder for this config
+    torch.save({"epoch": 1, "state_dict": {"w": torch.ones(100)}}, last)
+    data = last.read_bytes()
+    last.write_bytes(
+        {"empty": b"", "truncated": data[: len(data) // 2], "garbage": b"x" * 99}[damage]
+    )
+    with caplog.at_level("WARNING", logger="transfer_lab.train.fit"):
+        assert not resumable(last, cfg)
+    assert not last.exists()
+    assert (tmp_path / "target-last.ckpt.damaged").exists()
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning == (
+        f"{last} does not load; moved it to {last}.damaged and training this phase again"
+    )
 
 
 def selected_weights(job_dir):
@@ -83,6 +108,41 @@ def test_a_stopped_job_resumes_from_its_last_checkpoint_to_the_same_selection(cl
     a, b = selected_weights(cli.cwd / "whole"), selected_weights(cut)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not (cut / "checkpoints" / "target-last.ckpt").exists()  # done: nothing to resume
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_a_damaged_last_checkpoint_starts_the_phase_over_to_a_clean_runs_metrics(
+    cli, monkeypatch, damage
+):
+    common = [
+        "+callbacks.stop._target_=tests.distributed_helpers.StopAt",  # stops at $STOP_AT
+        "transfer.arm=A2B+",  # trains its target (baseB's would come from the cache)
+        "source.epochs=1",
+        "target.epochs=3",
+        "trainer.deterministic=true",
+        "trainer.accelerator=cpu",
+        *TINY[2:],
+    ]
+    cli([*common, "hydra.run.dir=clean"])
+    monkeypatch.setenv("STOP_AT", "2")
+    assert cli([*common, "hydra.run.dir=cut"], check=False).returncode != 0
+    monkeypatch.delenv("STOP_AT")
+    cut = cli.cwd / "cut"
+    last = cut / "checkpoints" / "target-last.ckpt"
+    data = last.read_bytes()
+    last.write_bytes(b"" if damage == "empty" else data[: len(data) // 3])
+
+    cli([*common, "hydra.run.dir=cut"])
+    log = (cut / "job.log").read_text()
+    assert log.count("does not load; moved it to") == 1
+    assert not list((cut / "checkpoints").glob("*-last.*"))  # finished: the .damaged file too
+    clean, rerun = (
+        json.loads((cli.cwd / d / "results.json").read_text()) for d in ("clean", "cut")
+    )
+    assert rerun["status"] == "ok"
+    for key in ("val_acc", "test_acc", "test_loss", "epochs"):
+        assert rerun["target"][key] == clean["target"][key], key
 
 
 @pytest.mark.slow

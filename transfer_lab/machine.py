@@ -56,6 +56,31 @@ def job_machine(launcher: Mapping[str, Any] | None = None) -> Machine:
     )
 
 
+def worker_threads(n_jobs: int) -> int:
+    """The CPU threads of each of a parallel sweep's n_jobs workers (sweep/workers.py)."""
+    cores = os.cpu_count() or 1
+    slots = n_jobs if n_jobs > 0 else cores
+    return max(1, cores // slots)
+
+
+def job_threads(launcher: Mapping[str, Any] | None = None) -> int:
+    """The CPU threads a job of this launcher computes with (torch's intra-op threads).
+
+    A network trained on the CPU sums in an order that depends on them, so its numbers do too
+    (one digits job's target tested 0.9911 on one thread, 0.9866 on two): the source cache key
+    holds them. For SLURM it is what the job asks for (cpus_per_task), so planner and job agree.
+    """
+    if launcher is None:
+        launcher = current_launcher()
+    if runs_elsewhere(launcher):
+        return int(launcher.get("cpus_per_task") or 1)
+    if "joblib" in str((launcher or {}).get("_target_", "")):
+        return worker_threads(int(launcher.get("n_jobs") or 0))
+    import torch
+
+    return torch.get_num_threads()
+
+
 def current_launcher() -> Mapping[str, Any] | None:
     """hydra.launcher of the config Hydra composed for this run, sweep or job (None outside)."""
     from hydra.core.hydra_config import HydraConfig

@@ -94,12 +94,17 @@ def task(cfg) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from transfer_lab.config.folders import WRITE_ERRNOS, os_error_sentence
+    from transfer_lab.config.folders import (
+        WRITE_ERRNOS,
+        job_fault_sentence,
+        quiet_write_errors_in_threads,
+    )
     from transfer_lab.job.context import JobContext, job_number
     from transfer_lab.job.pipeline import run_job, write_failure
     from transfer_lab.sweep.grid import JOB_COUNT_ENV
 
     quiet_libraries()
+    quiet_write_errors_in_threads()
 
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
@@ -140,7 +145,8 @@ def task(cfg) -> float:
         except OSError as error:
             if error.errno not in WRITE_ERRNOS:
                 raise
-            raise UserError(os_error_sentence(error)) from error
+            cache = Path(cfg.paths.cache_dir)
+            raise UserError(job_fault_sentence(error, job_dir, cache, multirun)) from error
     except UserError as error:
         with contextlib.suppress(OSError):  # the disk may be the problem
             write_failure(job_dir, cfg, ctx, str(error))
@@ -169,7 +175,10 @@ def task(cfg) -> float:
 def run_hydra(args: list[str]) -> None:
     import hydra
 
+    from transfer_lab.config.folders import guard_hydra_config_save
     from transfer_lab.config.paths import config_dir
+
+    guard_hydra_config_save()
 
     entry = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")(
         task

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
+import os
+import sys
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -27,14 +31,22 @@ WRITE_ERRNOS = {
 }
 
 
+# What the probe writes: room for what Hydra writes before the job can say anything (its three
+# config files and the log's first lines, about 20 KB). An empty file would not do: a full disk
+# still makes one, and Hydra, failing there, leaves empty config.yaml and job.log behind.
+PROBE_BYTES = 64 * 1024
+
+
 def check_writable(folder: Path, setting: str) -> None:
-    """Write a file in `folder`, or in the nearest folder above it that exists (nothing is made
-    before the job runs), or say in one sentence why not."""
+    """Write PROBE_BYTES to a file in `folder`, or in the nearest folder above it that exists
+    (nothing is made before the job runs), or say in one sentence why not."""
     folder = Path(folder)
     existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
     try:
-        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-test-"):
-            pass
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-test-") as probe:
+            probe.write(bytes(PROBE_BYTES))
+            probe.flush()
+            os.fsync(probe.fileno())
     except OSError as error:
         raise UserError(os_error_sentence(error, folder, setting)) from None
 
@@ -50,6 +62,80 @@ def os_error_sentence(error: OSError, folder: Path | None = None, setting: str =
     if error.errno in (errno.ENOTDIR, errno.EEXIST):
         return f"cannot make the folder {where}: a file of that name is in the way; {fix}."
     return f"cannot write in {where} ({error.strerror or error}); {fix}."
+
+
+def job_fault_sentence(error: OSError, job_dir: Path, cache_dir: Path, multirun: bool) -> str:
+    """One sentence for a write of a running job that failed: the folder (the job's, when the
+    error names no file), why, and the setting that moves it."""
+    failed = Path(error.filename).parent if error.filename else Path(job_dir)
+    if Path(cache_dir).resolve() in (failed.resolve(), *failed.resolve().parents):
+        setting = "paths.cache_dir (or $TRANSFER_LAB_CACHE)"
+    else:
+        setting = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    return os_error_sentence(error, failed, setting)
+
+
+def guard_hydra_config_save() -> None:
+    """Hydra's first writes in a job folder (.hydra/*.yaml, after it opened job.log) that fail
+    for a reason in WRITE_ERRNOS end the run in one sentence, exit 2, and leave no empty file
+    behind; without this, Hydra prints a traceback and leaves an empty config.yaml and job.log.
+
+    The check before a run (check_writable) makes this rare: it is for a disk that fills
+    between that check and the job, or in the middle of a sweep.
+    """
+    import hydra.core.utils as hydra_utils
+
+    save = hydra_utils._save_config
+    if getattr(save, "says_write_errors", False):  # installed already
+        return
+
+    def guarded(cfg: object, filename: str, output_dir: Path) -> None:
+        try:
+            save(cfg, filename, output_dir)
+        except OSError as error:
+            if error.errno not in WRITE_ERRNOS:
+                raise
+            from hydra.core.hydra_config import HydraConfig
+            from hydra.types import RunMode
+
+            multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+            setting = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+            job_dir = Path(output_dir).parent
+            remove_empty_files(job_dir)
+            print(f"error: {os_error_sentence(error, job_dir, setting)}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    guarded.says_write_errors = True
+    hydra_utils._save_config = guarded
+
+
+def remove_empty_files(folder: Path) -> None:
+    """The empty files a failed write left in a job folder (log files are closed first)."""
+    for handler in list(logging.getLogger().handlers):
+        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).is_relative_to(
+            folder
+        ):
+            handler.close()
+            logging.getLogger().removeHandler(handler)
+    for path in Path(folder).rglob("*"):
+        if path.is_file() and path.stat().st_size == 0:
+            path.unlink()
+
+
+def quiet_write_errors_in_threads() -> None:
+    """A write that fails for a reason in WRITE_ERRNOS in a library's thread (TensorBoard's event
+    writer) prints no traceback there: the library raises it again in the job's own thread,
+    where it becomes one sentence (cli/main.task). Other errors in threads print as before."""
+    previous = threading.excepthook
+    if getattr(previous, "quiets_write_errors", False):  # installed already
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not (isinstance(args.exc_value, OSError) and args.exc_value.errno in WRITE_ERRNOS):
+            previous(args)
+
+    hook.quiets_write_errors = True
+    threading.excepthook = hook
 
 
 def check_sweep_folder(folder: Path, overrides: list[str]) -> None:

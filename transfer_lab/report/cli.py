@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from transfer_lab.report.collect import job_dirs
@@ -62,10 +63,18 @@ def main(args: list[str]) -> int:
             f"error: {sweep_dir} holds no sweep (no job folders with .hydra/overrides.yaml); "
             "give the folder a sweep wrote, multirun/<date>/<time>.\n",
         )
-    report_sweep(
-        sweep_dir,
-        anchors=not options.no_anchors,
-        draw=not options.no_figures,
-        statistic=options.statistic,
-    )
+    try:
+        report_sweep(
+            sweep_dir,
+            anchors=not options.no_anchors,
+            draw=not options.no_figures,
+            statistic=options.statistic,
+        )
+    except OSError as error:  # a read-only or full sweep folder
+        from transfer_lab.config.folders import WRITE_ERRNOS, os_error_sentence
+
+        if error.errno not in WRITE_ERRNOS:
+            raise
+        print(f"error: {os_error_sentence(error)}", file=sys.stderr)
+        return 2
     return 0

@@ -107,8 +107,47 @@ def plain_value(text: str) -> Any:
     return value if isinstance(value, str | int | float | bool) or value is None else text
 
 
-def job_row(job_dir: Path) -> dict[str, Any]:
-    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+def named_experiment(overrides: list[str]) -> str | None:
+    """The experiment `+experiment=NAME` names among overrides (None when none does)."""
+    return next((v for k, v in map(parse_override, overrides) if k == "experiment"), None)
+
+
+def sweep_experiment(sweep_dir: Path) -> str | None:
+    """The experiment the sweep's command named (Hydra's multirun.yaml), None when unknown."""
+    try:
+        saved = yaml.safe_load((sweep_dir / "multirun.yaml").read_text())
+        return named_experiment(saved["hydra"]["overrides"]["task"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+
+
+def disagreement(results: JobResults, overrides: list[str], experiment: str | None) -> str | None:
+    """Why a job's results.json is not this folder's record, or None when they agree: it names
+    another experiment or other overrides than the folder's .hydra/overrides.yaml, or the folder
+    is of another experiment than the sweep (a record or a folder copied in from elsewhere)."""
+    asked = named_experiment(overrides)
+    if asked is not None and results.experiment != asked:
+        return (
+            f"results.json is of experiment {results.experiment}, but the folder's "
+            f".hydra/overrides.yaml asks for {asked}"
+        )
+    if experiment is not None and asked != experiment:
+        return f"the job is of experiment {asked}, not of the sweep's {experiment}"
+    recorded = sorted(o for o in results.overrides if not o.startswith("hydra."))
+    if recorded and recorded != sorted(o for o in overrides if not o.startswith("hydra.")):
+        return (
+            f"results.json records the overrides {' '.join(results.overrides)}, but the "
+            f"folder's .hydra/overrides.yaml holds {' '.join(overrides)}"
+        )
+    return None
+
+
+def job_row(job_dir: Path, experiment: str | None = None) -> dict[str, Any]:
+    """One job's row; an ok results.json that does not agree with its folder and `experiment`
+    (the sweep's) is "unreadable", with the reason, and gives no metrics."""
+    overrides = [
+        str(o) for o in yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    ]
     pairs = [parse_override(o) for o in overrides]
     row: dict[str, Any] = {"job": job_dir.name, "overrides": " ".join(map(str, overrides))}
     extra = {
@@ -124,6 +163,10 @@ def job_row(job_dir: Path) -> dict[str, Any]:
         results = JobResults.read(job_dir)
     except (OSError, ValueError, TypeError, AttributeError) as error:
         row.update(status="unreadable", reason=f"results.json cannot be read: {error}")
+        return {**row, **extra}
+    why = disagreement(results, overrides, experiment) if results.ok else None
+    if why is not None:  # a failed record gives no metrics: it is listed as it is
+        row.update(status="unreadable", reason=why)
         return {**row, **extra}
     row["status"] = results.status
     row["reason"] = results.reason
@@ -180,7 +223,8 @@ def phase_columns(phase: str, results: PhaseResults | None) -> dict[str, Any]:
 def collect(sweep_dir: str | Path) -> pd.DataFrame:
     """One row per job: design columns, status, reason, and source/target metrics."""
     sweep_dir = Path(sweep_dir)
-    rows = [job_row(d) for d in job_dirs(sweep_dir)]
+    experiment = sweep_experiment(sweep_dir)
+    rows = [job_row(d, experiment) for d in job_dirs(sweep_dir)]
     frame = pd.DataFrame(rows)
     for column in ("status", "reason", "split_seed", "seed", *BASE_COLUMNS, *METRICS):
         if column not in frame:

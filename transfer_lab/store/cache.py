@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,23 @@ from transfer_lab.store.atomic import file_sha256, write_atomically, write_json_
 log = logging.getLogger(__name__)
 
 Trained = dict[str, Any]  # {"state_dict": ..., "metrics": {...}}
+
+
+def save_atomically(path: Path, payload: Any) -> None:
+    """torch.save, whole or absent; a full disk raises the OSError it is. (torch reports it as
+    "enforce fail … unexpected pos": saving to a path always, to a file object when closing
+    the archive fails after the write that failed, which it keeps as the error's context.)"""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            try:
+                torch.save(payload, f)
+            except RuntimeError as error:
+                if isinstance(error.__context__, OSError):
+                    raise error.__context__ from None
+                raise
+
+    write_atomically(path, write)
 
 
 def cache_key(definition: Mapping[str, Any]) -> str:
@@ -46,12 +64,15 @@ class SourceCache:
     def _locked(self, key: str) -> Iterator[None]:
         lock_path = self._paths(key)[2]
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a") as lock:
+        try:
+            lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)  # NFS locks want writing
+        except PermissionError:  # a colleague's cache that this user may read, not write
+            lock = os.open(lock_path, os.O_RDONLY)
+        try:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+            yield
+        finally:
+            os.close(lock)  # closing releases the lock
 
     def contains(self, key: str) -> bool:
         """Whether a source is stored under this key (its bytes are checked when loaded)."""
@@ -64,14 +85,16 @@ class SourceCache:
             leftover.unlink(missing_ok=True)
 
     def load(self, key: str) -> Trained | None:
-        """The stored source, or None if absent, or if its record is unreadable or its bytes no
-        longer match their hash (a killed write, a damaged disk): such an entry is retrained."""
+        """The stored source, or None if absent, or if its record is unreadable, names another
+        key, holds a definition that does not hash to its key, or its bytes no longer match
+        their hash (a killed write, a damaged disk, a hand edit): such an entry is retrained."""
         checkpoint, meta_path, _ = self._paths(key)
         if not checkpoint.exists():
             return None
         try:
             meta = json.loads(meta_path.read_text())
-            sha = meta["sha256"] if meta.get("key") == key else None
+            agrees = meta.get("key") == key and cache_key(meta["definition"]) == key
+            sha = meta["sha256"] if agrees else None
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             sha = None
         if sha is None or file_sha256(checkpoint) != sha:
@@ -84,7 +107,7 @@ class SourceCache:
     def store(self, key: str, trained: Trained, definition: Mapping[str, Any]) -> str:
         """Write a source atomically; returns the checkpoint's SHA-256."""
         checkpoint, meta_path, _ = self._paths(key)
-        write_atomically(checkpoint, lambda tmp: torch.save(trained, tmp))
+        save_atomically(checkpoint, trained)
         sha = file_sha256(checkpoint)
         write_json_atomically(meta_path, {"key": key, "sha256": sha, "definition": definition})
         return sha

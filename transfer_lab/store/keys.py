@@ -1,6 +1,7 @@
 """What a source network's cache key hashes: the package's code, the library versions, the
-device and precision of the machine the job runs on (transfer_lab.machine), and the definition of the network (data, classes, exact images,
-backbone, β and K, schedule, seed, Trainer settings)."""
+device, precision and CPU thread count of the machine the job runs on (transfer_lab.machine),
+and the definition of the network (data, classes, exact images, backbone, β and K, schedule,
+seed, Trainer settings)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 import transfer_lab
 from transfer_lab.data.images import ImageSet
 from transfer_lab.data.splits import Task
-from transfer_lab.machine import Machine, job_machine
+from transfer_lab.machine import Machine, job_machine, job_threads
 from transfer_lab.train.epoch_tests import epochs_to_test
 
 # Trainer keys that change only what is shown, never what is trained.
@@ -137,4 +138,5 @@ def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str
         "test_epochs": epochs_to_test(cfg, cfg.source, on_b=False),  # what its record holds
         "seed": int(cfg.seed),
         "trainer": trainer,
+        "cpu_threads": job_threads(),  # the order of sums on the CPU, so the numbers
     }

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,8 +125,52 @@ class JobResults:
 
     @classmethod
     def read(cls, job_dir: Path) -> JobResults:
-        """The job's record; raises OSError or ValueError when it is missing or unreadable."""
-        return cls.from_json(json.loads((Path(job_dir) / RESULTS_FILE).read_text()))
+        """The job's record; raises OSError or ValueError when it is missing, unreadable, or
+        holds a value of the wrong type (a number as a string, a list for a number)."""
+        data = json.loads((Path(job_dir) / RESULTS_FILE).read_text())
+        if not isinstance(data, dict):
+            raise ValueError(f"it holds a {type(data).__name__}, not a record")
+        check_types(cls, data)
+        for phase in ("source", "target"):
+            if isinstance(data.get(phase), dict):
+                check_types(PhaseResults, data[phase], f"{phase}.")
+        return cls.from_json(data)
+
+
+def fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value has a field's type: numbers are numbers (not booleans or strings),
+    lists and dicts are lists and dicts (their items are not looked into)."""
+    origin = typing.get_origin(hint) or hint
+    if origin in (typing.Union, types.UnionType):
+        return any(fits(value, option) for option in typing.get_args(hint))
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if hint in (int, float):
+        number = int if hint is int else int | float
+        return isinstance(value, number) and not isinstance(value, bool)
+    if dataclasses.is_dataclass(hint):
+        return isinstance(value, dict)
+    return isinstance(value, origin)
+
+
+def check_types(cls: type, data: dict[str, Any], prefix: str = "") -> None:
+    """Raise ValueError naming the first field of `data` whose value does not fit `cls`'s type."""
+    hints = typing.get_type_hints(cls)
+    for name, value in data.items():
+        if name in hints and not fits(value, hints[name]):
+            raise ValueError(
+                f"{prefix}{name} is {json.dumps(value)[:40]} ({type(value).__name__}), "
+                f"not {_type_words(hints[name])}"
+            )
+
+
+def _type_words(hint: Any) -> str:
+    words = {int: "a whole number", float: "a number", str: "a string", bool: "true or false"}
+    options = [h for h in typing.get_args(hint) if h is not type(None)] or [hint]
+    origin = typing.get_origin(options[0]) or options[0]
+    return words.get(origin, f"a {getattr(origin, '__name__', origin)}")
 
 
 def _from_json(cls: type, data: dict[str, Any]) -> Any:

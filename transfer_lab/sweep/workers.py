@@ -16,6 +16,8 @@ import subprocess
 from pathlib import Path
 from typing import IO
 
+from transfer_lab.machine import worker_threads
+
 log = logging.getLogger(__name__)
 
 _claimed: tuple[int, IO[str]] | None = None  # this process's slot and the open, locked file
@@ -61,7 +63,7 @@ def pin_worker(sweep_dir: Path, n_jobs: int) -> str:
     if gpus:
         os.environ.setdefault("TRANSFER_LAB_GPUS", ",".join(gpus))  # for later jobs of the worker
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
-    threads = max(1, (os.cpu_count() or 1) // slots)
+    threads = worker_threads(n_jobs)  # what job_threads tells the planner's cache keys
     torch.set_num_threads(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     gpu = f"GPU {os.environ['CUDA_VISIBLE_DEVICES']}" if gpus else "no GPU"

@@ -15,7 +15,7 @@ from pytorch_lightning.plugins import TorchCheckpointIO
 
 from transfer_lab.data.batches import epoch_seed
 from transfer_lab.errors import UserError
-from transfer_lab.store.atomic import write_atomically
+from transfer_lab.store.cache import save_atomically
 
 
 class RichBar(RichProgressBar):
@@ -44,7 +44,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     temporary file from /tmp, which is not atomic across disks)."""
 
     def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
-        write_atomically(Path(path), lambda tmp: torch.save(checkpoint, tmp))
+        save_atomically(Path(path), checkpoint)
 
 
 class StopOnNonFiniteLoss(pl.Callback):
@@ -74,6 +74,22 @@ class StopOnNonFiniteLoss(pl.Callback):
                 f"{trainer.current_epoch + 1}; lower {self.phase}.optim.lr or use "
                 f"trainer.precision=32-true."
             )
+
+
+def check_finite_test(phase: str, tested: dict[str, Any]) -> None:
+    """Fail the phase, in one sentence, when its test loss or accuracy is NaN or infinite.
+
+    The training loss is checked at each step, before that step's update: an update that
+    breaks the weights after the last step leaves every training loss finite, and only the
+    test shows it.
+    """
+    bad = [name for name, value in tested.items() if not math.isfinite(float(value))]
+    if bad:
+        raise UserError(
+            f"the {phase} network's {' and '.join(bad)} came out NaN or infinite (its weights "
+            f"diverged in the last training steps); lower {phase}.optim.lr or use "
+            f"trainer.precision=32-true."
+        )
 
 
 SELECTS = ("best", "last")
@@ -144,7 +160,7 @@ class BestWeights(pl.Callback):
             "monitor": self.monitor,
             "score": float(self.score),
         }
-        write_atomically(path, lambda tmp: torch.save(payload, tmp))
+        save_atomically(path, payload)
         return path
 
 

@@ -30,7 +30,12 @@ from pytorch_lightning.loggers import Logger
 from transfer_lab.job.context import JobContext
 from transfer_lab.store.atomic import file_sha256
 from transfer_lab.store.results import PhaseResults
-from transfer_lab.train.callbacks import BestWeights, EpochSeeds, LearningRateHistory
+from transfer_lab.train.callbacks import (
+    BestWeights,
+    EpochSeeds,
+    LearningRateHistory,
+    check_finite_test,
+)
 from transfer_lab.train.epoch_tests import EpochTests
 from transfer_lab.train.selection import monitor_for
 from transfer_lab.train.trainer import build_trainer, is_distributed, one_device_settings
@@ -65,15 +70,34 @@ def last_checkpoint(ctx: JobContext, phase: str) -> Path:
     return ctx.job_dir / "checkpoints" / f"{phase}-last.ckpt"
 
 
+def loads(checkpoint: Path) -> bool:
+    """Whether a checkpoint file loads (an empty, truncated or garbled one does not)."""
+    try:
+        torch.load(checkpoint, map_location="cpu", weights_only=False)
+    except Exception:  # torch raises RuntimeError, EOFError, UnpicklingError, …
+        return False
+    return True
+
+
 def resumable(last: Path, cfg: DictConfig) -> bool:
-    """Whether `last` was written by this very config; if not, it is removed and the phase starts
-    over (a rerun with other settings in the same folder must not pick up foreign weights)."""
+    """Whether `last` was written by this very config and loads; if not, the phase starts over.
+
+    A last checkpoint of other settings is removed (a rerun with other settings in the same
+    folder must not pick up foreign weights); one that does not load (a damaged disk, a copy cut
+    short) is moved aside as `<name>.damaged` (removed with the other resume files when the
+    job finishes), so the job starts over instead of failing on every rerun.
+    """
     settings = OmegaConf.to_container(cfg, resolve=False)  # as written, so paths may move
     fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
     stamp = last.with_suffix(".config")
     if last.exists() and stamp.exists() and stamp.read_text() == fingerprint:
-        log.info("resuming from %s", last)
-        return True
+        if loads(last):
+            log.info("resuming from %s", last)
+            return True
+        damaged = last.with_name(f"{last.name}.damaged")
+        last.replace(damaged)
+        log.warning("%s does not load; moved it to %s and training this phase again", last, damaged)
+        return False
     if last.exists():
         log.warning("%s was written by another config; training this phase from the start", last)
         last.unlink()
@@ -151,6 +175,7 @@ def fit_and_test(
     else:
         tester = trainer
     tested = tester.test(module, datamodule=datamodule, verbose=False)[0]
+    check_finite_test(phase, tested)
     kept = selection.state is not None
     checkpoint = None
     if kept and save_checkpoint:
