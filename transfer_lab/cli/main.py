@@ -180,6 +180,14 @@ def check_launcher_of(master) -> None:
 
     launcher = OmegaConf.to_container(master.hydra.launcher, resolve=False)
     check_launcher(launcher)
+    n_jobs = launcher.get("n_jobs", 1)
+    if "joblib" in str(launcher.get("_target_")) and not (
+        isinstance(n_jobs, int) and not isinstance(n_jobs, bool) and (n_jobs >= 1 or n_jobs == -1)
+    ):
+        raise UserError(
+            f"hydra.launcher.n_jobs={n_jobs!r} is not a number of jobs to run at once; give 1 or "
+            f"more (or -1, one per core), e.g. hydra.launcher.n_jobs=2."
+        )
     if runs_elsewhere(launcher):
         from transfer_lab.slurm.queue import check_request
 

@@ -227,28 +227,27 @@ def _halves(classes: int) -> int:
 
 
 def check_budget(checks: Checks, cfg: DictConfig) -> None:
-    """A budget or a validation carve-out that leaves no image of a class, where the dataset's
-    smallest class is known (`data.train_per_class`)."""
+    """A validation carve-out or a budget that rounds to no image of a class, where the
+    dataset's smallest class is known (`data.smallest_class`), as data/splits.py rounds them."""
     data = cfg.data
-    smallest = data.get("train_per_class")
+    smallest = data.get("smallest_class")
     if not is_int(smallest) or not checks.ok("data.val_fraction", "data.fraction"):
         return
-    val_fraction = data.get("val_fraction")
-    carved, kept = smallest * val_fraction, smallest * (1 - val_fraction)
-    if carved < 1 or kept < 1:
+    val_fraction, name = data.get("val_fraction"), data.get("name")
+    carved = round(val_fraction * smallest)
+    if carved < 1 or carved >= smallest:
         leaves = "no validation image" if carved < 1 else "no training image"
-        low, high = 1 / smallest, 1 - 1 / smallest
         checks.add(
-            f"data.val_fraction={val_fraction} leaves {leaves} in {data.get('name')}'s smallest "
-            f"class ({smallest} training images); use a value in [{low:.3g}, {high:.3g}]."
+            f"data.val_fraction={val_fraction} leaves {leaves} in the smallest class of {name} "
+            f"({smallest} training images); use a value in [{1 / smallest:.3g}, "
+            f"{1 - 1 / smallest:.3g}]."
         )
         return
-    fraction = data.get("fraction")
-    if data.get("per_class") is None and fraction * kept < 1:
+    kept, fraction = smallest - carved, data.get("fraction")
+    if data.get("per_class") is None and fraction * kept < 0.5:
         checks.add(
-            f"data.fraction={fraction} is less than one image of {data.get('name')}'s smallest "
-            f"class ({math.floor(kept)} training images); use at least {1 / math.floor(kept):.3g}, "
-            f"or data.per_class=N."
+            f"data.fraction={fraction} rounds to no image of the smallest class of {name} ({kept} "
+            f"training images); use at least {1 / kept:.3g}, or data.per_class=N."
         )
 
 

@@ -299,7 +299,7 @@ SCHEMA: dict[str, Any] = {
     "data.val_from_budget": Flag(),
     "data.fraction": Real(0, 1, open_low=True, example=0.05),
     "data.per_class": Whole(1, null=True, example=60),
-    "data.train_per_class": Whole(1),
+    "data.smallest_class": Whole(1, null=True),
     "data.batch_size": Whole(1, example=64),
     "data.eval_batch_size": Whole(1, example=64),
     "data.augment": OneOf(AUGMENT_RECIPES),
@@ -515,8 +515,7 @@ def unknown_key(key: str, instantiated: bool) -> str | None:
             return None  # reserved keys and Lightning's own checks (checks.py, Trainer)
         return (
             f"{key} is not an argument of Lightning's Trainer{closest(name, TRAINER_ARGUMENTS)}; "
-            f"remove it (the Trainer's arguments: lightning.ai/docs/pytorch/stable/common/"
-            f"trainer.html)."
+            f"remove it or check its spelling against the Trainer's arguments."
         )
     if instantiated:
         return None  # passed to the `_target_`, which Hydra's instantiate checks
