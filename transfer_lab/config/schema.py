@@ -22,7 +22,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 SEED_MAX = 2**32 - 1
 # Names the data code knows (data/augment.RECIPES, data/tasks.SPLITS and BINARY,
 # data/loading.STATS); tests/test_validation.py pins them to the code's own.
-AUGMENT_RECIPES = ("none", "cifar", "svhn")
+AUGMENT_RECIPES = ("none", "cifar", "svhn", "flip")
 SPLITS = ("random", "superclasses")
 BINARY = ("random", "superclasses")
 TARGET_STATS = ("own", "source")
@@ -435,8 +435,8 @@ TRAINER_ARGUMENTS = (
     "reload_dataloaders_every_n_epochs",
     "default_root_dir",
     "model_registry",
+    "enable_autolog_hparams",
 )
-OURS = ("trainer.channels_last",)  # trainer keys transfer_lab reads and Lightning does not
 
 
 def rule_for(key: str) -> Any:
