@@ -199,16 +199,19 @@ def check_launcher_of(master) -> None:
 
 
 def check_something_to_sweep(master, args: list[str]) -> None:
-    """A sweep needs a grid: an experiment's, or values the user gives (model.beta=0,0.4)."""
+    """A sweep on this machine needs a grid: an experiment's, or values the user gives
+    (model.beta=0,0.4). A one-job sweep on SLURM (or submitit) is how one job is submitted."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    if master.hydra.sweeper.get("params"):
+    local = any(n in str(master.hydra.launcher.get("_target_")) for n in ("Basic", "Joblib"))
+    if master.hydra.sweeper.get("params") or not local:
         return
     overrides = OverridesParser.create().parse_overrides([a for a in args if "=" in a])
     if not any(o.is_sweep_override() for o in overrides):
         raise UserError(
             "sweep has nothing to sweep: add +experiment=NAME (python -m transfer_lab list "
-            "experiments) or give values to sweep such as model.beta=0,0.4."
+            "experiments) or values to sweep such as model.beta=0,0.4, or drop the word sweep "
+            "to run one job."
         )
 
 
