@@ -38,7 +38,10 @@ class Checks:
         self.bad = {sentence.split("=")[0].split(" ")[0] for sentence in self.problems}
 
     def ok(self, *keys: str) -> bool:
-        return not self.bad & set(keys)
+        """Whether these keys' values (or those under a key ending in '.') passed their rules."""
+        return not any(
+            b == k or (k.endswith(".") and b.startswith(k)) for b in self.bad for k in keys
+        )
 
     def add(self, sentence: str) -> None:
         if sentence not in self.problems:
@@ -93,7 +96,7 @@ def check_transfer(checks: Checks, cfg: DictConfig) -> None:
             f"use one of {', '.join(TREATMENTS)}."
         )
         return
-    keys = ("transfer.depth", "transfer.freeze_depth", "transfer.freeze", "backbone.name")
+    keys = ("transfer.depth", "transfer.freeze_depth", "transfer.freeze", "backbone.")
     if not checks.ok(*keys):
         return
     depths = (transfer.get("depth"), transfer.get("freeze_depth"))
@@ -101,12 +104,11 @@ def check_transfer(checks: Checks, cfg: DictConfig) -> None:
         return  # every stage, whatever the backbone: no need to build it
     from transfer_lab.transfer.treatments import plan_from_config
 
-    stages = stage_names(cfg)
-    if stages is None:
-        return
     try:
-        plan_from_config(OmegaConf.to_container(transfer, resolve=True), stages)
-    except UserError as error:
+        stages = stage_names(cfg)
+        if stages is not None:
+            plan_from_config(OmegaConf.to_container(transfer, resolve=True), stages)
+    except UserError as error:  # the arm against the stages, or the backbone's own options
         checks.add(str(error))
 
 
@@ -122,7 +124,8 @@ def _stages(backbone_json: str, channels: int, size: int) -> tuple[str, ...]:
 
 
 def stage_names(cfg: DictConfig) -> tuple[str, ...] | None:
-    """The backbone's stage names (built on the meta device), or None if it cannot be built."""
+    """The backbone's stage names, built on the meta device for the input it was designed for
+    (None if it cannot be built so; a UserError for options it refuses)."""
     import transfer_lab.models  # noqa: F401  (registers every backbone)
     from transfer_lab.models.registry import default_input
 
@@ -134,8 +137,8 @@ def stage_names(cfg: DictConfig) -> tuple[str, ...] | None:
     try:
         return _stages(json.dumps(backbone, sort_keys=True), channels, size)
     except UserError:
-        return None  # the backbone's own options are wrong: the job says so
-    except Exception:
+        raise
+    except Exception:  # a user's own backbone that fails here fails in the job, with its trace
         return None
 
 

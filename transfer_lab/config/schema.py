@@ -19,6 +19,8 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from transfer_lab.train.selection import SELECTABLE
+
 SEED_MAX = 2**32 - 1
 # Names the data code knows (data/augment.RECIPES, data/tasks.SPLITS and BINARY,
 # data/loading.STATS); tests/test_validation.py pins them to the code's own.
@@ -342,7 +344,7 @@ SCHEMA: dict[str, Any] = {
     "backbone.shortcut": OneOf(("A", "B")),
     "backbone.init": Text(),
     "callbacks.*._target_": TARGET,
-    "callbacks.early_stopping.monitor": Text(),
+    "callbacks.early_stopping.monitor": OneOf(("auto", *sorted(SELECTABLE))),
     "callbacks.early_stopping.mode": OneOf(("auto", "max", "min")),
     "callbacks.early_stopping.patience": Whole(1),
     "callbacks.early_stopping.min_delta": Real(0),
