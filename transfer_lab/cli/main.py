@@ -38,6 +38,10 @@ INFO_FLAGS = {
     "-sc",
 }
 
+# Hydra flags whose value is the next argument.
+TAKES_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--package"}
+TAKES_VALUE |= {"-p", "--experimental-rerun", "--cfg", "-c", "--info", "-i"}
+
 log = logging.getLogger("transfer_lab")
 
 
@@ -221,9 +225,9 @@ def check_before_running(command: str, args: list[str]):
     from transfer_lab.cli.preflight import check_command_line
     from transfer_lab.config.folders import check_writable
 
-    for word in args:
-        sentence = not_a_command(word, COMMANDS)
-        if sentence:
+    for before, word in zip(["", *args], args, strict=False):
+        sentence = not_a_command(word, COMMANDS, command)
+        if sentence and before not in TAKES_VALUE:
             raise UserError(sentence)
     multirun = command == "sweep" or bool({"-m", "--multirun"} & set(args))
     master = check_command_line(args, multirun=multirun)

@@ -24,9 +24,48 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message}{hint}; see {self.prog} --help.\n")
 
 
-def not_a_command(word: str, commands: tuple[str, ...]) -> str | None:
-    """A sentence for an argument that looks like a mistyped command word, else None."""
-    if "=" in word or word.startswith(("-", "+", "~")):
+# Hydra's own flags, which `run` and `sweep` pass on; `--resume` is ours, for `sweep`.
+HYDRA_FLAGS = [
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--version",
+    "--cfg",
+    "-c",
+    "--resolve",
+    "--package",
+    "-p",
+    "--run",
+    "-r",
+    "--multirun",
+    "-m",
+    "--shell-completion",
+    "-sc",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--experimental-rerun",
+    "--info",
+    "-i",
+]
+
+
+def not_a_command(word: str, commands: tuple[str, ...], command: str = "run") -> str | None:
+    """A sentence for an argument that is neither a setting nor a flag run/sweep take, else None."""
+    if word.startswith("-"):
+        flag = word.split("=")[0]
+        if flag == "--resume" and command != "sweep":
+            return "--resume goes with sweep: python -m transfer_lab sweep --resume."
+        if flag in (*HYDRA_FLAGS, "--resume"):
+            return None
+        return (
+            f"{flag} is not an option of {command}{closest(flag, (*HYDRA_FLAGS, '--resume'))}; see "
+            f"python -m transfer_lab --help."
+        )
+    if "=" in word or word.startswith(("+", "~")):
         return None
     return (
         f"{word!r} is neither a command nor a KEY=VALUE setting{closest(word, commands)}; "
