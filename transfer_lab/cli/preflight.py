@@ -37,7 +37,14 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
         loader = GlobalHydra.instance().config_loader()
         try:
             master = loader.load_configuration("config", overrides, run_mode=mode)
+            if multirun:
+                HydraConfig.instance().set_config(master)
+                early = unswept_problems(master, overrides, loader)
+                if early:
+                    raise UserError("\n".join(early))
             jobs = [master] if not multirun else list(_sweep_jobs(loader, master, overrides))
+        except UserError:
+            raise
         except Exception as error:
             raise UserError(composition_sentence(error, overrides)) from None
         found: list[str] = []
@@ -58,6 +65,28 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
         HydraConfig.instance().set_config(master)
         check_folders(master, multirun)
     return master
+
+
+def unswept_problems(master: DictConfig, overrides: list[str], loader: Any) -> list[str]:
+    """Bad values of settings that no job of the sweep changes, found on the sweep's own config,
+    so that a sweep of many jobs refuses them without composing each (none when a config
+    group is swept, since that can change any setting)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from transfer_lab.config.schema import value_problems
+
+    params = [f"{k}={v}" for k, v in (master.hydra.sweeper.get("params") or {}).items()]
+    parsed = OverridesParser.create(config_loader=loader).parse_overrides(params + overrides)
+    swept = [o.get_key_element().lstrip("+~") for o in parsed if o.is_sweep_override()]
+    if any("." not in key or "@" in key or "/" in key for key in swept):
+        return []
+    found = value_problems(master)
+    keys = [sentence.split("=")[0].split(" ")[0] for sentence in found]
+    return [
+        sentence
+        for sentence, key in zip(found, keys, strict=True)
+        if not any(key == k or key.startswith(k + ".") for k in swept)
+    ]
 
 
 def _sweep_jobs(loader: Any, master: DictConfig, overrides: list[str]) -> Iterable[DictConfig]:

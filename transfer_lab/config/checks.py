@@ -100,8 +100,8 @@ def check_transfer(checks: Checks, cfg: DictConfig) -> None:
     if not checks.ok(*keys):
         return
     depths = (transfer.get("depth"), transfer.get("freeze_depth"))
-    if not arm and all(d in (None, "all") for d in depths):
-        return  # every stage, whatever the backbone: no need to build it
+    if checks.problems or (not arm and all(d in (None, "all") for d in depths)):
+        return  # refused already, or every stage whatever the backbone: no torch to import
     from transfer_lab.transfer.treatments import plan_from_config
 
     try:
