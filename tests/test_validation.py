@@ -110,7 +110,7 @@ REFUSED = [
     (["target.monitor=val/accuracy"], ["not a metric the network logs", "did you mean val/acc"]),
     (["+trainer.foo=1"], ["trainer.foo is not an argument of Lightning's Trainer"]),
     (["+trainer.accumulate_grad_batches=0"], ["trainer.accumulate_grad_batches=0 is out of"]),
-    (["trainer.devices=[0,1]"], ["trainer.devices=[0, 1] lists device ids"]),
+    (["trainer.accelerator=cpu", "trainer.devices=[0,1]"], ["[0, 1] lists device ids"]),
     (["checkpoint_every=-1"], ["checkpoint_every=-1 is out of range; it must be 0 or more"]),
     (
         ["target.optim.momentum=0", "target.optim.nesterov=true"],
