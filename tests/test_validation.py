@@ -137,10 +137,7 @@ REFUSED = [
     (["run", "sweep"], ["give one command, not run and sweep"]),
     (["--resume"], ["--resume goes with sweep: python -m transfer_lab sweep --resume"]),
     (["sweep", "--hydra-hlp"], ["--hydra-hlp is not an option of sweep", "--hydra-help"]),
-    (
-        ["backbone=wrn28_10", "backbone.depth=27", "transfer.depth=2"],
-        ["backbone.depth=27 is not 6·n + 4"],
-    ),
+    (["backbone=wrn28_10", "backbone.depth=27"], ["backbone.depth=27 is not 6·n + 4"]),
 ]
 
 

@@ -52,10 +52,10 @@ def problems(cfg: DictConfig) -> list[str]:
     """Every problem of one job's composed config, one sentence each (empty: fine)."""
     checks = Checks(cfg)
     check_model(checks, cfg)
-    check_transfer(checks, cfg)
+    check_backbone(checks, cfg)
     check_classes_of(checks, cfg)
     check_budget(checks, cfg)
-    check_backbone(checks, cfg)
+    check_transfer(checks, cfg)  # last of these: it may build the backbone
     for phase in ("source", "target"):
         check_phase(checks, cfg, phase)
     check_trainer(checks, cfg)
@@ -100,8 +100,9 @@ def check_transfer(checks: Checks, cfg: DictConfig) -> None:
     if not checks.ok(*keys):
         return
     depths = (transfer.get("depth"), transfer.get("freeze_depth"))
-    if checks.problems or (not arm and all(d in (None, "all") for d in depths)):
-        return  # refused already, or every stage whatever the backbone: no torch to import
+    every_stage = not arm and all(d in (None, "all") for d in depths)
+    if checks.problems or (every_stage and backbone_as_its_file(cfg)):
+        return  # refused already, or nothing to check against the stages: no torch to import
     from transfer_lab.transfer.treatments import plan_from_config
 
     try:
@@ -140,6 +141,22 @@ def stage_names(cfg: DictConfig) -> tuple[str, ...] | None:
         raise
     except Exception:  # a user's own backbone that fails here fails in the job, with its trace
         return None
+
+
+def backbone_as_its_file(cfg: DictConfig) -> bool:
+    """Whether the backbone is its config file as written (conf/backbone/NAME.yaml), whose
+    options tests/test_backbones.py builds; then only a depth needs its stages."""
+    import yaml
+    from hydra.core.hydra_config import HydraConfig
+
+    from transfer_lab.config.paths import config_dir
+
+    if not HydraConfig.initialized():
+        return False
+    choice = HydraConfig.get().runtime.choices.get("backbone")
+    path = config_dir() / "backbone" / f"{choice}.yaml"
+    backbone = OmegaConf.to_container(cfg.backbone, resolve=True)
+    return path.exists() and (yaml.safe_load(path.read_text()) or {}) == backbone
 
 
 def _class_count(value: Any) -> int | None:
