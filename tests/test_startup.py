@@ -1,9 +1,10 @@
-"""`report`, `list` and `--help` start without torch, whose import alone takes seconds: each command runs
-in a fresh interpreter that then checks which modules it loaded."""
+"""`report`, `list`, `--help` and a refused setting start without torch, whose import alone takes
+seconds: each command runs in a fresh interpreter that then checks which modules it loaded."""
 
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,9 @@ from transfer_lab.store.results import JobResults, PhaseResults
 REPO = Path(__file__).resolve().parents[1]
 
 
+TORCH = ("torch", "lightning", "pytorch_lightning", "torchvision", "lightning_fabric")
+
+
 def run_without_torch(args: list[str], cwd: Path) -> str:
     """Run `python -m transfer_lab ARGS` in a new interpreter; fail if it imported torch."""
     code = (
@@ -25,8 +29,7 @@ def run_without_torch(args: list[str], cwd: Path) -> str:
         f"    code = main({args!r})\n"
         "except SystemExit as stop:\n"
         "    code = stop.code\n"
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning', "
-        "'pytorch_lightning', 'torchvision'))\n"
+        f"loaded = sorted(m for m in sys.modules if m.split('.')[0] in {TORCH!r})\n"
         "assert not loaded, f'imported {loaded[:5]}'\n"
         "sys.exit(code)\n"
     )
@@ -86,3 +89,37 @@ def test_list_reads_only_the_configs(tmp_path):
 
 def test_help_composes_the_configs_without_torch(tmp_path):
     assert "backbone: " in run_without_torch(["--help"], tmp_path)
+
+
+REFUSED_SWEEP = ["+experiment=digits_yosinski", "model.beta=2", "sweep"]
+
+
+def test_a_bad_value_is_refused_without_torch_in_under_two_seconds_of_cpu(tmp_path):
+    """What `python -X importtime` shows a refusal importing, and the CPU it costs, for a sweep
+    of 170 jobs (the value is refused on the sweep's config, before each job is composed)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "transfer_lab", *REFUSED_SWEEP],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    lines = done.stderr.splitlines()
+    imported = [line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time")]
+    assert done.returncode == 2
+    assert [line for line in lines if not line.startswith("import time")] == [
+        "error: model.beta=2 is out of range; it must be in [0, 1], e.g. model.beta=0.4."
+    ]
+    assert "transfer_lab.config.checks" in imported
+    assert not [m for m in imported if m.split(".")[0] in TORCH]
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    assert cpu < 2.0, f"{cpu:.2f} s of CPU"
+    assert not (tmp_path / "multirun").exists()
+
+
+def test_list_datasets_reads_only_the_configs(tmp_path):
+    out = run_without_torch(["list", "datasets"], tmp_path)
+    assert "fashion_mnist" in out and "digits_beta" not in out

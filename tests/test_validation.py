@@ -83,6 +83,64 @@ BAD_INPUTS = [
 ]
 
 
+# Issue 20's bad inputs: each refused in one sentence before a folder is made. (arguments,
+# words the sentence must hold)
+REFUSED = [
+    (["only_source=maybe"], ["only_source='maybe' is not true or false"]),
+    (["model.beta=nan"], ["model.beta=nan is not a finite number"]),
+    (["transfer.lr_scale=nan"], ["transfer.lr_scale=nan is not a finite number"]),
+    (["source.optim.lr=inf"], ["source.optim.lr=inf is not a finite number"]),
+    (["model.beta="], ["model.beta='' is not a number"]),
+    (["data.name="], ["data.name='' is not a name"]),
+    (["source.biases.lr_mult=-1"], ["source.biases.lr_mult=-1 is out of range", "0 or more"]),
+    (
+        ["scheduler@source.scheduler=multistep", "source.scheduler.milestones=[30]"],
+        ["source.scheduler.milestones[0]=30 is out of range", "1..20 (the phase's epochs)"],
+    ),
+    (["sweep", "model.beta=0,0"], ["model.beta=0,0 gives 0 more than once"]),
+    (["transfer.arm=A9B"], ["transfer.depth=9 is outside 0..4 for a backbone with 4 stages"]),
+    (["transfer.depth=2", "transfer.freeze_depth=3"], ["transfer.freeze_depth=3 freezes 3"]),
+    (["model.binary_heads=11"], ["model.binary_heads=11 is too many", "at most 10"]),
+    (
+        ["data.source_classes=9", "data.target_classes=null"],
+        ["data.target_classes=null takes the classes not in A", "leaves 1"],
+    ),
+    (["source.epochs=0"], ["source.epochs=0 is out of range; it must be 1 or more"]),
+    (["target.epochs=0"], ["target.epochs=0 is out of range; it must be 1 or more"]),
+    (["target.monitor=val/accuracy"], ["not a metric the network logs", "did you mean val/acc"]),
+    (["+trainer.foo=1"], ["trainer.foo is not an argument of Lightning's Trainer"]),
+    (["+trainer.accumulate_grad_batches=0"], ["trainer.accumulate_grad_batches=0 is out of"]),
+    (["trainer.accelerator=cpu", "trainer.devices=[0,1]"], ["[0, 1] lists device ids"]),
+    (["checkpoint_every=-1"], ["checkpoint_every=-1 is out of range; it must be 0 or more"]),
+    (
+        ["target.optim.momentum=0", "target.optim.nesterov=true"],
+        ["target.optim.nesterov=true needs momentum"],
+    ),
+    (
+        ["sweep", "launcher=parallel", "hydra.launcher.n_jobs=0", "data.split_seed=0,1"],
+        ["hydra.launcher.n_jobs=0 is not a number of jobs"],
+    ),
+    (
+        ["sweep", "hydra.launcher.n_jobs=2", "data.split_seed=0,1"],
+        ["hydra.launcher.n_jobs is a setting of launcher=parallel", "add launcher=parallel"],
+    ),
+    (
+        ["sweep", "+hydra.launcher.n_jobs=2", "data.split_seed=0,1"],
+        ["hydra.launcher.n_jobs is a setting of launcher=parallel", "add launcher=parallel"],
+    ),
+    (["data.fraction=1e-9"], ["data.fraction=1e-09 rounds to no image", "at least 0.00855"]),
+    (["data.val_fraction=0.999"], ["data.val_fraction=0.999 leaves no training image"]),
+    (["callbacks=[nonexistent]"], ["no callbacks config named 'nonexistent'", "lr_monitor"]),
+    (["+model.gamma=1"], ["model.gamma is not a setting"]),
+    (["sweep"], ["sweep has nothing to sweep", "+experiment=NAME"]),
+    (["swep", "model.beta=0.4"], ["'swep' is neither a command", "did you mean sweep"]),
+    (["run", "sweep"], ["give one command, not run and sweep"]),
+    (["--resume"], ["--resume goes with sweep: python -m transfer_lab sweep --resume"]),
+    (["sweep", "--hydra-hlp"], ["--hydra-hlp is not an option of sweep", "--hydra-help"]),
+    (["backbone=wrn28_10", "backbone.depth=27"], ["backbone.depth=27 is not 6·n + 4"]),
+]
+
+
 def assert_nothing_ran(cwd) -> None:
     assert not list(cwd.rglob("results.json"))
     assert not list(cwd.rglob("*.pt")) and not list(cwd.rglob("*.ckpt"))
@@ -99,6 +157,66 @@ def test_bad_input_is_refused_in_one_sentence_before_any_job(cli, args, sentence
     assert lines[0].startswith("error: ")
     assert "Traceback" not in done.stdout + done.stderr
     assert_nothing_ran(cli.cwd)
+
+
+@pytest.mark.parametrize(("args", "words"), REFUSED, ids=[" ".join(a) for a, _ in REFUSED])
+def test_issue_20_inputs_are_refused_in_one_sentence_before_a_folder(cli, args, words):
+    done = cli([*args, QUIET], check=False)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: ")
+    for word in words:
+        assert word in lines[0]
+    assert not (cli.cwd / "multirun").exists() and not (cli.cwd / "outputs").exists()
+
+
+def test_every_key_of_every_config_file_is_declared():
+    """A key added to conf/ without a type and range in config/schema.py fails here."""
+    from tests.conftest import compose
+    from transfer_lab.config.paths import config_dir
+    from transfer_lab.config.schema import undeclared
+
+    names = [[]] + [
+        [f"{group}={p.stem}" if group != "experiment" else f"+experiment={p.stem}"]
+        for group in ("experiment", "data", "backbone", "trainer", "schedule", "launcher")
+        for p in sorted((config_dir() / group).glob("*.yaml"))
+    ]
+    names += [[f"optim@source.optim={p.stem}"] for p in (config_dir() / "optim").glob("*.yaml")]
+    names += [
+        [f"scheduler@source.scheduler={p.stem}"] for p in (config_dir() / "scheduler").glob("*")
+    ]
+    names += [["logger=[tensorboard,csv,wandb]", "callbacks=[early_stopping]"]]
+    missing = {key for overrides in names for key in undeclared(compose(overrides))}
+    assert not missing, f"declare these in transfer_lab/config/schema.py: {sorted(missing)}"
+
+
+def test_the_declared_names_are_the_codes_own():
+    """The torch-free declarations agree with the code and Lightning they stand for."""
+    import inspect
+
+    import pytorch_lightning as pl
+
+    from transfer_lab.config import schema
+    from transfer_lab.data.augment import RECIPES
+    from transfer_lab.data.loading import STATS
+    from transfer_lab.data.tasks import BINARY, SPLITS
+
+    assert set(schema.AUGMENT_RECIPES) == set(RECIPES)
+    assert (schema.SPLITS, schema.BINARY, schema.TARGET_STATS) == (SPLITS, BINARY, STATS)
+    trainer = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    assert set(schema.TRAINER_ARGUMENTS) == trainer
+    declared = {k.split(".", 1)[1] for k in schema.SCHEMA if k.startswith("trainer.")}
+    assert declared - trainer == {"channels_last"}  # ours, taken out before the Trainer
+
+
+def test_smallest_class_is_the_readers_own():
+    import numpy as np
+
+    from tests.conftest import compose
+    from transfer_lab.data.digits import load_digits
+
+    counts = np.bincount(load_digits().train_labels.numpy())
+    assert compose([]).data.smallest_class == counts.min()
 
 
 def test_every_problem_gets_its_own_sentence(cli):

@@ -7,7 +7,6 @@ and name its stages, which needs torch.
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
@@ -15,7 +14,9 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from transfer_lab.cli.words import OneLineParser, refuse
 from transfer_lab.config.paths import config_dir
+from transfer_lab.config.schema import closest
 
 
 def description(path: Path) -> str:
@@ -108,27 +109,34 @@ def backbone_table(pattern: str) -> Table:
     return table
 
 
+LISTS = ("experiments", "datasets", "backbones")
+
+
 def main(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m transfer_lab list", description="List experiments, datasets and backbones."
     )
-    parser.add_argument(
-        "what", nargs="?", choices=("experiments", "data", "backbones"), help="only this list"
-    )
+    parser.add_argument("what", nargs="?", help=f"only this list: {', '.join(LISTS)}")
     parser.add_argument("--pattern", default="*", help="backbone names to show, e.g. 'resnet*'")
     options = parser.parse_args(args)
+    what = "datasets" if options.what == "data" else options.what
+    if what not in (None, *LISTS):
+        refuse(
+            f"there is no list named {what!r}{closest(what, LISTS)}; use one of "
+            f"{', '.join(LISTS)}, or none for all three."
+        )
     console = Console()
-    if options.what in (None, "experiments"):
+    if what in (None, "experiments"):
         console.print(config_table("experiment", "experiments (+experiment=NAME)"))
-    if options.what in (None, "data"):
+    if what in (None, "datasets"):
         console.print(config_table("data", "datasets (data=NAME)"))
-    if options.what is None:
+    if what is None:
         console.print(
             config_table(
                 "backbone",
                 "backbones (backbone=NAME; `list backbones` adds parameters and stages)",
             )
         )
-    if options.what == "backbones":
+    if what == "backbones":
         console.print(backbone_table(options.pattern))
     return 0

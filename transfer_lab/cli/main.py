@@ -11,12 +11,15 @@ import contextlib
 import json
 import logging
 import os
+import shlex
+import signal
 import sys
 import traceback
 import warnings
 from datetime import datetime
 from pathlib import Path
 
+from transfer_lab.cli.words import not_a_command, refuse
 from transfer_lab.errors import UserError
 
 COMMANDS = ("run", "sweep", "report", "list")
@@ -35,6 +38,10 @@ INFO_FLAGS = {
     "-sc",
 }
 
+# Hydra flags whose value is the next argument.
+TAKES_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--package"}
+TAKES_VALUE |= {"-p", "--experimental-rerun", "--cfg", "-c", "--info", "-i"}
+
 log = logging.getLogger("transfer_lab")
 
 
@@ -42,7 +49,7 @@ def split_command(argv: list[str]) -> tuple[str, list[str]]:
     """The command word (default `run`) and the remaining arguments, in order."""
     words = [a for a in argv if a in COMMANDS]
     if len(words) > 1:
-        raise SystemExit(f"error: give one command, not {' and '.join(words)}.")
+        refuse(f"give one command, not {' and '.join(words)}.")
     command = words[0] if words else "run"
     rest = list(argv)
     if words:
@@ -77,6 +84,7 @@ def quiet_libraries() -> None:
         ".*GPU available but not used.*",
         ".*module\\(s\\) in eval mode at the start of training.*",  # frozen BatchNorm, on purpose
         ".*treespec.*",
+        ".*`srun` command is available on your system.*",  # our SLURM launcher runs the jobs
     ):
         warnings.filterwarnings("ignore", message=pattern)
     if (
@@ -205,10 +213,35 @@ def check_launcher_of(master) -> None:
 
     launcher = OmegaConf.to_container(master.hydra.launcher, resolve=False)
     check_launcher(launcher)
+    n_jobs = launcher.get("n_jobs", 1)
+    if "joblib" in str(launcher.get("_target_")) and not (
+        isinstance(n_jobs, int) and not isinstance(n_jobs, bool) and (n_jobs >= 1 or n_jobs == -1)
+    ):
+        raise UserError(
+            f"hydra.launcher.n_jobs={n_jobs!r} is not a number of jobs to run at once; give 1 or "
+            f"more (or -1, one per core), e.g. hydra.launcher.n_jobs=2."
+        )
     if runs_elsewhere(launcher):
         from transfer_lab.slurm.queue import check_request
 
         check_request(launcher)
+
+
+def check_something_to_sweep(master, args: list[str]) -> None:
+    """A sweep on this machine needs a grid: an experiment's, or values the user gives
+    (model.beta=0,0.4). A one-job sweep on SLURM (or submitit) is how one job is submitted."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    local = any(n in str(master.hydra.launcher.get("_target_")) for n in ("Basic", "Joblib"))
+    if master.hydra.sweeper.get("params") or not local:
+        return
+    overrides = OverridesParser.create().parse_overrides([a for a in args if "=" in a])
+    if not any(o.is_sweep_override() for o in overrides):
+        raise UserError(
+            "sweep has nothing to sweep: add +experiment=NAME (python -m transfer_lab list "
+            "experiments) or values to sweep such as model.beta=0,0.4, or drop the word sweep "
+            "to run one job."
+        )
 
 
 def check_before_running(command: str, args: list[str]):
@@ -217,10 +250,15 @@ def check_before_running(command: str, args: list[str]):
     from transfer_lab.cli.preflight import check_command_line
     from transfer_lab.config.folders import check_writable
 
+    for before, word in zip(["", *args], args, strict=False):
+        sentence = not_a_command(word, COMMANDS, command)
+        if sentence and before not in TAKES_VALUE:
+            raise UserError(sentence)
     multirun = command == "sweep" or bool({"-m", "--multirun"} & set(args))
     master = check_command_line(args, multirun=multirun)
     if multirun:
         check_launcher_of(master)
+        check_something_to_sweep(master, args)
     key = "hydra.run.dir" if command == "run" else "hydra.sweep.dir"
     if not has_override(args, key):
         check_writable(Path("outputs" if command == "run" else "multirun"), key)
@@ -260,9 +298,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {sentence}", file=sys.stderr)
             return 2
     if command == "run":
+        given = list(rest)
         if not informational and not has_override(rest, "hydra.run.dir"):
             rest.append(f"hydra.run.dir={unique_dir(Path('outputs'))}")
-        run_hydra(rest)
+        with interruptible() as interrupted:
+            run_hydra(rest)
+        if interrupted:
+            run_dir = next(a for a in rest if a.startswith("hydra.run.dir=")).split("=", 1)[1]
+            again = given if has_override(given, "hydra.run.dir") else rest
+            return stopped(f"the job in {run_dir}", f"python -m transfer_lab {shlex.join(again)}")
         return 0
 
     sweep_dir = None
@@ -281,7 +325,11 @@ def main(argv: list[str] | None = None) -> int:
 
         if wants_driver_job(rest):
             return submit_driver_job(rest, sweep_dir, master)
-    run_hydra(["--multirun", *rest])
+    with interruptible() as interrupted:
+        run_hydra(["--multirun", *rest])
+    if interrupted:
+        where = f"the sweep in {sweep_dir}" if sweep_dir else "the sweep"
+        return stopped(where, "python -m transfer_lab sweep --resume")
     if sweep_dir is None:
         return 0
     from transfer_lab.report.cli import report_sweep
@@ -291,6 +339,52 @@ def main(argv: list[str] | None = None) -> int:
         print(failed_line(sweep_dir, not_ok), file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+class Interrupted:
+    """Whether Ctrl-C stopped the work (Lightning turns it into SystemExit(1) on its way out)."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def __bool__(self) -> bool:
+        return self.seen
+
+
+@contextlib.contextmanager
+def interruptible():
+    """Note a Ctrl-C and swallow what it raises (KeyboardInterrupt, or Lightning's exit)."""
+    interrupted = Interrupted()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(number, frame):
+        interrupted.seen = True
+        signal.default_int_handler(number, frame)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield interrupted
+    except (KeyboardInterrupt, SystemExit):
+        if not interrupted:
+            raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def stopped(what: str, command: str) -> int:
+    """The one line Ctrl-C gets: what stopped, and the command that goes on from there."""
+    print(
+        f"error: interrupted: {what} stopped; go on from where it stopped with: {command}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 130
+
+
+def below_warning():
+    """A logging filter: the console's stdout handler passes info; warnings and errors go to
+    stderr (conf/hydra/job_logging)."""
+    return lambda record: record.levelno < logging.WARNING
 
 
 def submit_driver_job(args: list[str], sweep_dir: Path, master) -> int:

@@ -37,9 +37,16 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
         loader = GlobalHydra.instance().config_loader()
         try:
             master = loader.load_configuration("config", overrides, run_mode=mode)
+            if multirun:
+                HydraConfig.instance().set_config(master)
+                early = unswept_problems(master, overrides, loader)
+                if early:
+                    raise UserError("\n".join(early))
             jobs = [master] if not multirun else list(_sweep_jobs(loader, master, overrides))
+        except UserError:
+            raise
         except Exception as error:
-            raise UserError(composition_sentence(error)) from None
+            raise UserError(composition_sentence(error, overrides)) from None
         found: list[str] = []
         for cfg in jobs:
             HydraConfig.instance().set_config(cfg)
@@ -60,6 +67,28 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
     return master
 
 
+def unswept_problems(master: DictConfig, overrides: list[str], loader: Any) -> list[str]:
+    """Bad values of settings that no job of the sweep changes, found on the sweep's own config,
+    so that a sweep of many jobs refuses them without composing each (none when a config
+    group is swept, since that can change any setting)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from transfer_lab.config.schema import value_problems
+
+    params = [f"{k}={v}" for k, v in (master.hydra.sweeper.get("params") or {}).items()]
+    parsed = OverridesParser.create(config_loader=loader).parse_overrides(params + overrides)
+    swept = [o.get_key_element().lstrip("+~") for o in parsed if o.is_sweep_override()]
+    if any("." not in key or "@" in key or "/" in key for key in swept):
+        return []
+    found = value_problems(master)
+    keys = [sentence.split("=")[0].split(" ")[0] for sentence in found]
+    return [
+        sentence
+        for sentence, key in zip(found, keys, strict=True)
+        if not any(key == k or key.startswith(k + ".") for k in swept)
+    ]
+
+
 def _sweep_jobs(loader: Any, master: DictConfig, overrides: list[str]) -> Iterable[DictConfig]:
     """Each job's config of a sweep, as Hydra's basic sweeper will compose it."""
     from transfer_lab.sweep.grid import grid
@@ -70,20 +99,40 @@ def _sweep_jobs(loader: Any, master: DictConfig, overrides: list[str]) -> Iterab
         yield master  # Optuna, Ax, …: the points are chosen while the sweep runs
         return
     params = {str(k): str(v) for k, v in (sweeper.get("params") or {}).items()}
+    check_no_repeats(params, overrides, loader)
     for job_overrides in grid(params, overrides, loader):
         yield loader.load_sweep_config(master, job_overrides)
 
 
-def composition_sentence(error: Exception) -> str:
+def check_no_repeats(params: dict[str, str], overrides: list[str], loader: Any) -> None:
+    """A sweep value given twice (`model.beta=0,0`) would train the same job twice."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    texts = [f"{k}={v}" for k, v in params.items()] + list(overrides)
+    for override in OverridesParser.create(config_loader=loader).parse_overrides(texts):
+        if not override.is_sweep_override():
+            continue
+        values = list(override.sweep_iterator())
+        twice = [str(v) for i, v in enumerate(values) if v in values[:i]]
+        if twice:
+            raise UserError(
+                f"{override.input_line} gives {', '.join(twice)} more than once, which would "
+                f"train the same job twice; list each value once."
+            )
+
+
+def composition_sentence(error: Exception, overrides: Iterable[str] = ()) -> str:
     """Hydra's or OmegaConf's message on one line, with the closest valid name or key."""
     from hydra.errors import MissingConfigException, OverrideParseException
 
-    if isinstance(error, MissingConfigException) and error.missing_cfg_file and error.options:
+    if isinstance(error, MissingConfigException) and error.missing_cfg_file:
         group, _, name = str(error.missing_cfg_file).rpartition("/")
-        return (
-            f"there is no {group} config named {name!r}{closest(name, error.options)}; use one "
-            f"of {', '.join(error.options)}."
-        )
+        options = error.options or group_options(group)
+        if options:
+            return (
+                f"there is no {group} config named {name!r}{closest(name, options)}; use one "
+                f"of {', '.join(options)}."
+            )
     if isinstance(error, OverrideParseException):
         reason = " ".join(str(error.message).split()).split(" See https")[0].rstrip(".")
         return (
@@ -100,6 +149,12 @@ def composition_sentence(error: Exception) -> str:
     if cause is not None and str(cause).strip() and str(cause).splitlines()[0] not in message:
         message = f"{message.rstrip('.')}: {str(cause).splitlines()[0]}"
     already = _quoted_after(message, "An item is already at")
+    launcher_key = already or _quoted_after(message, "Could not override") or ""
+    if launcher_key.startswith("hydra.launcher."):
+        chosen = [o.split("=", 1)[1] for o in overrides if o.startswith("launcher=")]
+        having = launchers_with(launcher_key)
+        if not (already and chosen and chosen[-1] in having):
+            return launcher_sentence(launcher_key, having)
     if already:
         return f"{already} is already a setting; write {already}=VALUE without the leading +."
     key = _quoted_after(message, "Could not override") or _quoted_after(message, "Key")
@@ -110,6 +165,40 @@ def composition_sentence(error: Exception) -> str:
         hint = closest(key, known_keys())
         return f"{key} is not a setting{hint}. Hydra says: {message}"
     return message.rstrip(".") + "."
+
+
+def group_options(group: str) -> list[str]:
+    """The config names of a group (`callbacks` → early_stopping, lr_monitor, …)."""
+    from transfer_lab.config.paths import config_dir
+
+    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))
+
+
+def launchers_with(key: str) -> list[str]:
+    """The launcher configs that set a hydra.launcher key (n_jobs: parallel)."""
+    import yaml
+
+    from transfer_lab.config.paths import config_dir
+
+    name = key.split(".")[2]
+    return [
+        p.stem
+        for p in sorted((config_dir() / "launcher").glob("*.yaml"))
+        if name in ((yaml.safe_load(p.read_text()) or {}).get("hydra") or {}).get("launcher", {})
+    ]
+
+
+def launcher_sentence(key: str, having: list[str]) -> str:
+    """A hydra.launcher key the chosen launcher lacks: name the launchers that have it."""
+    if not having:
+        return (
+            f"{key} is not a setting of any launcher; the launchers are "
+            f"{', '.join(group_options('launcher'))} (conf/launcher/)."
+        )
+    return (
+        f"{key} is a setting of launcher={having[0]}, not of the launcher in use; add "
+        f"launcher={having[0]} to the command (and write {key}=… without a leading +)."
+    )
 
 
 def _quoted_after(message: str, marker: str) -> str | None:

@@ -1,186 +1,66 @@
 """Refuse a composed config that cannot mean anything, before any work is done or written.
 
-`problems(cfg)` lists every problem of one job's config, one sentence each (what is wrong, how
-to fix it); `validate(cfg)` raises them as one UserError. `cli/preflight.py` applies them to
-every job of a run or sweep before anything runs; each job applies them again to its own config.
+Each value is checked against its key's declared type and range (`config/schema.py`); the rules
+here relate several settings (heads and classes, arms and the backbone's stages, devices and
+the machine). `problems(cfg)` lists every problem of one job's config, one sentence each;
+`validate(cfg)` raises them as one UserError. `cli/preflight.py` applies them to every job of a
+run or sweep before anything runs; each job applies them again to its own config. Torch is
+imported only for what needs the backbone's stages or this machine's GPUs.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import functools
+import json
+import math
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from transfer_lab.errors import UserError
-from transfer_lab.train.selection import monitor_for
-
-# Trainer keys transfer_lab passes itself, and where the user sets them instead.
-RESERVED_TRAINER_KEYS = {
-    "max_epochs": "source.epochs and target.epochs",
-    "min_epochs": "source.epochs and target.epochs",
-    "callbacks": "the callbacks group ('callbacks=[progress_bar,lr_monitor,early_stopping]')",
-    "logger": "the logger group ('logger=[tensorboard,csv]')",
-    "default_root_dir": "hydra.run.dir (or hydra.sweep.dir for a sweep)",
-}
-ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
-PRECISIONS = (
-    "auto",
-    "64-true",
-    "32-true",
-    "16-true",
-    "bf16-true",
-    "16-mixed",
-    "bf16-mixed",
-    "64",
-    "32",
-    "16",
-    "bf16",
-    64,
-    32,
-    16,
+from transfer_lab.config.schema import (
+    RESERVED_TRAINER_KEYS,
+    closest,
+    is_int,
+    value_problems,
 )
-SEED_MAX = 2**32 - 1
+from transfer_lab.errors import UserError
+from transfer_lab.train.selection import SELECTABLE, monitor_for
 
-
-def closest(name: Any, valid: Iterable[str]) -> str:
-    """The hint ' (did you mean X?)' with the valid name closest to `name`, or '' if none is."""
-    match = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.5)
-    return f" (did you mean {match[0]}?)" if match else ""
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+__all__ = ["RESERVED_TRAINER_KEYS", "closest", "problems", "validate"]
 
 
 class Checks:
-    """Collects one sentence per problem found in a config."""
+    """One sentence per problem; a rule relating settings runs only on values that passed."""
 
-    def __init__(self) -> None:
-        self.problems: list[str] = []
+    def __init__(self, cfg: DictConfig) -> None:
+        self.problems = value_problems(cfg)
+        self.bad = {sentence.split("=")[0].split(" ")[0] for sentence in self.problems}
+
+    def ok(self, *keys: str) -> bool:
+        """Whether these keys' values (or those under a key ending in '.') passed their rules."""
+        return not any(
+            b == k or (k.endswith(".") and b.startswith(k)) for b in self.bad for k in keys
+        )
 
     def add(self, sentence: str) -> None:
-        self.problems.append(sentence)
-
-    def integer(
-        self,
-        key: str,
-        value: Any,
-        low: int | None = None,
-        high: int | None = None,
-        example: Any = None,
-        optional: bool = False,
-    ) -> bool:
-        """An integer in [low, high]; None is accepted when `optional`."""
-        if value is None and optional:
-            return True
-        where = _range(low, high)
-        hint = f", e.g. {key}={example}" if example is not None else ""
-        if not _is_int(value):
-            self.add(f"{key}={value!r} is not a whole number; give one that is {where}{hint}.")
-            return False
-        if (low is not None and value < low) or (high is not None and value > high):
-            self.add(f"{key}={value} is out of range; it must be {where}{hint}.")
-            return False
-        return True
-
-    def number(
-        self,
-        key: str,
-        value: Any,
-        low: float,
-        high: float | None = None,
-        open_low: bool = False,
-        open_high: bool = False,
-        example: Any = None,
-    ) -> bool:
-        """A number in the interval from low to high (each end open or closed)."""
-        if high is None:
-            where = f"more than {low}" if open_low else f"{low} or more"
-        else:
-            where = f"in {'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
-        hint = f", e.g. {key}={example}" if example is not None else ""
-        if not _is_number(value):
-            self.add(f"{key}={value!r} is not a number; give one {where}{hint}.")
-            return False
-        too_low = value <= low if open_low else value < low
-        too_high = high is not None and (value >= high if open_high else value > high)
-        if too_low or too_high:
-            self.add(f"{key}={value} is out of range; it must be {where}{hint}.")
-            return False
-        return True
-
-    def choice(self, key: str, value: Any, valid: Iterable[Any]) -> bool:
-        valid = list(valid)
-        if value in valid:
-            return True
-        self.add(
-            f"{key}={value!r} is not known{closest(value, valid)}; use one of "
-            f"{', '.join(str(v) for v in valid)}."
-        )
-        return False
-
-    def boolean(self, key: str, value: Any) -> bool:
-        if isinstance(value, bool):
-            return True
-        self.add(f"{key}={value!r} is not true or false; write {key}=true or {key}=false.")
-        return False
-
-
-def _range(low: int | None, high: int | None) -> str:
-    if low is not None and high is not None:
-        return f"in {low}..{high}"
-    if low is not None:
-        return f"{low} or more"
-    if high is not None:
-        return f"{high} or less"
-    return ""
+        if sentence not in self.problems:
+            self.problems.append(sentence)
 
 
 def problems(cfg: DictConfig) -> list[str]:
     """Every problem of one job's composed config, one sentence each (empty: fine)."""
-    checks = Checks()
-    check_seeds(checks, cfg)
+    checks = Checks(cfg)
     check_model(checks, cfg)
-    check_transfer(checks, cfg)
-    check_data(checks, cfg)
     check_backbone(checks, cfg)
+    check_classes_of(checks, cfg)
+    check_budget(checks, cfg)
+    check_transfer(checks, cfg)  # last of these: it may build the backbone
     for phase in ("source", "target"):
         check_phase(checks, cfg, phase)
     check_trainer(checks, cfg)
     check_lr_scale(checks, cfg)
-    check_paper(checks, cfg)
     return checks.problems
-
-
-PAPER_STATISTICS = ("last", "mean_best")  # or null: no paper
-
-
-def check_paper(checks: Checks, cfg: DictConfig) -> None:
-    """`paper.*` names a statistic the report knows, and sensible epochs and counts for it."""
-    paper = cfg.get("paper")
-    if paper is None:
-        return
-    if paper.get("statistic") is not None:
-        checks.choice("paper.statistic", paper.get("statistic"), PAPER_STATISTICS)
-    checks.integer("paper.epoch", paper.get("epoch"), 1, optional=True, example=60)
-    checks.integer("paper.best_n", paper.get("best_n", 10), 1, example=10)
-
-
-def check_lr_scale(checks: Checks, cfg: DictConfig) -> None:
-    """transfer.lr_scale is not silently ignored (each phase's monitor: check_phase)."""
-    scheduler = cfg.target.get("scheduler") or {}
-    lr_scale = cfg.transfer.get("lr_scale")
-    if _is_number(lr_scale) and lr_scale != 1 and "PhaseRates" in str(scheduler.get("_target_")):
-        checks.add(
-            f"transfer.lr_scale={lr_scale} has no effect under a phases schedule, which sets the "
-            "copied stages' rate itself; set it in target.scheduler.phases or leave lr_scale at 1."
-        )
 
 
 def validate(cfg: DictConfig) -> None:
@@ -190,110 +70,138 @@ def validate(cfg: DictConfig) -> None:
         raise UserError("\n".join(found))
 
 
-def check_seeds(checks: Checks, cfg: DictConfig) -> None:
-    checks.integer("seed", cfg.get("seed"), 0, SEED_MAX, example=0)
-    checks.integer("data.split_seed", cfg.data.get("split_seed"), 0, SEED_MAX, example=0)
-
-
 def check_model(checks: Checks, cfg: DictConfig) -> None:
     beta, heads = cfg.model.get("beta"), cfg.model.get("binary_heads")
-    beta_ok = checks.number("model.beta", beta, 0, 1, example=0.4)
-    heads_ok = checks.integer("model.binary_heads", heads, 0, example=1)
-    if beta_ok and heads_ok and beta > 0 and heads == 0:
+    if checks.ok("model.beta", "model.binary_heads") and beta > 0 and heads == 0:
         checks.add("model.beta > 0 needs binary heads; set model.binary_heads to 1 or more.")
 
 
 def check_transfer(checks: Checks, cfg: DictConfig) -> None:
+    """The arm's name, the treatment, and the depths against the backbone's stages."""
     from transfer_lab.transfer.arms import TREATMENTS, arm_examples, parse_arm
 
     transfer = cfg.transfer
-    checks.number("transfer.lr_scale", transfer.get("lr_scale"), 0, example=1.0)
-    checks.boolean("transfer.freeze", transfer.get("freeze"))
-    if "freeze_bn_stats" in transfer:
-        checks.boolean("transfer.freeze_bn_stats", transfer.freeze_bn_stats)
-    for key in ("depth", "freeze_depth"):
-        depth = transfer.get(key)
-        if depth is None or isinstance(depth, str):
-            continue  # all, or a stage name: checked against the backbone's stages
-        checks.integer(f"transfer.{key}", depth, 0, example=3)
     arm = transfer.get("arm")
     if arm:
         try:
             parse_arm(arm)
         except UserError as error:
             match = difflib.get_close_matches(str(arm), arm_examples(), n=1, cutoff=0.5)
-            hint = f" Did you mean {match[0]}?" if match else ""
-            checks.add(str(error) + hint)
-    else:
-        checks.choice("transfer.treatment", transfer.get("treatment"), TREATMENTS)
+            checks.add(str(error) + (f" Did you mean {match[0]}?" if match else ""))
+            return
+    elif checks.ok("transfer.treatment") and transfer.get("treatment") not in TREATMENTS:
+        treatment = transfer.get("treatment")
+        checks.add(
+            f"transfer.treatment={treatment!r} is not known{closest(treatment, TREATMENTS)}; "
+            f"use one of {', '.join(TREATMENTS)}."
+        )
+        return
+    keys = ("transfer.depth", "transfer.freeze_depth", "transfer.freeze", "backbone.")
+    if not checks.ok(*keys):
+        return
+    depths = (transfer.get("depth"), transfer.get("freeze_depth"))
+    every_stage = not arm and all(d in (None, "all") for d in depths)
+    if checks.problems or (every_stage and backbone_as_its_file(cfg)):
+        return  # refused already, or nothing to check against the stages: no torch to import
+    from transfer_lab.transfer.treatments import plan_from_config
+
+    try:
+        stages = stage_names(cfg)
+        if stages is not None:
+            plan_from_config(OmegaConf.to_container(transfer, resolve=True), stages)
+    except UserError as error:  # the arm against the stages, or the backbone's own options
+        checks.add(str(error))
+
+
+@functools.cache
+def _stages(backbone_json: str, channels: int, size: int) -> tuple[str, ...]:
+    import torch
+
+    from transfer_lab.models.registry import backbone_from_config
+
+    with torch.device("meta"):  # shapes only: no memory, no initialisation work
+        backbone = backbone_from_config(json.loads(backbone_json), channels, size)
+    return tuple(backbone.stage_names)
+
+
+def stage_names(cfg: DictConfig) -> tuple[str, ...] | None:
+    """The backbone's stage names, built on the meta device for the input it was designed for
+    (None if it cannot be built so; a UserError for options it refuses)."""
+    import transfer_lab.models  # noqa: F401  (registers every backbone)
+    from transfer_lab.models.registry import default_input
+
+    backbone = OmegaConf.to_container(cfg.backbone, resolve=True)
+    try:
+        channels, size = default_input(backbone.get("name"))
+    except KeyError:
+        channels, size = 3, 32
+    try:
+        return _stages(json.dumps(backbone, sort_keys=True), channels, size)
+    except UserError:
+        raise
+    except Exception:  # a user's own backbone that fails here fails in the job, with its trace
+        return None
+
+
+def backbone_as_its_file(cfg: DictConfig) -> bool:
+    """Whether the backbone is its config file as written (conf/backbone/NAME.yaml), whose
+    options tests/test_backbones.py builds; then only a depth needs its stages."""
+    import yaml
+    from hydra.core.hydra_config import HydraConfig
+
+    from transfer_lab.config.paths import config_dir
+
+    if not HydraConfig.initialized():
+        return False
+    choice = HydraConfig.get().runtime.choices.get("backbone")
+    path = config_dir() / "backbone" / f"{choice}.yaml"
+    backbone = OmegaConf.to_container(cfg.backbone, resolve=True)
+    return path.exists() and (yaml.safe_load(path.read_text()) or {}) == backbone
 
 
 def _class_count(value: Any) -> int | None:
     """How many classes a class setting asks for (None: every remaining one)."""
     if value is None:
         return None
-    return value if _is_int(value) else len(set(value))
+    return value if is_int(value) else len(set(value))
 
 
 def check_classes(checks: Checks, key: str, value: Any, total: int | None) -> bool:
     """A class setting: null, a count of at least 2, or a list of at least 2 distinct ids."""
     if value is None:
         return True
-    if _is_int(value):
-        high = total if total is not None else None
-        return checks.integer(key, value, 2, high, example=5)
-    if isinstance(value, list):
-        if not all(_is_int(c) for c in value):
-            checks.add(f"{key}={value} must list whole class ids, e.g. {key}=[0,1,2].")
-            return False
-        if len(set(value)) != len(value):
-            checks.add(f"{key}={value} lists a class twice; list each class once.")
-            return False
-        if len(value) < 2:
-            checks.add(f"{key}={value} lists fewer than 2 classes; a task needs at least 2.")
-            return False
-        if total is not None and [c for c in value if not 0 <= c < total]:
-            bad = [c for c in value if not 0 <= c < total]
-            checks.add(
-                f"{key} lists class ids {bad}, which do not exist; this dataset has ids "
-                f"0..{total - 1}."
-            )
+    if not checks.ok(key):
+        return False
+    if is_int(value):
+        if total is not None and value > total:
+            checks.add(f"{key}={value} is out of range; it must be in 2..{total}, e.g. {key}=5.")
             return False
         return True
-    checks.add(f"{key}={value!r} is neither a number of classes nor a list of class ids.")
-    return False
+    if len(value) < 2:
+        checks.add(f"{key}={value} lists fewer than 2 classes; a task needs at least 2.")
+        return False
+    bad = [c for c in value if total is not None and not 0 <= c < total]
+    if bad:
+        checks.add(
+            f"{key} lists class ids {bad}, which do not exist; this dataset has ids 0..{total - 1}."
+        )
+        return False
+    return True
 
 
-def check_data(checks: Checks, cfg: DictConfig) -> None:
-    from transfer_lab.data.augment import RECIPES
-    from transfer_lab.data.loading import STATS
-    from transfer_lab.data.tasks import BINARY, SPLITS
-
+def check_classes_of(checks: Checks, cfg: DictConfig) -> None:
+    """A and B: within the dataset, disjoint, at least 2 each, and enough for the heads."""
     data = OmegaConf.to_container(cfg.data, resolve=False)
-    checks.number("data.val_fraction", data.get("val_fraction"), 0, 1, True, True, example=0.1)
-    if data.get("per_class") is None:
-        checks.number("data.fraction", data.get("fraction"), 0, 1, open_low=True, example=0.05)
-    else:
-        checks.integer("data.per_class", data.get("per_class"), 1, example=60)
-    for key in ("batch_size", "eval_batch_size"):
-        checks.integer(f"data.{key}", data.get(key), 1, example=64)
-    if "num_workers" in data:
-        checks.integer("data.num_workers", data["num_workers"], 0, example=4)
-    if data.get("image_size") is not None:
-        checks.integer("data.image_size", data["image_size"], 4, example=32)
-    checks.choice("data.direction", data.get("direction", "AB"), ("AB", "BA"))
-    checks.choice("data.split", data.get("split", "random"), SPLITS)
-    checks.choice("data.binary", data.get("binary", "random"), BINARY)
-    checks.choice("data.augment", data.get("augment", "none"), RECIPES)
-    if "val_from_budget" in data:
-        checks.boolean("data.val_from_budget", data["val_from_budget"])
-
-    total = data.get("num_classes")
-    total = total if _is_int(total) else None
+    total = data.get("num_classes") if is_int(data.get("num_classes")) else None
     source, target = data.get("source_classes"), data.get("target_classes")
-    in_domain = data.get("target") is None
+    random_split = data.get("split", "random") == "random"
     ok = check_classes(checks, "data.source_classes", source, total)
-    if in_domain:
+    if data.get("target") is not None:
+        target_data = data["target"]
+        target_total = target_data.get("num_classes")
+        target_total = target_total if is_int(target_total) else None
+        check_classes(checks, "data.target.classes", target_data.get("classes"), target_total)
+    else:
         ok = check_classes(checks, "data.target_classes", target, total) and ok
         if ok and isinstance(source, list) and isinstance(target, list):
             shared = sorted(set(source) & set(target))
@@ -302,7 +210,8 @@ def check_data(checks: Checks, cfg: DictConfig) -> None:
                     f"data.source_classes and data.target_classes share classes {shared}; "
                     f"A and B must be disjoint."
                 )
-        elif ok and total is not None and data.get("split", "random") == "random":
+                return
+        elif ok and total is not None and random_split:
             wanted = _class_count(source) + (_class_count(target) or 0)
             if target is not None and wanted > total:
                 checks.add(
@@ -310,23 +219,77 @@ def check_data(checks: Checks, cfg: DictConfig) -> None:
                     f"{wanted} classes but {data.get('name')} has {total}; make them add up to "
                     f"at most {total}."
                 )
-    else:
-        target_data = data["target"]
-        target_total = target_data.get("num_classes")
-        target_total = target_total if _is_int(target_total) else None
-        check_classes(checks, "data.target.classes", target_data.get("classes"), target_total)
-        checks.choice("data.target.augment", target_data.get("augment", "none"), RECIPES)
-        checks.choice("data.target.stats", target_data.get("stats", "own"), STATS)
+                return
+            if target is None and total - _class_count(source) < 2:
+                checks.add(
+                    f"data.target_classes=null takes the classes not in A, but "
+                    f"data.source_classes={source} leaves {total - _class_count(source)} of "
+                    f"{data.get('name')}'s {total}; B needs at least 2, so use fewer source "
+                    f"classes."
+                )
+                return
+    heads = cfg.model.get("binary_heads")
+    a, b = (target, source) if data.get("direction") == "BA" else (source, target)
+    size = _class_count(a) if a is not None else total and total - (_class_count(b) or 0)
+    binary = data.get("binary", "random") == "random"
+    can_draw = ok and size and random_split and binary and checks.ok("model.binary_heads")
+    if can_draw and heads > _halves(size):
+        checks.add(
+            f"model.binary_heads={heads} is too many: A's {size} classes have only "
+            f"{_halves(size)} distinct balanced halves; use at most {_halves(size)}."
+        )
+
+
+def _halves(classes: int) -> int:
+    """How many distinct balanced binary partitions `classes` classes have."""
+    half = classes // 2
+    return math.comb(classes, half) // (2 if 2 * half == classes else 1)
+
+
+def check_budget(checks: Checks, cfg: DictConfig) -> None:
+    """A validation carve-out or a budget that rounds to no image of a class, where the
+    dataset's smallest class is known (`data.smallest_class`), as data/splits.py rounds them."""
+    data = cfg.data
+    smallest = data.get("smallest_class")
+    if not is_int(smallest) or not checks.ok("data.val_fraction", "data.fraction"):
+        return
+    val_fraction, name = data.get("val_fraction"), data.get("name")
+    carved = round(val_fraction * smallest)
+    if carved < 1 or carved >= smallest:
+        leaves = "no validation image" if carved < 1 else "no training image"
+        checks.add(
+            f"data.val_fraction={val_fraction} leaves {leaves} in the smallest class of {name} "
+            f"({smallest} training images); use a value in [{1 / smallest:.3g}, "
+            f"{1 - 1 / smallest:.3g}]."
+        )
+        return
+    kept, fraction = smallest - carved, data.get("fraction")
+    if data.get("per_class") is None and fraction * kept < 0.5:
+        checks.add(
+            f"data.fraction={fraction} rounds to no image of the smallest class of {name} ({kept} "
+            f"training images); use at least {1 / kept:.3g}, or data.per_class=N."
+        )
 
 
 def check_backbone(checks: Checks, cfg: DictConfig) -> None:
+    """A registered backbone name (the config files' names need no torch to be known)."""
+    backbone = cfg.get("backbone") or {}
+    name = backbone.get("name")
+    if "_target_" in backbone or not checks.ok("backbone.name"):
+        return
+    from transfer_lab.config.paths import config_dir
+
+    if (config_dir() / "backbone" / f"{name}.yaml").exists():
+        return
+    import transfer_lab.models  # noqa: F401  (registers every backbone)
     from transfer_lab.models.registry import list_backbones
 
-    backbone = cfg.get("backbone") or {}
-    if "_target_" in backbone:
-        return
-    name = backbone.get("name")
-    checks.choice("backbone.name", name, list_backbones())
+    valid = list_backbones()
+    if name not in valid:
+        checks.add(
+            f"backbone.name={name!r} is not known{closest(name, valid)}; use one of "
+            f"{', '.join(valid)}."
+        )
 
 
 def phase_settings(cfg: DictConfig, phase: str) -> list[tuple[str, DictConfig]]:
@@ -340,71 +303,65 @@ def phase_settings(cfg: DictConfig, phase: str) -> list[tuple[str, DictConfig]]:
 
 
 def check_phase(checks: Checks, cfg: DictConfig, phase: str) -> None:
+    """The monitor the module logs, and an optimiser that accepts its settings."""
     on_source = phase == "source"
     beta = cfg.model.get("beta") if on_source else 0.0
     heads = cfg.model.get("binary_heads") if on_source else 0
+    if not checks.ok("model.beta", "model.binary_heads"):
+        return
     for prefix, settings in phase_settings(cfg, phase):
-        if "monitor" in settings and _is_number(beta) and _is_int(heads):
+        if "monitor" in settings and checks.ok(f"{prefix}.monitor", f"{prefix}.monitor_mode"):
             try:
-                monitor_for(settings, beta, heads)
+                metric = monitor_for(settings, beta, heads).metric
             except UserError as error:
                 text = str(error)
                 checks.add(f"{prefix}.{text}" if text.startswith("monitor") else text)
-        checks.integer(f"{prefix}.epochs", settings.get("epochs"), 1, example=20)
-        checks.integer(
-            f"{prefix}.early_stopping", settings.get("early_stopping"), 1, optional=True, example=5
-        )
-        if "select" in settings:
-            checks.choice(f"{prefix}.select", settings.get("select"), ("best", "last"))
-        if "test_epochs" in settings and _is_int(settings.get("epochs")):
-            from transfer_lab.train.epoch_tests import resolve_test_epochs
-
-            try:
-                resolve_test_epochs(settings.get("test_epochs"), int(settings.epochs))
-            except (UserError, TypeError, ValueError) as error:
-                checks.add(f"{prefix}.{error}")
+            else:
+                if metric not in SELECTABLE:
+                    checks.add(
+                        f"{prefix}.monitor={metric!r} is not a metric the network logs"
+                        f"{closest(metric, sorted(SELECTABLE))}; use one of "
+                        f"{', '.join(sorted(SELECTABLE))}."
+                    )
         optim = settings.get("optim") or {}
-        if "lr" in optim:
-            checks.number(f"{prefix}.optim.lr", optim.lr, 0, open_low=True, example=0.01)
-        if "weight_decay" in optim:
-            checks.number(f"{prefix}.optim.weight_decay", optim.weight_decay, 0, example=5e-4)
-        if "momentum" in optim:
-            checks.number(f"{prefix}.optim.momentum", optim.momentum, 0, 1, open_high=True)
-        scheduler = settings.get("scheduler") or {}
-        if "gamma" in scheduler:
-            checks.number(f"{prefix}.scheduler.gamma", scheduler.gamma, 0, open_low=True)
-        milestones = scheduler.get("milestones")
-        if milestones is not None and not all(_is_int(m) and m >= 0 for m in milestones):
-            checks.add(f"{prefix}.scheduler.milestones must list epochs (whole numbers ≥ 0).")
+        if optim.get("nesterov") and not (optim.get("momentum") or 0) > 0:
+            checks.add(
+                f"{prefix}.optim.nesterov=true needs momentum; set {prefix}.optim.momentum "
+                f"(e.g. 0.9) or {prefix}.optim.nesterov=false."
+            )
+        if optim.get("nesterov") and (optim.get("dampening") or 0) != 0:
+            checks.add(f"{prefix}.optim.nesterov=true needs {prefix}.optim.dampening=0.")
+
+
+def check_lr_scale(checks: Checks, cfg: DictConfig) -> None:
+    """transfer.lr_scale is not silently ignored under a phases schedule."""
+    scheduler = cfg.target.get("scheduler") or {}
+    lr_scale = cfg.transfer.get("lr_scale")
+    if (
+        checks.ok("transfer.lr_scale")
+        and lr_scale != 1
+        and "PhaseRates" in str(scheduler.get("_target_"))
+    ):
+        checks.add(
+            f"transfer.lr_scale={lr_scale} has no effect under a phases schedule, which sets the "
+            "copied stages' rate itself; set it in target.scheduler.phases or leave lr_scale at 1."
+        )
 
 
 def check_trainer(checks: Checks, cfg: DictConfig) -> None:
+    """Keys transfer_lab sets itself, the strategy, and the devices this machine has."""
+    from transfer_lab.train.strategy import strategy_for
+
     trainer = OmegaConf.to_container(cfg.trainer, resolve=False)
     for key, instead in RESERVED_TRAINER_KEYS.items():
         if key in trainer:
             checks.add(f"trainer.{key} is set by transfer_lab itself; use {instead} instead.")
-    accelerator = trainer.get("accelerator", "auto")
-    precision = trainer.get("precision", "auto")
-    if checks.choice("trainer.accelerator", accelerator, ACCELERATORS):
-        check_devices(checks, accelerator, trainer.get("devices", 1))
-    checks.choice("trainer.precision", precision, PRECISIONS)
-    from transfer_lab.train.trainer import strategy_for
-
     try:
         strategy_for(trainer)
     except UserError as error:
         checks.add(str(error))
-    if "deterministic" in trainer and trainer["deterministic"] != "warn":
-        checks.boolean("trainer.deterministic", trainer["deterministic"])
-    if trainer.get("log_every_n_steps") is not None:
-        checks.integer("trainer.log_every_n_steps", trainer["log_every_n_steps"], 1)
-    if trainer.get("num_sanity_val_steps") is not None:
-        checks.integer("trainer.num_sanity_val_steps", trainer["num_sanity_val_steps"], -1)
-    for key in ("limit_train_batches", "limit_val_batches", "limit_test_batches"):
-        value = trainer.get(key)
-        if value is None or (_is_int(value) and value >= 1):
-            continue
-        checks.number(f"trainer.{key}", value, 0, 1, open_low=True, example=0.5)
+    if checks.ok("trainer.accelerator", "trainer.devices"):
+        check_devices(checks, trainer.get("accelerator", "auto"), trainer.get("devices", 1))
 
 
 def check_devices(checks: Checks, accelerator: str, devices: Any) -> None:
@@ -412,8 +369,11 @@ def check_devices(checks: Checks, accelerator: str, devices: Any) -> None:
 
     "There" is the machine the job runs on: this one, or for launcher=slurm what each job asks
     SLURM for (hydra.launcher.gpus_per_node, cpus_per_task), so that a sweep planned on a
-    GPU-less login node for GPU nodes is not refused (transfer_lab.machine).
+    GPU-less login node for GPU nodes is not refused (transfer_lab.machine). One device on
+    any accelerator is always there, so the usual case asks nothing of torch.
     """
+    if devices in (1, "1", "auto", -1, "-1", None) and accelerator in ("auto", "cpu"):
+        return
     from transfer_lab.machine import job_machine
 
     machine = job_machine()
@@ -438,14 +398,19 @@ def check_devices(checks: Checks, accelerator: str, devices: Any) -> None:
     on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and has_cuda)
     kind, there = ("GPU", machine.gpus) if on_gpu else ("CPU", machine.cpus)
     if isinstance(devices, list):
-        missing = [d for d in devices if not _is_int(d) or not 0 <= d < there]
+        missing = [d for d in devices if not is_int(d) or not 0 <= d < there]
         if on_gpu and missing:
             checks.add(
                 f"trainer.devices lists {missing}, but {machine.has(there, kind)} with ids "
                 f"0..{there - 1}; list ids that exist."
             )
+        elif not on_gpu:
+            checks.add(
+                f"trainer.devices={devices} lists device ids, which only GPUs have; on the CPU "
+                f"give a number of processes, e.g. trainer.devices=2 (with trainer=ddp)."
+            )
         return
-    if not _is_int(devices) or devices < 1:
+    if not is_int(devices) or devices < 1:
         checks.add(f"trainer.devices={devices!r} is not a positive number of devices (or auto).")
     elif devices > there:
         more = (

@@ -16,12 +16,11 @@ from torchmetrics.classification import MulticlassAccuracy
 from transfer_lab.errors import UserError
 from transfer_lab.models.backbone import Backbone
 from transfer_lab.models.schedules import PhaseRates
+from transfer_lab.train.selection import SELECTABLE
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 SPLITS = ("train", "val", "test")
-# Validation metrics a stage may select or stop on (see transfer_lab.train.selection).
-SELECTABLE = {"val/acc", "val/loss", "val/ce", "val/binary_acc", "val/objective_acc"}
 
 
 def beta_loss(

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from transfer_lab.cli.words import OneLineParser
 from transfer_lab.report.collect import job_dirs
 from transfer_lab.report.statistic import OURS, STATISTICS
 from transfer_lab.report.sweep_report import report_sweep
@@ -21,7 +21,7 @@ def newest_sweep(root: Path = Path("multirun")) -> Path | None:
 
 
 def main(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m transfer_lab report",
         description="Summarise a sweep: one row per configuration (mean ± std over split seeds), "
         "paired comparisons against each baseline on the same split seeds, figures.",

@@ -13,6 +13,9 @@ from typing import Any
 
 from transfer_lab.errors import UserError
 
+# Validation metrics the network logs, which a phase may select or stop on (models/classifier).
+SELECTABLE = {"val/acc", "val/loss", "val/ce", "val/binary_acc", "val/objective_acc"}
+
 
 @dataclass(frozen=True)
 class Monitor:

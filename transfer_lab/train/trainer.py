@@ -17,10 +17,10 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar
 from pytorch_lightning.loggers import Logger
 
-from transfer_lab.errors import UserError
 from transfer_lab.job.context import JobContext
 from transfer_lab.train.callbacks import AtomicCheckpointIO, StopOnNonFiniteLoss
 from transfer_lab.train.selection import Monitor
+from transfer_lab.train.strategy import SPAWNED_DDP, strategy_for  # noqa: F401 (re-exported)
 
 
 def precision_for(setting: Any) -> Any:
@@ -110,27 +110,6 @@ def build_trainer(
         default_root_dir=str(ctx.job_dir),
         **settings,
     )
-
-
-SPAWNED_DDP = "ddp_spawn_find_unused_parameters_true"  # binary heads are unused when β = 0
-
-
-def strategy_for(trainer: dict[str, Any]) -> str:
-    """The DDP strategy a job may use: ranks spawned for the fit, never the command line re-run.
-
-    Lightning's plain `ddp` starts each rank by running the command again, which in a job means
-    re-running the split, the source phase (waiting on the cache lock rank 0 holds) or a whole
-    sweep; so several devices under `strategy: auto` mean spawned ranks, and plain ddp is refused.
-    """
-    strategy = str(trainer.get("strategy", "auto"))
-    if strategy == "auto" and str(trainer.get("devices", 1)) != "1":
-        return SPAWNED_DDP
-    if "ddp" in strategy and "spawn" not in strategy:
-        raise UserError(
-            f"trainer.strategy={strategy} starts every rank by re-running the command line; "
-            f"use trainer=ddp (trainer.strategy={SPAWNED_DDP}), whose ranks only run the fit."
-        )
-    return strategy
 
 
 def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
