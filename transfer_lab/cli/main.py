@@ -84,12 +84,9 @@ def quiet_libraries() -> None:
         ".*GPU available but not used.*",
         ".*module\\(s\\) in eval mode at the start of training.*",  # frozen BatchNorm, on purpose
         ".*treespec.*",
-        ".*`srun` command is available on your system.*",  # our SLURM launcher runs the jobs
     ):
         warnings.filterwarnings("ignore", message=pattern)
-    if (
-        "SLURM_JOB_ID" not in os.environ
-    ):  # on a login node srun is there, but the job is not SLURM's
+    if "SLURM_JOB_ID" not in os.environ:  # a login node has srun, but this job is not SLURM's
         warnings.filterwarnings("ignore", message=".*`srun` command is available.*not used")
 
 
