@@ -2,19 +2,27 @@
 
 A bad setting, or one of Hydra's composition errors (an unknown config name, a key that does
 not exist, an override it cannot parse), stops the command in one sentence per problem,
-before a folder is made or data is read.
+before a folder is made or data is read. Then each distinct dataset's files are looked for
+once (not read), and, when this machine will train, each distinct backbone is built once.
+Each job is composed once per process: the sweeper plans and launches from the same config.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Iterable
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from transfer_lab.config.checks import RESERVED_TRAINER_KEYS, closest, problems
 from transfer_lab.config.folders import check_folders
+from transfer_lab.data.files import datasets_of, missing_sentence
 from transfer_lab.errors import UserError
+from transfer_lab.machine import runs_elsewhere
+from transfer_lab.sweep.compose import sweep_config
+from transfer_lab.sweep.plan import launch_overrides
 
 
 def check_command_line(args: list[str], multirun: bool) -> DictConfig:
@@ -32,8 +40,11 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
     from transfer_lab.config.paths import config_dir
 
     overrides = [a for a in args if not a.startswith("-")]
+    if multirun and not any(o.startswith("hydra.mode=") for o in overrides):
+        overrides.append("hydra.mode=MULTIRUN")  # what hydra.main adds for --multirun
     mode = RunMode.MULTIRUN if multirun else RunMode.RUN
-    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
+    # job_name: what hydra.main names the job, after the task function's file (cli/main.py)
+    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir()), job_name="main"):
         loader = GlobalHydra.instance().config_loader()
         try:
             master = loader.load_configuration("config", overrides, run_mode=mode)
@@ -41,8 +52,12 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
         except Exception as error:
             raise UserError(composition_sentence(error)) from None
         found: list[str] = []
+        datasets: dict = {}
         for cfg in jobs:
             HydraConfig.instance().set_config(cfg)
+            with contextlib.suppress(Exception):  # a misshapen data section is a problem below
+                for key, spec in datasets_of(cfg).items():
+                    datasets.setdefault(key, spec)
             try:
                 sentences = problems(cfg)
             except Exception as error:  # a section removed (~model) or of the wrong kind
@@ -55,8 +70,14 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
                     found.append(sentence)
         if found:
             raise UserError("\n".join(found))
+        missing = [m for spec in datasets.values() if (m := missing_sentence(*spec))]
+        if missing:
+            raise UserError("\n".join(dict.fromkeys(missing)))
         HydraConfig.instance().set_config(master)
         check_folders(master, multirun)
+        if not runs_elsewhere(OmegaConf.to_container(master.hydra.launcher, resolve=False)):
+            check_backbones(jobs)  # torch: only once everything torch-free has passed
+        HydraConfig.instance().set_config(master)
     return master
 
 
@@ -70,8 +91,43 @@ def _sweep_jobs(loader: Any, master: DictConfig, overrides: list[str]) -> Iterab
         yield master  # Optuna, Ax, …: the points are chosen while the sweep runs
         return
     params = {str(k): str(v) for k, v in (sweeper.get("params") or {}).items()}
-    for job_overrides in grid(params, overrides, loader):
-        yield loader.load_sweep_config(master, job_overrides)
+    task = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    for number, job_overrides in enumerate(grid(params, task, loader)):
+        # composed as the sweeper plans and the launcher runs it, once (sweep/compose.py)
+        yield sweep_config(loader, master, launch_overrides(job_overrides, number))
+
+
+def check_backbones(jobs: Iterable[DictConfig]) -> None:
+    """Build each distinct backbone of the jobs once, for its dataset's images, on the meta
+    device; a class that cannot be built with the job's arguments is one sentence, here."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from transfer_lab.data.loading import load_images
+    from transfer_lab.job.networks import stage_names
+
+    seen = set()
+    for cfg in jobs:
+        HydraConfig.instance().set_config(cfg)
+        backbone = OmegaConf.to_container(cfg.backbone, resolve=True)
+        key = json.dumps([backbone, *datasets_of(cfg)], sort_keys=True, default=str)
+        if key in seen:
+            continue
+        seen.add(key)
+        images = load_images(cfg.data)  # read once per process: the jobs reuse it
+        try:
+            stage_names(cfg, images)
+        except UserError:
+            raise
+        except Exception as error:  # noqa: BLE001 (any failure of a user's class is the answer)
+            cause = error.__cause__ or error
+            channels, size, _ = images.shape
+            name = cfg.backbone.get("_target_") or cfg.backbone.get("name")
+            raise UserError(
+                f"the backbone {name} cannot be built for {channels}-channel {size}×{size} "
+                f"images ({type(cause).__name__}: {str(cause).splitlines()[0]}); its class must "
+                f"take in_channels and image_size besides the keys under backbone, as "
+                f"tests/user_backbone.py shows."
+            ) from None
 
 
 def composition_sentence(error: Exception) -> str:
