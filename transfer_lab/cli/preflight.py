@@ -48,16 +48,18 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
         loader = GlobalHydra.instance().config_loader()
         try:
             master = loader.load_configuration("config", overrides, run_mode=mode)
-            jobs = [master] if not multirun else list(_sweep_jobs(loader, master, overrides))
+            grid = _grid_of(loader, master, overrides) if multirun else None
+            if grid is None or not _changes_data(grid):  # every job reads what master reads:
+                HydraConfig.instance().set_config(master)  # refused before composing them
+                check_data([master])
+            jobs = [master] if grid is None else _composed(loader, master, grid)
+        except UserError:
+            raise
         except Exception as error:
             raise UserError(composition_sentence(error)) from None
         found: list[str] = []
-        datasets: dict = {}
         for cfg in jobs:
             HydraConfig.instance().set_config(cfg)
-            with contextlib.suppress(Exception):  # a misshapen data section is a problem below
-                for key, spec in datasets_of(cfg).items():
-                    datasets.setdefault(key, spec)
             try:
                 sentences = problems(cfg)
             except Exception as error:  # a section removed (~model) or of the wrong kind
@@ -70,9 +72,7 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
                     found.append(sentence)
         if found:
             raise UserError("\n".join(found))
-        missing = [m for spec in datasets.values() if (m := missing_sentence(*spec))]
-        if missing:
-            raise UserError("\n".join(dict.fromkeys(missing)))
+        check_data(jobs)
         HydraConfig.instance().set_config(master)
         check_folders(master, multirun)
         if not runs_elsewhere(OmegaConf.to_container(master.hydra.launcher, resolve=False)):
@@ -81,29 +81,67 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
     return master
 
 
-def _sweep_jobs(loader: Any, master: DictConfig, overrides: list[str]) -> Iterable[DictConfig]:
-    """Each job's config of a sweep, as Hydra's basic sweeper will compose it."""
+def _grid_of(loader: Any, master: DictConfig, overrides: list[str]) -> list[list[str]] | None:
+    """Each job's overrides of a sweep, as Hydra's basic sweeper will build them (None: Optuna,
+    Ax, …, whose points are chosen while the sweep runs)."""
     from transfer_lab.sweep.grid import grid
 
     sweeper = master.hydra.sweeper
     target = str(sweeper.get("_target_", ""))
     if not any(name in target for name in ("BasicSweeper", "SourcesFirstSweeper")):
-        yield master  # Optuna, Ax, …: the points are chosen while the sweep runs
-        return
+        return None
     params = {str(k): str(v) for k, v in (sweeper.get("params") or {}).items()}
     task = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
-    for number, job_overrides in enumerate(grid(params, task, loader)):
-        # composed as the sweeper plans and the launcher runs it, once (sweep/compose.py)
-        yield sweep_config(loader, master, launch_overrides(job_overrides, number))
+    return grid(params, task, loader)
+
+
+def _composed(loader: Any, master: DictConfig, grid: list[list[str]]) -> list[DictConfig]:
+    """Each job's config, composed as the sweeper plans and the launcher runs it, once
+    (sweep/compose.py)."""
+    return [sweep_config(loader, master, launch_overrides(job, n)) for n, job in enumerate(grid)]
+
+
+# Overrides that change which files a job reads (its dataset, their folders, a download).
+DATA_KEYS = ("data/", "data.root", "data.reader", "data.download", "data.target", "paths.")
+
+
+def _reads(overrides: list[str]) -> tuple[str, ...]:
+    """The overrides of a job that change which files it reads."""
+    keys = [o.lstrip("+~").split("=", 1)[0] for o in overrides]
+    return tuple(
+        o for o, k in zip(overrides, keys, strict=True) if k == "data" or k.startswith(DATA_KEYS)
+    )
+
+
+def _changes_data(grid: list[list[str]]) -> bool:
+    """Whether the jobs of a grid differ in what data they read."""
+    return len({_reads(job) for job in grid}) > 1
+
+
+def check_data(configs: Iterable[DictConfig]) -> None:
+    """Look for each distinct dataset's files once (not read): a missing dataset is one sentence
+    for the whole sweep, before anything starts."""
+    from hydra.core.hydra_config import HydraConfig
+
+    datasets: dict = {}
+    for cfg in configs:
+        HydraConfig.instance().set_config(cfg)
+        with contextlib.suppress(Exception):  # a misshapen data section is a config problem
+            for key, spec in datasets_of(cfg).items():
+                datasets.setdefault(key, spec)
+    missing = [m for spec in datasets.values() if (m := missing_sentence(*spec))]
+    if missing:
+        raise UserError("\n".join(dict.fromkeys(missing)))
 
 
 def check_backbones(jobs: Iterable[DictConfig]) -> None:
     """Build each distinct backbone of the jobs once, for its dataset's images, on the meta
     device; a class that cannot be built with the job's arguments is one sentence, here."""
+    import torch
     from hydra.core.hydra_config import HydraConfig
 
     from transfer_lab.data.loading import load_images
-    from transfer_lab.job.networks import stage_names
+    from transfer_lab.models.registry import backbone_from_config
 
     seen = set()
     for cfg in jobs:
@@ -114,13 +152,14 @@ def check_backbones(jobs: Iterable[DictConfig]) -> None:
             continue
         seen.add(key)
         images = load_images(cfg.data)  # read once per process: the jobs reuse it
+        channels, size, _ = images.shape
         try:
-            stage_names(cfg, images)
+            with torch.device("meta"):  # no memory, no initialisation
+                backbone_from_config(cfg.backbone, channels, size)
         except UserError:
             raise
         except Exception as error:  # noqa: BLE001 (any failure of a user's class is the answer)
             cause = error.__cause__ or error
-            channels, size, _ = images.shape
             name = cfg.backbone.get("_target_") or cfg.backbone.get("name")
             raise UserError(
                 f"the backbone {name} cannot be built for {channels}-channel {size}×{size} "

@@ -11,7 +11,6 @@ from typing import Any
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
-from transfer_lab.data.datamodule import TaskDataModule
 from transfer_lab.data.files import MissingFiles, files_stamp, reader_arguments
 from transfer_lab.data.splits import Task
 from transfer_lab.errors import UserError
@@ -103,6 +102,7 @@ def normalise_like_source(target_images, source_images, stats: str) -> None:
 
 def datamodule_for(images, task: Task, seed: int):
     """The fast device-resident path for in-memory sets, DataLoaders for ImageFolder trees."""
+    from transfer_lab.data.datamodule import TaskDataModule  # Lightning: only to serve a task
     from transfer_lab.data.folder import FolderDataModule, FolderSet
 
     s: DataSettings = images.settings
