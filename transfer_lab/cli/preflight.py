@@ -49,8 +49,8 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
         try:
             master = loader.load_configuration("config", overrides, run_mode=mode)
             grid = _grid_of(loader, master, overrides) if multirun else None
-            if grid is None or not _changes_data(grid):  # every job reads what master reads:
-                HydraConfig.instance().set_config(master)  # refused before composing them
+            if grid is not None and not _changes_data(grid):  # every job reads what master
+                HydraConfig.instance().set_config(master)  # reads: refused before composing
                 check_data([master])
             jobs = [master] if grid is None else _composed(loader, master, grid)
         except UserError:
