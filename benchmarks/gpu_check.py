@@ -88,7 +88,8 @@ def throughput(backbone: str, trainer: list[str], size: dict) -> dict:
 
 def cli(args: list[str], cwd: Path, timeout: float) -> float:
     """Wall seconds of a fresh `python -m transfer_lab ARGS`, imports included."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TRANSFER_LAB_CACHE=str(cwd / "cache"))
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, PYTHONPATH=path, TRANSFER_LAB_CACHE=str(cwd / "cache"))
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "transfer_lab", *args],

@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_cli(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float, float]:
     """`python -m transfer_lab ARGS` in a fresh process: what it did, wall and CPU seconds."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), TRANSFER_LAB_CACHE=str(cwd / "cache"))
+    path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, PYTHONPATH=path, TRANSFER_LAB_CACHE=str(cwd / "cache"))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
