@@ -4,7 +4,6 @@ Hydra finds sweepers only in the `hydra_plugins` package, so the class lives her
 does is in `transfer_lab.sweep` (the grid in `grid.py`, the plan in `plan.py`).
 """
 
-import copy
 import logging
 import os
 import sys
@@ -18,7 +17,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import HydraContext
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +69,9 @@ class SourcesFirstSweeper(BasicSweeper):
         from transfer_lab.store.cache import SourceCache, cache_key
         from transfer_lab.sweep.compose import sweep_config
 
+        # Read, not copied (a copy cost more than the plan): what a plan reads resolves alike in
+        # every job of the sweep (${hydra:runtime.cwd}), so HydraConfig stays the sweep's own.
         config = sweep_config(self.composer, self.config, overrides)
-        HydraConfig.instance().set_config(config)  # for ${hydra:...} in the job's config
-        config = copy.deepcopy(config)
-        with open_dict(config):
-            del config["hydra"]
         try:
             definition = source_needed(config)
         except UserError:
