@@ -387,7 +387,7 @@ def user_sweep(seeds: list[int], threads: int) -> dict:
 # --- 3c. planning a large grid on full-size data --------------------------------------------
 
 
-def planning(where: Path) -> dict:
+def planning(where: Path, per_class: tuple[int, int] = (500, 100), grid: list[str] = ()) -> dict:
     """The `yosinski` grid (116 jobs) on a full-size CIFAR-100 tree in the real pickle format:
     the pre-flight's compositions, then the sweeper's plan of each job (what source it needs:
     the data read once, split, the source's definition), as `sweep` runs them."""
@@ -399,7 +399,7 @@ def planning(where: Path) -> dict:
     from transfer_lab.job.pipeline import source_needed
     from transfer_lab.sweep import compose
 
-    write_cifar100_tree(where / "data")
+    write_cifar100_tree(where / "data", *per_class)
     compose.forget()
     loading._READ.clear()
     args = [
@@ -407,6 +407,7 @@ def planning(where: Path) -> dict:
         f"paths.data_dir={where / 'data'}",
         "data.check_md5=false",
         f"hydra.sweep.dir={where / 'sweep'}",
+        *grid,  # a smaller grid (the tests)
     ]
     started = time.perf_counter()
     master = check_command_line(args, multirun=True)  # composes, checks, reads the data
@@ -424,7 +425,7 @@ def planning(where: Path) -> dict:
     return {
         "experiment": "yosinski",
         "jobs": len(jobs),
-        "train_images": 50_000,
+        "train_images": 100 * per_class[0],
         "preflight_s": preflight,
         "preflight_s_per_job": preflight / len(jobs),
         "first_job_s": seconds[0],
