@@ -108,7 +108,7 @@ class CountingLoader:
         return OmegaConf.create({"hydra": {"job": {"id": None}}, "job": list(overrides)})
 
 
-def test_a_job_is_composed_once_and_its_launch_takes_that_composition(monkeypatch):
+def test_a_job_is_composed_once_and_its_launch_takes_that_composition(monkeypatch, tmp_path):
     from transfer_lab.sweep import compose
 
     monkeypatch.setattr(compose, "_COMPOSED", {})
@@ -135,6 +135,9 @@ def test_a_job_is_composed_once_and_its_launch_takes_that_composition(monkeypatc
     )
     compose.sweep_config(hydra, other, ["a=1", "hydra.sweep.subdir=0"])
     assert len(hydra.calls) == 3  # another sweep's master composes anew
+    monkeypatch.chdir(tmp_path)
+    compose.sweep_config(hydra, master, ["a=1", "hydra.sweep.subdir=0"])
+    assert len(hydra.calls) == 4  # and so does the same sweep run from another folder
 
 
 @pytest.mark.slow

@@ -3,12 +3,15 @@
 The pre-flight checks every job, the sweeper plans every job, and the in-process launcher runs
 every job, each from Hydra's `load_sweep_config` (0.7–0.9 s a job on a 2-core machine). They run
 in one process (`cli/main.py` calls `hydra.main` in-process), so they share one composition,
-keyed by what Hydra composes from: the config's name, the sweep's Hydra overrides and the job's.
+keyed by what Hydra composes from: the folder, the config files, the sweep's Hydra overrides
+and the job's.
 The launch takes the job's config out of the memo, since the job then writes into it.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,8 +21,19 @@ _COMPOSED: dict[tuple, DictConfig] = {}
 
 
 def _key(master: DictConfig, overrides: Sequence[str]) -> tuple:
+    """What a composition depends on: the folder it runs in and where its config files are
+    (relative sweep folders of two runs can read alike), the config's name, the overrides."""
     hydra = master.hydra
-    return (str(hydra.job.config_name), tuple(hydra.overrides.hydra), tuple(overrides))
+    sources = OmegaConf.select(master, "hydra.runtime.config_sources", default=None)
+    if OmegaConf.is_config(sources):
+        sources = OmegaConf.to_container(sources)
+    return (
+        os.getcwd(),
+        json.dumps(sources, sort_keys=True, default=str),
+        str(hydra.job.config_name),
+        tuple(hydra.overrides.hydra),
+        tuple(overrides),
+    )
 
 
 def sweep_config(loader: Any, master: DictConfig, overrides: Sequence[str]) -> DictConfig:
