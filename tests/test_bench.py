@@ -86,3 +86,14 @@ def test_every_row_of_the_table_renders(capsys):
     run_all.render(report)
     out = capsys.readouterr().out
     assert "Fashion-MNIST" in out and "planning the yosinski grid" in out and "1.50×" in out
+
+
+@pytest.mark.slow  # two short fits on digits
+def test_the_fast_path_row_runs_through_the_jobs_trainer_against_the_fp32_loop():
+    row = run_all.epoch_case(
+        "LeNet / digits, trainer=cpu_fast", ["trainer=cpu_fast"], None, 2, 1, plain_bf16=False
+    )
+    assert row["precision"] == "bf16-mixed"
+    assert row["transfer_lab_s_per_epoch"] > 0 and row["plain_s_per_epoch"] > 0
+    assert set(row["test_acc"]) == {"transfer_lab", "plain"}
+    assert 0.5 < row["test_acc"]["transfer_lab"] <= 1  # bf16 still learns the digits
