@@ -72,12 +72,12 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
                     found.append(sentence)
         if found:
             raise UserError("\n".join(found))
-        check_data(jobs)
+        # What the data and backbone checks read (${hydra:runtime.cwd}) is the sweep's own
         HydraConfig.instance().set_config(master)
+        check_data(jobs)
         check_folders(master, multirun)
         if not runs_elsewhere(OmegaConf.to_container(master.hydra.launcher, resolve=False)):
             check_backbones(jobs)  # torch: only once everything torch-free has passed
-        HydraConfig.instance().set_config(master)
     return master
 
 
@@ -120,12 +120,9 @@ def _changes_data(grid: list[list[str]]) -> bool:
 
 def check_data(configs: Iterable[DictConfig]) -> None:
     """Look for each distinct dataset's files once (not read): a missing dataset is one sentence
-    for the whole sweep, before anything starts."""
-    from hydra.core.hydra_config import HydraConfig
-
+    for the whole sweep, before anything starts. (HydraConfig holds the sweep's config.)"""
     datasets: dict = {}
     for cfg in configs:
-        HydraConfig.instance().set_config(cfg)
         with contextlib.suppress(Exception):  # a misshapen data section is a config problem
             for key, spec in datasets_of(cfg).items():
                 datasets.setdefault(key, spec)
@@ -138,14 +135,12 @@ def check_backbones(jobs: Iterable[DictConfig]) -> None:
     """Build each distinct backbone of the jobs once, for its dataset's images, on the meta
     device; a class that cannot be built with the job's arguments is one sentence, here."""
     import torch
-    from hydra.core.hydra_config import HydraConfig
 
     from transfer_lab.data.loading import load_images
     from transfer_lab.models.registry import backbone_from_config
 
     seen = set()
     for cfg in jobs:
-        HydraConfig.instance().set_config(cfg)
         backbone = OmegaConf.to_container(cfg.backbone, resolve=True)
         key = json.dumps([backbone, *datasets_of(cfg)], sort_keys=True, default=str)
         if key in seen:
