@@ -66,7 +66,11 @@ def test_every_row_of_the_table_renders(capsys):
     report = {
         "machine": "test",
         "note": "a note",
-        "real_epoch": {"default": epoch, "fast": {**epoch, "precision": "bf16-mixed"}},
+        "real_epoch": {
+            **epoch,
+            "test_acc": {"transfer_lab": 0.93, "plain": 0.93, "fast": 0.93},
+            "fast": {"precision": "bf16-mixed", "s_per_epoch": 9.0, "ratio": 9 / 19.5},
+        },
         "planning": {
             "experiment": "yosinski",
             "jobs": 116,
@@ -88,12 +92,12 @@ def test_every_row_of_the_table_renders(capsys):
     assert "Fashion-MNIST" in out and "planning the yosinski grid" in out and "1.50×" in out
 
 
-@pytest.mark.slow  # two short fits on digits
-def test_the_fast_path_row_runs_through_the_jobs_trainer_against_the_fp32_loop():
+@pytest.mark.slow  # three short fits on digits
+def test_the_fast_path_row_runs_through_the_jobs_trainer_against_the_same_fp32_loop():
     row = run_all.epoch_case(
-        "LeNet / digits, trainer=cpu_fast", ["trainer=cpu_fast"], None, 2, 1, plain_bf16=False
+        "LeNet / digits", ["trainer=cpu"], None, 2, 1, fast=["trainer=cpu_fast"]
     )
-    assert row["precision"] == "bf16-mixed"
-    assert row["transfer_lab_s_per_epoch"] > 0 and row["plain_s_per_epoch"] > 0
-    assert set(row["test_acc"]) == {"transfer_lab", "plain"}
-    assert 0.5 < row["test_acc"]["transfer_lab"] <= 1  # bf16 still learns the digits
+    assert row["precision"] == "32-true" and row["fast"]["precision"] == "bf16-mixed"
+    assert row["transfer_lab_s_per_epoch"] > 0 and row["fast"]["s_per_epoch"] > 0
+    assert set(row["test_acc"]) == {"transfer_lab", "fast", "plain"}
+    assert 0.5 < row["test_acc"]["fast"] <= 1  # bf16 still learns the digits
