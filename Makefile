@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 RUN := $(PY) -m transfer_lab
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format tensorboard clean bench fashion-data \
+.PHONY: help install demo test test-fast lint format tensorboard clean bench gpu-check fashion-data \
 	slurm-sweep $(EXPERIMENTS)
 
 help:  ## list the targets
@@ -70,6 +70,9 @@ test-fast: $(STAMP)  ## the tests not marked slow (seconds of tiny training at m
 
 bench: $(STAMP)  ## what the machinery costs over plain PyTorch: table + benchmarks/results/*.json (<10 min on 2 cores)
 	$(PY) benchmarks/run_all.py $(ARGS)
+
+gpu-check: $(STAMP)  ## on a GPU: images/s bf16 vs fp32, the 100-epoch Fashion job, parallel workers (<8 min; ARGS=--dry-run on a CPU)
+	$(PY) benchmarks/gpu_check.py $(ARGS)
 
 lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check .

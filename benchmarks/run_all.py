@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks import clocks, loader_speed, plain_loop  # noqa: E402
 
 EXPERIMENT = "digits_yosinski"
+DEFAULT_ROWS = ["data", "epoch", "real", "plan", "user", "gpu"]
 
 
 def load() -> float:
@@ -109,8 +110,18 @@ def random_cifar(n_train: int, n_test: int):
     return images, task
 
 
-def epoch_case(name: str, overrides: list[str], data, epochs: int, repeats: int) -> dict:
-    """Per-epoch seconds of transfer_lab's fit and of the plain loop, in turns, medians."""
+def epoch_case(
+    name: str,
+    overrides: list[str],
+    data,
+    epochs: int,
+    repeats: int,
+    fast: list[str] | None = None,
+) -> dict:
+    """Per-epoch seconds of transfer_lab's fit and of the plain loop (at the job's precision),
+    in turns, medians. `fast`: overrides
+    of a third side, transfer_lab's fit on another path (trainer=cpu_fast), taking its turn too
+    and compared with the same plain loop."""
     import pytorch_lightning as pl
 
     from transfer_lab.data.loading import datamodule_for
@@ -120,13 +131,14 @@ def epoch_case(name: str, overrides: list[str], data, epochs: int, repeats: int)
     from transfer_lab.train.fit import derived_seed, fit_and_test
     from transfer_lab.train.trainer import precision_for
 
-    cfg = compose(
-        [
-            *overrides,
-            f"source.epochs={epochs}",
-            "+callbacks.epoch_clock._target_=benchmarks.clocks.EpochClock",
-        ]
-    )
+    clock = [
+        f"source.epochs={epochs}",
+        "+callbacks.epoch_clock._target_=benchmarks.clocks.EpochClock",
+    ]
+    cfg = compose([*overrides, *clock])
+    sides = {"transfer_lab": cfg}
+    if fast is not None:
+        sides["fast"] = compose([*overrides, *fast, *clock])
     if data is None:
         job = build_job_data(cfg)
         images, task = job.source_images, job.task_a
@@ -136,25 +148,32 @@ def epoch_case(name: str, overrides: list[str], data, epochs: int, repeats: int)
     bf16 = precision == "bf16-mixed"
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     seed = derived_seed(cfg.seed, "source")
-    plain, val = [], {}
+    starts: dict[str, list] = {side: [] for side in [*sides, "plain"]}
+    val, test = {}, {}
     clocks.reset()
     for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            ctx = JobContext(Path(tmp), Path(tmp) / "tensorboard", "bench", "bench")
-            pl.seed_everything(seed, verbose=False)
-            module = build_module(cfg, cfg.source, images, task, beta=0.0)
-            fitted = fit_and_test(
-                module, datamodule_for(images, task, seed), "source", cfg.source, cfg, ctx
-            )
-        val["transfer_lab"] = fitted.results.val_acc
+        for side, side_cfg in sides.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                ctx = JobContext(Path(tmp), Path(tmp) / "tensorboard", "bench", "bench")
+                pl.seed_everything(seed, verbose=False)
+                module = build_module(side_cfg, side_cfg.source, images, task, beta=0.0)
+                fitted = fit_and_test(
+                    module,
+                    datamodule_for(images, task, seed),
+                    "source",
+                    side_cfg.source,
+                    side_cfg,
+                    ctx,
+                )
+            starts[side].append(clocks.EPOCH_STARTS[-1])
+            val[side], test[side] = fitted.results.val_acc, fitted.results.test_acc
         pl.seed_everything(seed, verbose=False)
         module = build_module(cfg, cfg.source, images, task, beta=0.0)
         run = plain_fit(module, datamodule_for(images, task, seed), epochs, device, bf16)
-        plain.append(run.epoch_starts)
-        val["plain"] = run.val_acc
-    ours = list(clocks.EPOCH_STARTS)
-    a, b = median_epoch(ours), median_epoch(plain)
-    return {
+        starts["plain"].append(run.epoch_starts)
+        val["plain"], test["plain"] = run.val_acc, run.test_acc
+    a, b = median_epoch(starts["transfer_lab"]), median_epoch(starts["plain"])
+    row = {
         "case": name,
         "train_images": len(task.train),
         "val_images": len(task.val),
@@ -166,7 +185,16 @@ def epoch_case(name: str, overrides: list[str], data, epochs: int, repeats: int)
         "plain_s_per_epoch": b,
         "ratio": a / b,
         "val_acc": val,
+        "test_acc": test,
     }
+    if fast is not None:
+        row["fast"] = {
+            "overrides": fast,
+            "precision": precision_for(sides["fast"].trainer.precision),
+            "s_per_epoch": median_epoch(starts["fast"]),
+            "ratio": median_epoch(starts["fast"]) / b,
+        }
+    return row
 
 
 # --- 3. the digits_yosinski sweep vs the plain loop ------------------------------------------
@@ -326,6 +354,129 @@ def sweep_comparison(seeds: list[int]) -> dict:
     }
 
 
+# --- 3b. the sweep as a user runs it: a fresh process, imports included -----------------------
+
+
+def fresh_process(code_or_args: list[str], cwd: Path, module: bool = True) -> float:
+    """Wall seconds of a fresh Python process (`-m transfer_lab ARGS`, or `-c CODE`)."""
+    import subprocess
+
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, PYTHONPATH=path, TRANSFER_LAB_CACHE=str(cwd / "cache"))
+    command = ["-m", "transfer_lab", *code_or_args] if module else ["-c", *code_or_args]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, *command], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"exit {done.returncode}: {done.stderr.strip()[-800:]}")
+    return time.perf_counter() - started
+
+
+def user_sweep(seeds: list[int], threads: int) -> dict:
+    """`python -m transfer_lab +experiment=digits_yosinski sweep data.split_seed=0,1,…` in a
+    fresh process with a fresh cache, against the plain loop's same trainings in a fresh
+    process of its own (imports included on both sides)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        where = Path(tmp)
+        ours = fresh_process(
+            [
+                f"+experiment={EXPERIMENT}",
+                "sweep",
+                f"data.split_seed={','.join(map(str, seeds))}",
+                f"hydra.sweep.dir={where / 'sweep'}",
+                "measures.enabled=false",
+            ],
+            where,
+        )
+        jobs = len(list((where / "sweep").glob("*/results.json")))
+        code = (
+            f"import torch; torch.set_num_threads({threads}); "
+            f"from benchmarks import run_all; run_all.run_plain({seeds!r})"
+        )
+        plain = fresh_process([code], where, module=False)
+    return {
+        "experiment": EXPERIMENT,
+        "split_seeds": seeds,
+        "jobs": jobs,
+        "transfer_lab_wall_s": ours,
+        "plain_wall_s": plain,
+        "ratio": ours / plain,
+    }
+
+
+# --- 3c. planning a large grid on full-size data --------------------------------------------
+
+
+def planning(where: Path, per_class: tuple[int, int] = (500, 100), grid: list[str] = ()) -> dict:
+    """The `yosinski` grid (116 jobs) on a full-size CIFAR-100 tree in the real pickle format:
+    the pre-flight's compositions, then the sweeper's plan of each job (what source it needs:
+    the data read once, split, the source's definition), as `sweep` runs them."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from benchmarks.fake_data import write_cifar100_tree
+    from transfer_lab.cli.preflight import check_command_line
+    from transfer_lab.data import loading
+    from transfer_lab.job.pipeline import source_needed
+    from transfer_lab.sweep import compose
+
+    write_cifar100_tree(where / "data", *per_class)
+    compose.forget()
+    loading._READ.clear()
+    args = [
+        "+experiment=yosinski",
+        f"paths.data_dir={where / 'data'}",
+        "data.check_md5=false",
+        f"hydra.sweep.dir={where / 'sweep'}",
+        *grid,  # a smaller grid (the tests)
+    ]
+    started = time.perf_counter()
+    master = check_command_line(args, multirun=True)  # composes, checks, reads the data
+    preflight = time.perf_counter() - started
+    loading._READ.clear()  # the plan's first job reads it, as when the pre-flight did not
+    jobs = list(compose._COMPOSED.values())
+    seconds = []
+    HydraConfig.instance().set_config(master)
+    for cfg in jobs:  # as the sweeper's source_to_train
+        started = time.perf_counter()
+        source_needed(cfg)
+        seconds.append(time.perf_counter() - started)
+    compose.forget()
+    loading._READ.clear()
+    return {
+        "experiment": "yosinski",
+        "jobs": len(jobs),
+        "train_images": 100 * per_class[0],
+        "preflight_s": preflight,
+        "preflight_s_per_job": preflight / len(jobs),
+        "first_job_s": seconds[0],
+        "per_job_after_first_s": statistics.mean(seconds[1:]),
+    }
+
+
+# --- 2b. the real-data epoch: Fashion-MNIST, default and fast paths ----------------------------
+
+
+def real_epoch(epochs: int, repeats: int) -> dict | None:
+    """The Fashion-MNIST source epoch (LeNet, batch 256) of transfer_lab's default CPU path and
+    of its fast path (trainer=cpu_fast), each against the same plain fp32 loop, in turns."""
+    from transfer_lab.data.files import DEBIAN_FASHION, MissingFiles, find_fashion_copy
+
+    try:
+        find_fashion_copy(ROOT / "data", DEBIAN_FASHION)
+    except MissingFiles:
+        return None  # `make fashion-data` first
+    return epoch_case(
+        "LeNet / Fashion-MNIST",
+        ["+experiment=fashion_fraction", "trainer=cpu"],
+        None,
+        epochs,
+        repeats,
+        # the recipe pins fp32; the fast path leaves it explicitly
+        fast=["trainer=cpu_fast", "trainer.precision=bf16-mixed"],
+    )
+
+
 # --- 4. GPU: bf16 + channels_last vs fp32 ----------------------------------------------------
 
 
@@ -436,6 +587,45 @@ def render(report: dict[str, Any]) -> None:
             "",
             "",
         )
+    e = report.get("real_epoch")
+    if e:
+        acc = e["test_acc"]
+        table.add_row(
+            f"epoch, {e['case']} ({e['train_images']} + {e['val_images']} val, "
+            f"{e['precision']}), s; test acc {acc['transfer_lab']:.4f} vs {acc['plain']:.4f}",
+            f"{e['transfer_lab_s_per_epoch']:.2f}",
+            f"{e['plain_s_per_epoch']:.2f} (plain fp32 loop)",
+            f"{e['ratio']:.2f}×",
+            "≤ 1.05×",
+        )
+        f = e["fast"]
+        table.add_row(
+            f"  … trainer=cpu_fast ({f['precision']}), s; test acc {acc['fast']:.4f}",
+            f"{f['s_per_epoch']:.2f}",
+            f"{e['plain_s_per_epoch']:.2f} (plain fp32 loop)",
+            f"{f['ratio']:.2f}×",
+            "≤ 0.67×",
+        )
+    g = report.get("planning")
+    if g:
+        table.add_row(
+            f"planning the {g['experiment']} grid ({g['jobs']} jobs, full-size CIFAR-100): "
+            f"s per job after the first (first {g['first_job_s']:.1f} s)",
+            f"{g['per_job_after_first_s']:.3f}",
+            f"pre-flight {g['preflight_s_per_job']:.3f} s/job",
+            "",
+            "≤ 0.1 s",
+        )
+    u = report.get("user_sweep")
+    if u:
+        table.add_row(
+            f"{u['experiment']} sweep from the command line, split seeds {u['split_seeds']} "
+            f"({u['jobs']} jobs, fresh processes): wall s",
+            f"{u['transfer_lab_wall_s']:.1f}",
+            f"{u['plain_wall_s']:.1f} (plain loop)",
+            f"{u['ratio']:.2f}×",
+            "≤ 1.5×",
+        )
     for g in report.get("gpu", []):
         table.add_row(
             f"{g['backbone']} train images/s, bf16 + channels_last vs fp32",
@@ -458,10 +648,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="rounds of each comparison")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument(
-        "--only", nargs="+", choices=["data", "epoch", "sweep", "gpu"], default=None
+        "--only",
+        nargs="+",
+        choices=[*DEFAULT_ROWS, "sweep"],
+        default=None,
+        help="rows to measure (sweep: the in-process sweep, one round per split seed)",
     )
+    parser.add_argument("--real-epochs", type=int, default=3, help="epochs per Fashion fit")
     options = parser.parse_args(argv)
-    only = set(options.only or ["data", "epoch", "sweep", "gpu"])
+    only = set(options.only or DEFAULT_ROWS)
     torch.set_num_threads(options.threads)
     started = time.perf_counter()
     load_before = load()
@@ -495,6 +690,17 @@ def main(argv: list[str] | None = None) -> int:
     if "sweep" in only:
         report["sweep"] = sweep_comparison(list(range(options.split_seeds)))
         report["load_average"]["after_sweep"] = load()
+    if "real" in only:
+        report["real_epoch"] = real_epoch(options.real_epochs, repeats=1)
+        report["load_average"]["after_real_epoch"] = load()
+    if "plan" in only:
+        with tempfile.TemporaryDirectory() as tmp:
+            report["planning"] = planning(Path(tmp))
+        report["load_average"]["after_planning"] = load()
+    if "user" in only:
+        seeds = list(range(max(options.split_seeds, 2)))
+        report["user_sweep"] = user_sweep(seeds, options.threads)
+        report["load_average"]["after_user_sweep"] = load()
     if "gpu" in only and torch.cuda.is_available():
         report["gpu"] = [
             gpu_throughput("wrn28_10", steps=20, repeats=options.repeats),

@@ -4,8 +4,8 @@ Hydra finds sweepers only in the `hydra_plugins` package, so the class lives her
 does is in `transfer_lab.sweep` (the grid in `grid.py`, the plan in `plan.py`).
 """
 
-import copy
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +16,8 @@ from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf, open_dict
+from hydra.types import HydraContext
+from omegaconf import OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +49,29 @@ class SourcesFirstSweeper(BasicSweeper):
             return
         BasicSweeper.validate_batch_is_legal(self, batch)
 
+    def setup(self, *, hydra_context: HydraContext, task_function: Any, config: Any) -> None:
+        """As the basic sweeper's, but an in-process launcher takes each job's config from the
+        composition the pre-flight and the plan already made (`transfer_lab.sweep.compose`)."""
+        from transfer_lab.sweep.compose import ComposedOnce
+
+        self.composer = hydra_context.config_loader  # Hydra's own, for the plan's compositions
+        if "BasicLauncher" in str(config.hydra.launcher.get("_target_", "")):
+            hydra_context = HydraContext(
+                config_loader=ComposedOnce(hydra_context.config_loader),
+                callbacks=hydra_context.callbacks,
+            )
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+
     def source_to_train(self, overrides: Sequence[str]) -> str | None:
         """The cache key of the source this job needs, if the cache does not hold it yet."""
         from transfer_lab.errors import UserError
         from transfer_lab.job.pipeline import source_needed
         from transfer_lab.store.cache import SourceCache, cache_key
+        from transfer_lab.sweep.compose import sweep_config
 
-        config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-        HydraConfig.instance().set_config(config)  # for ${hydra:...} in the job's config
-        config = copy.deepcopy(config)
-        with open_dict(config):
-            del config["hydra"]
+        # Read, not copied (a copy cost more than the plan): what a plan reads resolves alike in
+        # every job of the sweep (${hydra:runtime.cwd}), so HydraConfig stays the sweep's own.
+        config = sweep_config(self.composer, self.config, overrides)
         try:
             definition = source_needed(config)
         except UserError:
@@ -73,11 +86,12 @@ class SourcesFirstSweeper(BasicSweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         from transfer_lab.errors import UserError
-        from transfer_lab.sweep.grid import grid
+        from transfer_lab.sweep.grid import JOB_COUNT_ENV, grid
         from transfer_lab.sweep.plan import check_launcher, make_plan, source_jobs, target_jobs
         from transfer_lab.sweep.progress import start_round
 
         jobs = grid(None, [*self._parse_config(), *arguments], self.hydra_context.config_loader)
+        os.environ[JOB_COUNT_ENV] = str(len(jobs))  # each job's "job k/N"
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         master = HydraConfig.instance().cfg

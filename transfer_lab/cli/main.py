@@ -57,19 +57,31 @@ def split_command(argv: list[str]) -> tuple[str, list[str]]:
     return command, rest
 
 
-def unique_dir(root: Path, now: datetime | None = None) -> Path:
-    """root/<date>/<time>, made now; a second made in the same second gets a suffix."""
+def _candidates(root: Path, now: datetime | None):
     now = now or datetime.now()
     base = root / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S")
-    base.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, 10_000):
-        candidate = base if attempt == 1 else base.with_name(f"{base.name}-{attempt}")
+        yield base if attempt == 1 else base.with_name(f"{base.name}-{attempt}")
+
+
+def unique_dir(root: Path, now: datetime | None = None, first: Path | None = None) -> Path:
+    """root/<date>/<time> (or `first`, a name chosen before), made now; a second made in the
+    same second gets a suffix."""
+    for candidate in [first] if first else _candidates(root, now):
+        candidate.parent.mkdir(parents=True, exist_ok=True)
         try:
             candidate.mkdir()
             return candidate
         except FileExistsError:
             continue
-    raise RuntimeError(f"could not make a new folder under {base.parent}")
+    if first:  # taken meanwhile
+        return unique_dir(root, now)
+    raise RuntimeError(f"could not make a new folder under {root}")
+
+
+def free_dir(root: Path, now: datetime | None = None) -> Path:
+    """The name unique_dir would make now, not made yet (the checks compose with it first)."""
+    return next(c for c in _candidates(root, now) if not c.exists())
 
 
 def quiet_libraries() -> None:
@@ -241,9 +253,10 @@ def check_something_to_sweep(master, args: list[str]) -> None:
         )
 
 
-def check_before_running(command: str, args: list[str]):
+def check_before_running(command: str, args: list[str], sweep_dir: Path | None = None):
     """Refuse bad settings and unwritable folders in one sentence each, before any folder is
-    made; returns the run's or sweep's composed config."""
+    made; returns the run's or sweep's composed config. `sweep_dir` is the sweep's folder to be,
+    so each job is composed as the sweep will compose it, and only once (sweep/compose.py)."""
     from transfer_lab.cli.preflight import check_command_line
     from transfer_lab.config.folders import check_writable
 
@@ -252,7 +265,8 @@ def check_before_running(command: str, args: list[str]):
         if sentence and before not in TAKES_VALUE:
             raise UserError(sentence)
     multirun = command == "sweep" or bool({"-m", "--multirun"} & set(args))
-    master = check_command_line(args, multirun=multirun)
+    named = [f"hydra.sweep.dir={sweep_dir}"] if sweep_dir else []
+    master = check_command_line([*args, *named], multirun=multirun)
     if multirun:
         check_launcher_of(master)
         check_something_to_sweep(master, args)
@@ -285,9 +299,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     informational = any(a.split("=")[0] in INFO_FLAGS for a in rest)
     master = None
+    planned = None  # a new sweep's folder: named before the checks, made after them
+    if command == "sweep" and not informational and not has_override(rest, "hydra.sweep.dir"):
+        planned = free_dir(Path("multirun"))
     if not informational:
         try:
-            master = check_before_running(command, rest)
+            master = check_before_running(command, rest, planned)
         except UserError as error:
             if os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
@@ -315,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
                 ]
             )
         else:
-            sweep_dir = unique_dir(Path("multirun"))
+            sweep_dir = unique_dir(Path("multirun"), first=planned)
             rest.append(f"hydra.sweep.dir={sweep_dir}")
         write_command(sweep_dir, rest)
         from transfer_lab.slurm.driver import wants_driver_job

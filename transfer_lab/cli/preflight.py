@@ -2,19 +2,27 @@
 
 A bad setting, or one of Hydra's composition errors (an unknown config name, a key that does
 not exist, an override it cannot parse), stops the command in one sentence per problem,
-before a folder is made or data is read.
+before a folder is made or data is read. Then each distinct dataset's files are looked for
+once (not read), and, when this machine will train, each distinct backbone is built once.
+Each job is composed once per process: the sweeper plans and launches from the same config.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Iterable
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from transfer_lab.config.checks import RESERVED_TRAINER_KEYS, closest, problems
 from transfer_lab.config.folders import check_folders
+from transfer_lab.data.files import datasets_of, missing_sentence
 from transfer_lab.errors import UserError
+from transfer_lab.machine import runs_elsewhere
+from transfer_lab.sweep.compose import sweep_config
+from transfer_lab.sweep.plan import launch_overrides
 
 
 def check_command_line(args: list[str], multirun: bool) -> DictConfig:
@@ -32,8 +40,11 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
     from transfer_lab.config.paths import config_dir
 
     overrides = [a for a in args if not a.startswith("-")]
+    if multirun and not any(o.startswith("hydra.mode=") for o in overrides):
+        overrides.append("hydra.mode=MULTIRUN")  # what hydra.main adds for --multirun
     mode = RunMode.MULTIRUN if multirun else RunMode.RUN
-    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
+    # job_name: what hydra.main names the job, after the task function's file (cli/main.py)
+    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir()), job_name="main"):
         loader = GlobalHydra.instance().config_loader()
         try:
             master = loader.load_configuration("config", overrides, run_mode=mode)
@@ -42,7 +53,11 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
                 early = unswept_problems(master, overrides, loader)
                 if early:
                     raise UserError("\n".join(early))
-            jobs = [master] if not multirun else list(_sweep_jobs(loader, master, overrides))
+            grid = _grid_of(loader, master, overrides) if multirun else None
+            if grid is not None and not _changes_data(grid):  # every job reads what master
+                HydraConfig.instance().set_config(master)  # reads: refused before composing
+                check_data([master])
+            jobs = [master] if grid is None else _composed(loader, master, grid)
         except UserError:
             raise
         except Exception as error:
@@ -62,8 +77,12 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
                     found.append(sentence)
         if found:
             raise UserError("\n".join(found))
+        # What the data and backbone checks read (${hydra:runtime.cwd}) is the sweep's own
         HydraConfig.instance().set_config(master)
+        check_data(jobs)
         check_folders(master, multirun)
+        if not runs_elsewhere(OmegaConf.to_container(master.hydra.launcher, resolve=False)):
+            check_backbones(jobs)  # torch: only once everything torch-free has passed
     return master
 
 
@@ -89,19 +108,88 @@ def unswept_problems(master: DictConfig, overrides: list[str], loader: Any) -> l
     ]
 
 
-def _sweep_jobs(loader: Any, master: DictConfig, overrides: list[str]) -> Iterable[DictConfig]:
-    """Each job's config of a sweep, as Hydra's basic sweeper will compose it."""
+def _grid_of(loader: Any, master: DictConfig, overrides: list[str]) -> list[list[str]] | None:
+    """Each job's overrides of a sweep, as Hydra's basic sweeper will build them (None: Optuna,
+    Ax, …, whose points are chosen while the sweep runs)."""
     from transfer_lab.sweep.grid import grid
 
     sweeper = master.hydra.sweeper
     target = str(sweeper.get("_target_", ""))
     if not any(name in target for name in ("BasicSweeper", "SourcesFirstSweeper")):
-        yield master  # Optuna, Ax, …: the points are chosen while the sweep runs
-        return
+        return None
     params = {str(k): str(v) for k, v in (sweeper.get("params") or {}).items()}
     check_no_repeats(params, overrides, loader)
-    for job_overrides in grid(params, overrides, loader):
-        yield loader.load_sweep_config(master, job_overrides)
+    task = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    return grid(params, task, loader)
+
+
+def _composed(loader: Any, master: DictConfig, grid: list[list[str]]) -> list[DictConfig]:
+    """Each job's config, composed as the sweeper plans and the launcher runs it, once
+    (sweep/compose.py)."""
+    return [sweep_config(loader, master, launch_overrides(job, n)) for n, job in enumerate(grid)]
+
+
+# Overrides that change which files a job reads (its dataset, their folders, a download).
+DATA_KEYS = ("data/", "data.root", "data.reader", "data.download", "data.target", "paths.")
+
+
+def _reads(overrides: list[str]) -> tuple[str, ...]:
+    """The overrides of a job that change which files it reads."""
+    keys = [o.lstrip("+~").split("=", 1)[0] for o in overrides]
+    return tuple(
+        o for o, k in zip(overrides, keys, strict=True) if k == "data" or k.startswith(DATA_KEYS)
+    )
+
+
+def _changes_data(grid: list[list[str]]) -> bool:
+    """Whether the jobs of a grid differ in what data they read."""
+    return len({_reads(job) for job in grid}) > 1
+
+
+def check_data(configs: Iterable[DictConfig]) -> None:
+    """Look for each distinct dataset's files once (not read): a missing dataset is one sentence
+    for the whole sweep, before anything starts. (HydraConfig holds the sweep's config.)"""
+    datasets: dict = {}
+    for cfg in configs:
+        with contextlib.suppress(Exception):  # a misshapen data section is a config problem
+            for key, spec in datasets_of(cfg).items():
+                datasets.setdefault(key, spec)
+    missing = [m for spec in datasets.values() if (m := missing_sentence(*spec))]
+    if missing:
+        raise UserError("\n".join(dict.fromkeys(missing)))
+
+
+def check_backbones(jobs: Iterable[DictConfig]) -> None:
+    """Build each distinct backbone of the jobs once, for its dataset's images, on the meta
+    device; a class that cannot be built with the job's arguments is one sentence, here."""
+    import torch
+
+    from transfer_lab.data.loading import load_images
+    from transfer_lab.models.registry import backbone_from_config
+
+    seen = set()
+    for cfg in jobs:
+        backbone = OmegaConf.to_container(cfg.backbone, resolve=True)
+        key = json.dumps([backbone, *datasets_of(cfg)], sort_keys=True, default=str)
+        if key in seen:
+            continue
+        seen.add(key)
+        images = load_images(cfg.data)  # read once per process: the jobs reuse it
+        channels, size, _ = images.shape
+        try:
+            with torch.device("meta"):  # no memory, no initialisation
+                backbone_from_config(cfg.backbone, channels, size)
+        except UserError:
+            raise
+        except Exception as error:  # noqa: BLE001 (any failure of a user's class is the answer)
+            cause = error.__cause__ or error
+            name = cfg.backbone.get("_target_") or cfg.backbone.get("name")
+            raise UserError(
+                f"the backbone {name} cannot be built for {channels}-channel {size}×{size} "
+                f"images ({type(cause).__name__}: {str(cause).splitlines()[0]}); its class must "
+                f"take in_channels and image_size besides the keys under backbone, as "
+                f"docs/backbones.md says."
+            ) from None
 
 
 def check_no_repeats(params: dict[str, str], overrides: list[str], loader: Any) -> None:

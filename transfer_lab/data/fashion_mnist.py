@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 from torchvision import datasets
 
+from transfer_lab.data.files import DEBIAN_FASHION, FASHION_FILES, MissingFiles, find_fashion_copy
 from transfer_lab.data.images import ImageSet
-from transfer_lab.data.readers import MissingFiles, _as_set, _download
+from transfer_lab.data.readers import _as_set, _download
 from transfer_lab.errors import UserError
 
 log = logging.getLogger(__name__)
 
-DEBIAN_FOLDER = "/usr/share/datasets/fashion-mnist"
+DEBIAN_FOLDER = DEBIAN_FASHION
 # MD5 of each uncompressed file, as published with the dataset's raw IDX files.
 RAW_MD5 = {
     "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
@@ -32,45 +33,8 @@ RAW_MD5 = {
     "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
     "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
 }
-FILES = tuple(RAW_MD5)
-HOW_TO_GET = (
-    "install Debian's copy with `make fashion-data` (apt-get install dataset-fashion-mnist), "
-    "or put the four IDX files (raw or .gz) in a folder"
-)
-
-
-def candidate_folders(root: str | Path, system_root: str | Path | None) -> list[Path]:
-    """Where a copy may be, in the order it is looked for."""
-    root = Path(root).expanduser().resolve()
-    folders = [root / datasets.FashionMNIST.__name__ / "raw", root]
-    if system_root:
-        folders.append(Path(system_root))
-    return folders
-
-
-def files_in(folder: Path) -> list[Path] | None:
-    """The four files in `folder` (each raw, else .gz), or None unless all four are there."""
-    found = []
-    for name in FILES:
-        raw, packed = folder / name, folder / f"{name}.gz"
-        if raw.is_file():
-            found.append(raw)
-        elif packed.is_file():
-            found.append(packed)
-        else:
-            return None
-    return found
-
-
-def find_copy(root: str | Path, system_root: str | Path | None) -> list[Path]:
-    """The first complete copy's four files, or `MissingFiles` naming every place looked in."""
-    folders = candidate_folders(root, system_root)
-    for folder in folders:
-        found = files_in(folder)
-        if found is not None:
-            return found
-    places = ", ".join(str(f) for f in folders[:-1]) + f" or {folders[-1]}"
-    raise MissingFiles("Fashion-MNIST", places, ["its four IDX files"], HOW_TO_GET, True)
+FILES = FASHION_FILES
+find_copy = find_fashion_copy  # where a copy is, found without reading it (data/files.py)
 
 
 def read_bytes(path: Path) -> bytes:

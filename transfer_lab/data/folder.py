@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import ImageFolder
 
 from transfer_lab.data.augment import EVAL_CROPS, imagenet_transforms
-from transfer_lab.data.readers import MissingFiles
+from transfer_lab.data.files import locate_image_folder
 from transfer_lab.data.splits import Task, label_map
 from transfer_lab.errors import UserError
 
@@ -87,18 +87,8 @@ def load_image_folder(
             f"data.reader.eval_crop={eval_crop!r} is not a crop; use center (resize and centre "
             f"crop) or train (the training crop without the flip)."
         )
+    locate_image_folder(root, train_dir, test_dir, name)
     path = Path(root).expanduser().resolve()
-    missing = [
-        f"{d}/<class>/"
-        for d in (train_dir, test_dir)
-        if not (path / d).is_dir() or not any(p.is_dir() for p in (path / d).iterdir())
-    ]
-    if missing:
-        how = (
-            f"lay the images out as {train_dir}/<class>/*.JPEG and {test_dir}/<class>/*.JPEG "
-            f"(ImageNet cannot be downloaded automatically)"
-        )
-        raise MissingFiles(name, path, missing, how, downloadable=False)
     train, test = ImageFolder(str(path / train_dir)), ImageFolder(str(path / test_dir))
     if train.classes != test.classes:
         only = sorted(set(train.classes) ^ set(test.classes))[:5]

@@ -11,8 +11,7 @@ from typing import Any
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
-from transfer_lab.data.datamodule import TaskDataModule
-from transfer_lab.data.readers import MissingFiles
+from transfer_lab.data.files import MissingFiles, files_stamp, reader_arguments
 from transfer_lab.data.splits import Task
 from transfer_lab.errors import UserError
 
@@ -42,22 +41,21 @@ def read_once(read, arguments: dict[str, Any]):
     """`read(**arguments)`, once per process for a reader that can say what it would read.
 
     A reader marked `reads_no_files` (the bundled digits) is a pure function of its arguments;
-    one with a `stamp(**arguments)` names the files it would read with their sizes and times
-    (None: do not cache). Every job gets its own shallow copy (tensors and channel statistics
-    shared, never written), so a sweep's jobs stop re-reading the same data.
+    one with a `stamp(**arguments)`, or one whose files `data/files.py` can locate, names the
+    files it would read with their sizes and times (None: do not cache). Every job gets its own
+    shallow copy (tensors and channel statistics shared, never written), so a sweep's planning
+    and its jobs read each dataset once, without a copy of its images per job.
     """
+    name = f"{read.__module__}.{read.__qualname__}"
     if getattr(read, "reads_no_files", False):
         stamp: Any = ()
     elif hasattr(read, "stamp"):
         stamp = read.stamp(**arguments)
-        if stamp is None:
-            return read(**arguments)
     else:
+        stamp = files_stamp(name, arguments)
+    if stamp is None:
         return read(**arguments)
-    key = (
-        f"{read.__module__}.{read.__qualname__}",
-        json.dumps([arguments, stamp], sort_keys=True, default=str),
-    )
+    key = (name, json.dumps([arguments, stamp], sort_keys=True, default=str))
     if key not in _READ:
         images = read(**arguments)
         images.channel_stats()
@@ -67,14 +65,10 @@ def read_once(read, arguments: dict[str, Any]):
 
 def load_images(data: DictConfig, key: str = "data", parent: DictConfig | None = None):
     """Read one dataset as its config says; missing files become one sentence naming `key`."""
-    kwargs: dict[str, Any] = {"root": data.root, "download": bool(data.download)}
-    check_md5 = data.get("check_md5", parent.get("check_md5") if parent is not None else None)
-    if check_md5 is not None:
-        kwargs["check_md5"] = bool(check_md5)
-    reader = dict(plain(data.reader))
-    read = get_method(reader.pop("_target_"))  # called directly: Hydra would wrap our errors
+    target, arguments = reader_arguments(data, parent)
+    read = get_method(target)  # called directly: Hydra would wrap our errors
     try:
-        images = read_once(read, {**reader, **kwargs})
+        images = read_once(read, arguments)
     except MissingFiles as missing:
         raise UserError(missing.sentence(key)) from None
     base = parent if parent is not None else data
@@ -108,6 +102,7 @@ def normalise_like_source(target_images, source_images, stats: str) -> None:
 
 def datamodule_for(images, task: Task, seed: int):
     """The fast device-resident path for in-memory sets, DataLoaders for ImageFolder trees."""
+    from transfer_lab.data.datamodule import TaskDataModule  # Lightning: only to serve a task
     from transfer_lab.data.folder import FolderDataModule, FolderSet
 
     s: DataSettings = images.settings

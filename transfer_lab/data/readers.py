@@ -16,28 +16,10 @@ import torch
 from torchvision import datasets
 from torchvision.datasets.utils import check_integrity, extract_archive
 
+from transfer_lab.data.files import MissingFiles as MissingFiles  # raised by every reader
+from transfer_lab.data.files import locate_cifar, locate_idx, locate_svhn
 from transfer_lab.data.images import ImageSet
 from transfer_lab.errors import UserError
-
-
-class MissingFiles(UserError):
-    """A dataset's files are not where the config says; the message is finished by the caller."""
-
-    def __init__(
-        self, dataset: str, root: Path | str, missing: list[str], how: str, downloadable: bool
-    ):
-        self.dataset, self.root, self.missing = dataset, root, missing
-        self.how, self.downloadable = how, downloadable
-        super().__init__(self.sentence("data"))
-
-    def sentence(self, key: str) -> str:
-        shown = ", ".join(self.missing[:4]) + (
-            f" and {len(self.missing) - 4} more" if len(self.missing) > 4 else ""
-        )
-        fix = f"{self.how} and point {key}.root at it ({key}.root=PATH)"
-        if self.downloadable:
-            fix += f", or let torchvision fetch it with {key}.download=true"
-        return f"{self.dataset} is missing {shown} under {self.root}; {fix}."
 
 
 def _download(dataset: str, root: Path, fetch) -> None:
@@ -49,14 +31,6 @@ def _download(dataset: str, root: Path, fetch) -> None:
             f"downloading {dataset} into {root} failed ({type(error).__name__}: {error}); "
             f"check the network, or copy the files there yourself and turn download off."
         ) from error
-
-
-def _require(
-    dataset: str, root: Path, files: list[str], how: str, downloadable: bool = True
-) -> None:
-    missing = [f for f in files if not (root / f).is_file()]
-    if missing:
-        raise MissingFiles(dataset, root, missing, how, downloadable)
 
 
 def _verify(dataset: str, root: Path, checksums: list[tuple[str, str]]) -> None:
@@ -94,13 +68,7 @@ def _read_cifar(cls, name: str, root: str, download: bool, check_md5: bool):
     root = Path(root).expanduser().resolve()
     if download:
         _download(name, root, lambda: cls(str(root), train=True, download=True))
-    files = [f for f, _ in cls.train_list + cls.test_list] + [cls.meta["filename"]]
-    _require(
-        name,
-        root / cls.base_folder,
-        files,
-        f"extract the python version ({cls.filename}) so that {cls.base_folder}/ sits in a folder",
-    )
+    locate_cifar(name, str(root))
     if check_md5:
         sums = [(f, md5) for f, md5 in cls.train_list + cls.test_list]
         _verify(name, root / cls.base_folder, [*sums, (cls.meta["filename"], cls.meta["md5"])])
@@ -178,12 +146,7 @@ def load_svhn(root: str, download: bool = False, check_md5: bool = True) -> Imag
         for split in ("train", "test"):
             _download("SVHN", path, lambda s=split: cls(str(path), split=s, download=True))
     splits = {s: cls.split_list[s] for s in ("train", "test")}
-    _require(
-        "SVHN",
-        path,
-        [v[1] for v in splits.values()],
-        "put train_32x32.mat and test_32x32.mat (the cropped-digits format) in a folder",
-    )
+    locate_svhn(str(path))
     if check_md5:
         _verify("SVHN", path, [(v[1], v[2]) for v in splits.values()])
     reader = _unverified(
@@ -203,16 +166,11 @@ def _read_idx(cls, name: str, root: str, download: bool) -> ImageSet:
     if download:
         _download(name, path, lambda: cls(str(path), train=True, download=True))
     raw = path / cls.__name__ / "raw"
+    locate_idx(name, cls.__name__, str(path))
     files = [Path(f).stem for f, _ in cls.resources]  # torchvision reads the unpacked IDX files
     for f in files:  # a copy of the .gz files is as good: unpack them where torchvision looks
         if not (raw / f).is_file() and (raw / f"{f}.gz").is_file():
             extract_archive(str(raw / f"{f}.gz"), str(raw))
-    _require(
-        name,
-        raw,
-        files,
-        f"put the four IDX files (raw or .gz) in {cls.__name__}/raw/ inside a folder",
-    )
     train, test = cls(str(path), train=True), cls(str(path), train=False)
     return _as_set(
         name.lower().replace("-", "_"),

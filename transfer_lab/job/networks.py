@@ -3,6 +3,8 @@ its optimiser and scheduler factories."""
 
 from __future__ import annotations
 
+import functools
+import json
 from functools import partial
 from typing import Any
 
@@ -20,10 +22,17 @@ from transfer_lab.transfer.treatments import Plan
 
 
 def stage_names(cfg: DictConfig, images: ImageSet) -> list[str]:
-    """The backbone's stages, read from a network built on the meta device (no memory, no init)."""
+    """The backbone's stages, read from a network built on the meta device (no memory, no init),
+    once per backbone and image shape in a process (a sweep's plan asks it of every job)."""
     channels, height, _ = images.shape
+    backbone = json.dumps(OmegaConf.to_container(cfg.backbone, resolve=True), sort_keys=True)
+    return list(_stage_names(backbone, channels, height))
+
+
+@functools.cache
+def _stage_names(backbone: str, channels: int, height: int) -> tuple[str, ...]:
     with torch.device("meta"):
-        return backbone_from_config(cfg.backbone, channels, height).stage_names
+        return tuple(backbone_from_config(json.loads(backbone), channels, height).stage_names)
 
 
 def target_schedule(cfg: DictConfig, plan: Plan) -> DictConfig:

@@ -1,17 +1,14 @@
-"""A sweep's grid as Hydra's basic sweeper builds it, and a Hydra callback that tells each job
-how many jobs its sweep has."""
+"""A sweep's grid as Hydra's basic sweeper builds it; its size reaches each job's progress lines
+through the environment (the sweeper sets it)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
 
-JOB_COUNT_ENV = "TRANSFER_LAB_JOB_COUNT"
+JOB_COUNT_ENV = "TRANSFER_LAB_JOB_COUNT"  # the sweep's number of jobs, for "job k/N"
 
 
 def grid(
@@ -27,12 +24,3 @@ def grid(
 def count_jobs(params: dict[str, str] | None, arguments: list[str]) -> int:
     """The size of that grid."""
     return len(grid(params, arguments))
-
-
-class JobCounter(Callback):
-    """Puts the sweep's job count in the environment, where each job's progress lines read it."""
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        params = config.hydra.sweeper.get("params")
-        total = count_jobs(dict(params) if params else None, list(config.hydra.overrides.task))
-        os.environ[JOB_COUNT_ENV] = str(total)

@@ -81,7 +81,10 @@ def make_plan(
     jobs: Sequence[Sequence[str]],
     source_to_train: Callable[[Sequence[str]], str | None],
 ) -> SweepPlan:
-    """What is left to do: unfinished jobs, and the distinct uncached sources they need."""
+    """What is left to do: unfinished jobs, and the distinct uncached sources they need.
+
+    `source_to_train` is asked with each job's overrides as the launch gives them, so the plan
+    and the launch compose the same config (once: `sweep/compose.py`)."""
     check_same_grid(sweep_dir, jobs)
     plan = SweepPlan(jobs=[list(job) for job in jobs])
     for number, overrides in enumerate(plan.jobs):
@@ -89,7 +92,7 @@ def make_plan(
             plan.done.append(number)
             continue
         plan.todo.append(number)
-        key = source_to_train(overrides)
+        key = source_to_train(launch_overrides(overrides, number))
         if key is not None and key not in plan.sources:
             plan.sources[key] = list(overrides)
     return plan
@@ -103,6 +106,11 @@ def source_jobs(plan: SweepPlan) -> list[list[str]]:
     ]
 
 
+def launch_overrides(overrides: Sequence[str], number: int) -> list[str]:
+    """A job's overrides as it is launched: in the folder of its number in the grid."""
+    return [*overrides, f"hydra.sweep.subdir={number}"]
+
+
 def target_jobs(plan: SweepPlan) -> list[list[str]]:
     """Overrides of the unfinished jobs, each in the folder of its number in the grid."""
-    return [[*plan.jobs[n], f"hydra.sweep.subdir={n}"] for n in plan.todo]
+    return [launch_overrides(plan.jobs[n], n) for n in plan.todo]
