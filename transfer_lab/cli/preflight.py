@@ -48,6 +48,7 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
         loader = GlobalHydra.instance().config_loader()
         try:
             master = loader.load_configuration("config", overrides, run_mode=mode)
+            check_added_launcher_keys(overrides)
             if multirun:
                 HydraConfig.instance().set_config(master)
                 early = unswept_problems(master, overrides, loader)
@@ -274,6 +275,15 @@ def launchers_with(key: str) -> list[str]:
         for p in sorted((config_dir() / "launcher").glob("*.yaml"))
         if name in ((yaml.safe_load(p.read_text()) or {}).get("hydra") or {}).get("launcher", {})
     ]
+
+
+def check_added_launcher_keys(overrides: list[str]) -> None:
+    """`+hydra.launcher.KEY=…` composes only when the launcher in use lacks KEY (else Hydra says
+    it is already there), and that launcher would then fail on it: name the launchers that have it."""
+    for override in overrides:
+        key = override.split("=", 1)[0]
+        if key.startswith("+hydra.launcher.") and key.count(".") == 2:
+            raise UserError(launcher_sentence(key[1:], launchers_with(key[1:])))
 
 
 def launcher_sentence(key: str, having: list[str]) -> str:
