@@ -58,7 +58,11 @@ def test_saved_weights_load_into_a_fresh_module(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["target.ckpt"]  # no temporary left
 
 
-def test_progress_bar_is_shown_in_a_single_run_unless_switched_off():
+def test_progress_bar_is_shown_in_a_single_run_unless_switched_off(monkeypatch):
+    from hydra.core.hydra_config import HydraConfig
+
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # an earlier test's sweep is over
+
     def cfg(value):
         return OmegaConf.create({"trainer": {"enable_progress_bar": value}})
 
