@@ -14,7 +14,7 @@ from transfer_lab.report.collect import TREATMENT_COLUMNS, distinct
 from transfer_lab.report.figures.layers import is_layers_sweep
 from transfer_lab.report.figures.plotting import (
     SweepData,
-    draw_paired,
+    draw_paired_by_depth,
     draw_series,
     facets,
     fit_to_points,
@@ -56,16 +56,8 @@ def depth_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
                 FAMILY_WORDS[family],
                 offset=(index - 2) * 0.05,
             )
-            points = sweep.paired_points(BASEB, chosen, lambda c: int(c.values["depth"]))
-            if points:
-                draw_paired(
-                    axes[1],
-                    points,
-                    style,
-                    FAMILY_WORDS[family],
-                    offset=(index - 2) * 0.08,
-                    annotate=False,
-                )
+            if has_pairs:
+                draw_paired_by_depth(axes[1], sweep, chosen, style, FAMILY_WORDS[family], index)
         for base in (c for c in members if c.values.get("family") == arms.BASE_B):
             values = values_of(base, sweep.metric("target"))
             level = 100 * float(np.mean(values))

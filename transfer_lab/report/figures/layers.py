@@ -12,7 +12,7 @@ from transfer_lab.report.collect import TREATMENT_COLUMNS, distinct
 from transfer_lab.report.figures.anchor_panels import yosinski_panel
 from transfer_lab.report.figures.plotting import (
     SweepData,
-    draw_paired,
+    draw_paired_by_depth,
     draw_series,
     facets,
     legend_note,
@@ -69,16 +69,8 @@ def layers_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
             if family == BASE_B:
                 level = 100 * np.mean(values_of(chosen[0], sweep.metric("target")))
                 ax.axhline(level, color="black", linestyle=":", linewidth=1)
-            points = sweep.paired_points(BASEB, chosen, lambda c: int(c.values["depth"]))
-            if has_pairs and points:
-                draw_paired(
-                    axes[1],
-                    points,
-                    style,
-                    FAMILY_WORDS[family],
-                    offset=(index - 2) * 0.08,
-                    annotate=False,
-                )
+            if has_pairs:
+                draw_paired_by_depth(axes[1], sweep, chosen, style, FAMILY_WORDS[family], index)
         for panel in axes[: 1 + has_pairs]:
             panel.set_xticks(sorted({0, *depths}) if panel is ax else depths)
             panel.set_xlabel("n: stages copied from the source network (0 = none)")

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
-from transfer_lab.report.pairing import Comparison, find
+from transfer_lab.report.pairing import BASEB, Comparison, find
 from transfer_lab.report.statistic import OURS, OURS_WORDS, metric
 from transfer_lab.report.statistics import Paired, t_interval
 from transfer_lab.report.summary import Configuration, format_value, missing
@@ -330,3 +330,18 @@ def draw_paired(
             )
     ax.axhline(0, color="black", linewidth=0.8)
     ax.margins(y=0.18)  # room for the p-values above the bars
+
+
+def draw_paired_by_depth(
+    ax: Axes,
+    sweep: SweepData,
+    chosen: list[Configuration],
+    style: dict[str, Any],
+    label: str,
+    index: int,
+) -> None:
+    """Each network's paired difference from baseB at its copied depth (the depth and the
+    layers figures), offset by the family's place so families side by side stay apart."""
+    points = sweep.paired_points(BASEB, chosen, lambda c: int(c.values["depth"]))
+    if points:
+        draw_paired(ax, points, style, label, offset=(index - 2) * 0.08, annotate=False)
