@@ -8,6 +8,7 @@ validation loss, come from the per-epoch scalars the job logged.
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
     are read together)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    # TensorBoard logs each event file it moves past at INFO, which a sweep's logging prints
+    logging.getLogger("tensorboard").setLevel(logging.WARNING)
     events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     events.Reload()
     return {
