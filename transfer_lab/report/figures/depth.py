@@ -18,6 +18,7 @@ from transfer_lab.report.figures.plotting import (
     draw_series,
     facets,
     fit_to_points,
+    label_paired_by_depth,
     legend_note,
     new_figure,
     of_family,
@@ -81,12 +82,7 @@ def depth_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
         axes[0].set_title("Accuracy on B against copied depth" + (f" ({words})" if words else ""))
         place_legend(axes[0], legend_note(banded))
         if has_pairs:
-            axes[1].set_title(
-                "Paired: treatment − baseB (n pairs in paired.csv)\nsame split seeds; bars: 95% "
-                "t-interval of the mean difference",
-                fontsize=10,
-            )
-            axes[1].set_ylabel("difference from baseB (accuracy points)")
+            label_paired_by_depth(axes[1])
         sweep.suptitle(figure, "Copied depth", members)
         written += save(figure, out_dir, f"depth{suffix}{sweep.suffix}")
     return written

@@ -15,6 +15,7 @@ from transfer_lab.report.figures.plotting import (
     draw_paired_by_depth,
     draw_series,
     facets,
+    label_paired_by_depth,
     legend_note,
     new_figure,
     of_family,
@@ -78,12 +79,7 @@ def layers_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
         ax.set_title("Layer transferability on B" + (f" ({words})" if words else ""))
         place_legend(ax, legend_note([]))
         if has_pairs:
-            axes[1].set_title(
-                "Paired: network − baseB, same split seeds\nbars: 95% t-interval of the mean "
-                "difference (n pairs in paired.csv)",
-                fontsize=10,
-            )
-            axes[1].set_ylabel("difference from baseB (accuracy points)")
+            label_paired_by_depth(axes[1])
         if sweep.anchors:
             yosinski_panel(axes[-1])
         sweep.suptitle(figure, "Yosinski-style Figure 2", members)

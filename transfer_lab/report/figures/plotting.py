@@ -345,3 +345,13 @@ def draw_paired_by_depth(
     points = sweep.paired_points(BASEB, chosen, lambda c: int(c.values["depth"]))
     if points:
         draw_paired(ax, points, style, label, offset=(index - 2) * 0.08, annotate=False)
+
+
+def label_paired_by_depth(ax: Axes) -> None:
+    """The title and axis of the panel draw_paired_by_depth fills."""
+    ax.set_title(
+        "Paired: network − baseB, same split seeds\nbars: 95% t-interval of the mean "
+        "difference (n pairs in paired.csv)",
+        fontsize=10,
+    )
+    ax.set_ylabel("difference from baseB (accuracy points)")
