@@ -114,7 +114,9 @@ def check_transfer(checks: Checks, cfg: DictConfig) -> None:
 
 
 @functools.cache
-def _stages(backbone_json: str, channels: int, size: int) -> tuple[str, ...]:
+def meta_stage_names(backbone_json: str, channels: int, size: int) -> tuple[str, ...]:
+    """Build a backbone (as JSON) for channels×size×size images on the meta device, once per
+    process: its stage names, or the error its class raises."""
     import torch
 
     from transfer_lab.models.registry import backbone_from_config
@@ -136,7 +138,7 @@ def stage_names(cfg: DictConfig) -> tuple[str, ...] | None:
     except KeyError:
         channels, size = 3, 32
     try:
-        return _stages(json.dumps(backbone, sort_keys=True), channels, size)
+        return meta_stage_names(json.dumps(backbone, sort_keys=True), channels, size)
     except UserError:
         raise
     except Exception:  # a user's own backbone that fails here fails in the job, with its trace
