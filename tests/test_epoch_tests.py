@@ -73,7 +73,7 @@ def test_select_keeps_the_best_or_the_last_epoch(select, kept_epoch):
     for epoch, acc in enumerate([0.5, 0.9, 0.7]):
         with torch.no_grad():
             module.w.fill_(epoch)
-        keeper.on_validation_end(_Trainer(epoch, acc), module)
+        keeper.on_train_epoch_end(_Trainer(epoch, acc), module)
     assert keeper.epoch == kept_epoch
     keeper.restore(module)
     assert module.w.item() == kept_epoch

@@ -11,7 +11,7 @@ from transfer_lab.train.trainer import show_progress
 
 
 def validate(selection, module, epoch, score):
-    """What Lightning does at the end of a validation run, as far as selection sees it."""
+    """What an epoch's end does before selection, as far as selection sees it."""
     with torch.no_grad():
         module.weight.fill_(epoch)
     trainer = SimpleNamespace(
@@ -19,7 +19,7 @@ def validate(selection, module, epoch, score):
         current_epoch=epoch,
         callback_metrics={"val/acc": torch.tensor(score)},
     )
-    selection.on_validation_end(trainer, module)
+    selection.on_train_epoch_end(trainer, module)
 
 
 def test_best_weights_keeps_the_first_epoch_and_then_only_strictly_better_ones():

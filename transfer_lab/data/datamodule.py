@@ -80,8 +80,8 @@ class TaskDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DeviceBatches:
         return self._batches("test", self.eval_batch_size, self.normalize)
 
-    def whole_test_batches(self) -> DeviceBatches:
-        """Every test image, unsharded even under DDP: what a per-epoch test reads
-        (train/epoch_tests.py), on the one rank that runs it."""
-        x, y = self._tensors("test")
+    def whole_batches(self, part: str) -> DeviceBatches:
+        """Every image of `part` (val or test), unsharded even under DDP: what the one-pass
+        validation (train/validation.py) and a per-epoch test (train/epoch_tests.py) read."""
+        x, y = self._tensors(part)
         return DeviceBatches(x, y, self.eval_batch_size, self.normalize, False, self.seed, 0, 1)

@@ -181,6 +181,7 @@ class FolderDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
 
-    def whole_test_batches(self) -> DataLoader:
-        """Every test image, unsharded: what a per-epoch test reads (train/epoch_tests.py)."""
-        return self._loader("test", shuffle=False)
+    def whole_batches(self, part: str) -> DataLoader:
+        """Every image of `part` (val or test), unsharded: what the one-pass validation
+        (train/validation.py) and a per-epoch test (train/epoch_tests.py) read."""
+        return self._loader(part, shuffle=False)

@@ -113,6 +113,9 @@ class TransferModule(pl.LightningModule):
                 for name in ("loss", "ce", "objective_acc")
             }
         )
+        # the validation metrics handed to `self.log`, for callbacks to read: every selectable
+        # one, unless the phase names the few its callbacks watch (train/fit.py)
+        self.watched = set(SELECTABLE)
         self.train()  # Lightning keeps each submodule's mode, so frozen BN must start in eval
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -166,8 +169,9 @@ class TransferModule(pl.LightningModule):
         """Log a split's epoch means (weighted by batch size) and accuracies, then reset them.
 
         Only what callbacks and `trainer.test` read goes through `self.log` (the validation
-        metrics a stage may select or stop on; the test metrics): each `self.log` call costs
-        Lightning milliseconds, more than a whole training step on the offline studies. The rest
+        metrics in `watched`, which a stage selects or stops on; the test metrics): each
+        `self.log` call costs Lightning milliseconds, more than a whole training step on the
+        offline studies. The rest
         is read from the device in one transfer and handed to the loggers directly, at the step
         Lightning would use.
         """
@@ -188,7 +192,7 @@ class TransferModule(pl.LightningModule):
             for name, value in values.items():
                 self.log(name, value)
             return
-        logged = SELECTABLE & set(values) if split == "val" else set()
+        logged = self.watched & set(values) if split == "val" else set()
         for name in logged:  # what selection, early stopping and the progress bar read
             self.log(name, values[name], prog_bar=name == "val/acc")
         rest = {name: value for name, value in values.items() if name not in logged}

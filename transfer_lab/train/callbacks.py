@@ -35,7 +35,13 @@ class EpochSeeds(pl.Callback):
         self.seed = int(seed)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        torch.manual_seed(epoch_seed(self.seed, trainer.current_epoch, trainer.global_rank, 2))
+        seed = epoch_seed(self.seed, trainer.current_epoch, trainer.global_rank, 2)
+        if pl_module.device.type == "cpu":
+            # the CPU's generator alone: torch.manual_seed also seeds every other device type
+            # PyTorch knows (CUDA, XPU, MTIA), which cost more than a digits epoch's training
+            torch.default_generator.manual_seed(seed)
+        else:
+            torch.manual_seed(seed)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -117,7 +123,9 @@ class BestWeights(pl.Callback):
         self.val_acc: float | None = None
         self.epoch: int | None = None
 
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Consider this epoch, whose validation (train/validation.py, the callback before this
+        one) has just logged its metrics."""
         score = trainer.callback_metrics.get(self.monitor)
         if trainer.sanity_checking or score is None:
             return

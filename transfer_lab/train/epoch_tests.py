@@ -6,7 +6,7 @@ the checkpoint selected on validation. To show a reproduction beside the publish
 their own statistic, a phase also tests its network at the epochs that statistic needs.
 
 Such a test runs when the epoch is over, after validation has made that epoch's checkpoint
-choice, and writes only to this callback's own record: nothing goes through `self.log` or the
+choice (both in the epoch's end, in that order: fit.py), and writes only to this callback's own record: nothing goes through `self.log` or the
 trainer's metrics, so no selection, early stop or progress bar can read it. It runs in eval mode
 under no_grad and draws no random numbers the training reads (every epoch reseeds its own), so
 the trained and selected network are the same with or without it.
@@ -127,7 +127,7 @@ class EpochTests(pl.Callback):
             return
         if trainer.global_rank != 0:
             return
-        batches = trainer.datamodule.whole_test_batches()
+        batches = trainer.datamodule.whole_batches("test")
         acc, loss = evaluate(pl_module, batches, trainer.precision_plugin.forward_context())
         self.history["epoch"].append(epoch)
         self.history["acc"].append(acc)

@@ -39,6 +39,7 @@ from transfer_lab.train.callbacks import (
 from transfer_lab.train.epoch_tests import EpochTests
 from transfer_lab.train.selection import monitor_for
 from transfer_lab.train.trainer import build_trainer, is_distributed, one_device_settings
+from transfer_lab.train.validation import OnePassValidation
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,14 @@ def resumable(last: Path, cfg: DictConfig) -> bool:
     return False
 
 
+def watched_metrics(callbacks: Sequence[pl.Callback]) -> set[str]:
+    """The validation metrics the phase's callbacks read from the Trainer (selection, early
+    stopping, a configured checkpoint: their `monitor`), and val/acc, which selection records
+    and the progress bar shows."""
+    monitors = {getattr(callback, "monitor", None) for callback in callbacks}
+    return {"val/acc"} | {m for m in monitors if isinstance(m, str)}
+
+
 def fit_and_test(
     module: pl.LightningModule,
     datamodule: pl.LightningDataModule,
@@ -147,8 +156,12 @@ def fit_and_test(
     seeds = EpochSeeds(derived_seed(cfg.seed, phase))
     if cfg.trainer.get("channels_last"):
         module = module.to(memory_format=torch.channels_last)
-    always = [selection, tests, last, rates, seeds]
+    # in this order at each epoch's end: validate, select, test (the last checkpoint, a
+    # monitoring callback, is written after all of them)
+    validation = OnePassValidation(cfg.trainer.get("limit_val_batches"))
+    always = [validation, selection, tests, last, rates, seeds]
     trainer = build_trainer(cfg, phase_cfg, ctx, phase, always, monitor)
+    module.watched = watched_metrics(trainer.callbacks)
     resume = last_checkpoint(ctx, phase)
     started = time.perf_counter()
     # with no last checkpoints (checkpoint_every: 0) there is nothing to resume or to stamp

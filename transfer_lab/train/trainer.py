@@ -92,6 +92,8 @@ def build_trainer(
     non-finite loss), then config's; any checkpoint is written whole or not at all."""
     settings = trainer_settings(cfg)
     settings["enable_progress_bar"] = show_progress(cfg)
+    # validation runs as a callback in one pass (validation.py), which reads the limit itself
+    settings["limit_val_batches"] = 0
     settings["plugins"] = [*settings.get("plugins", []), AtomicCheckpointIO()]
     callbacks = [
         *always,

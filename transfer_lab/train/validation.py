@@ -1,0 +1,56 @@
+"""Validation after each training epoch in one pass over the validation split, outside
+Lightning's evaluation loop.
+
+Lightning's validation loop sets up, hooks and tears down a whole loop per epoch; on the offline
+studies (an epoch is one batch of 34 images, its validation one batch) that cost more than the
+epoch's training. The phase's validation is simple: the network in eval mode, the split's
+batches through the module's own `validation_step`, the epoch's means logged once
+(`on_validation_epoch_end`). Doing that here, at the end of each training epoch, gives the
+metrics Lightning's loop gave, at the same point (before selection, the epoch tests and the last
+checkpoint), for a fraction of the cost. The Trainer runs with its own loop switched off
+(`limit_val_batches=0`, set in trainer.py); `trainer.limit_val_batches` limits this pass.
+
+Every rank validates on the whole split (it is small beside the training set), so under DDP each
+rank selects the same epoch from the same numbers without a gather.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable
+
+import pytorch_lightning as pl
+import torch
+
+
+def batches_to_run(total: int, limit: int | float | None) -> int:
+    """How many of `total` batches a `limit_val_batches` setting runs (as Lightning counts it: a
+    whole number of batches, or a fraction of them, at least one)."""
+    if limit is None:
+        return total
+    if isinstance(limit, float) and limit <= 1.0:
+        return min(total, max(1, math.floor(total * limit)))
+    return min(total, int(limit))
+
+
+class OnePassValidation(pl.Callback):
+    """Validate at the end of every training epoch, in eval mode and without gradients."""
+
+    def __init__(self, limit: int | float | None = None) -> None:
+        self.limit = limit
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        batches: Iterable = trainer.datamodule.whole_batches("val")
+        if self.limit is not None:
+            batches = itertools.islice(batches, batches_to_run(len(batches), self.limit))
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            with torch.no_grad(), trainer.precision_plugin.forward_context():
+                for index, batch in enumerate(batches):
+                    batch = trainer.strategy.batch_to_device(batch)
+                    pl_module.validation_step(batch, index)
+        finally:
+            pl_module.train(was_training)  # the module's own train() keeps frozen BN in eval
+        pl_module.on_validation_epoch_end()  # the epoch's means, logged once
