@@ -162,7 +162,45 @@ def test_a_sweep_composes_each_job_once(cli, monkeypatch):
             "target.epochs=1",
         ]
     )
-    targets = [c for c in calls if "only_source=true" not in c]
-    assert len(targets) == 2, targets  # not 6: checked, planned and launched from one each
-    assert len(calls) == 4  # and one per source network of the first round
+    # every job differs only in plain values (model.beta, only_source): one composition for
+    # the whole sweep, where Hydra would compose 12 (each target and source thrice)
+    assert calls == [["+experiment=digits_beta"]], calls
     assert os.environ["TRANSFER_LAB_JOB_COUNT"] == "2"
+
+
+SWEPT_JOBS = [
+    [
+        "+experiment=digits_yosinski",
+        "transfer.arm=B2B+",
+        "data.split_seed=3",
+        "hydra.sweep.subdir=5",
+    ],
+    ["+experiment=digits_yosinski", "transfer.arm=A1B", "only_source=true", "hydra.sweep.subdir=0"],
+    ["+experiment=digits_yosinski", "data=digits", "model.beta=0.4", "hydra.sweep.subdir=1"],
+    ["+experiment=digits_beta", "backbone=resnet20", "target.optim.lr=0.5", "seed=7"],
+    ["+experiment=digits_beta", "+trainer.max_time=null", "trainer.max_time=00:01:00:00"],
+    ["+experiment=digits_beta", "source.epochs=2", "~source.select"],
+]
+
+
+@pytest.mark.parametrize("job", SWEPT_JOBS, ids=lambda job: " ".join(job[1:]))
+def test_a_job_derived_from_a_shared_composition_is_the_config_hydra_composes(job, tmp_path):
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+
+    from transfer_lab.config.paths import config_dir
+    from transfer_lab.sweep import compose
+
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        master = loader.load_configuration(
+            "config", [job[0], f"hydra.sweep.dir={tmp_path}"], RunMode.MULTIRUN
+        )
+        derived = compose.derived_config(loader, master, job)
+        composed = loader.load_sweep_config(master, job)
+    if derived is None:  # an override on a key another one adds or deletes: Hydra composes it
+        assert any(o.startswith(("+", "~")) for o in job[1:])
+        return
+    assert OmegaConf.to_container(derived) == OmegaConf.to_container(composed)
+    assert OmegaConf.is_struct(derived) and not OmegaConf.is_readonly(derived.hydra)
