@@ -2,7 +2,9 @@
 
 It trains the same network with the same optimiser, batches (reshuffled per epoch) and precision
 as transfer_lab, keeps the weights of the best validation epoch (strictly better accuracy, as the
-job's selection), and tests them once. The timing hooks record each training step and each epoch's start.
+job's selection), and tests them once. Where the study's statistic needs tests during training
+(Yosinski's mean of the 10 best per-epoch tests), it tests at those epochs too, as the job does.
+The timing hooks record each training step and each epoch's start.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class PlainRun:
     test_acc: float
     test_loss: float
     best_state: dict[str, torch.Tensor]
+    test_history: list[float] = field(default_factory=list)
     step_seconds: list[float] = field(default_factory=list)
     epoch_starts: list[float] = field(default_factory=list)
 
@@ -52,12 +55,15 @@ def evaluate(model, batches, autocast) -> tuple[float, float]:
     return float(correct) / count, float(loss) / count
 
 
-def train(model, optimizer, train_batches, val_batches, test_batches, epochs, device, bf16):
-    """Train `epochs` epochs, select by validation accuracy, test the selected weights once."""
+def train(
+    model, optimizer, train_batches, val_batches, test_batches, epochs, device, bf16, test_epochs=()
+):
+    """Train `epochs` epochs, select by validation accuracy, test the selected weights once;
+    test the network as it is after each of `test_epochs` (1-based) too."""
     model.to(device)
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else nullcontext
     best_acc, best_state = -1.0, None
-    steps, starts = [], []
+    steps, starts, tested = [], [], []
     for epoch in range(epochs):
         _sync(device)
         starts.append(time.perf_counter())
@@ -77,8 +83,10 @@ def train(model, optimizer, train_batches, val_batches, test_batches, epochs, de
         if val_acc > best_acc:
             best_acc = val_acc
             best_state = copy.deepcopy(model.state_dict())
+        if epoch + 1 in test_epochs:
+            tested.append(evaluate(model, test_batches, autocast)[0])
     _sync(device)
     starts.append(time.perf_counter())
     model.load_state_dict(best_state)
     test_acc, test_loss = evaluate(model, test_batches, autocast)
-    return PlainRun(best_acc, test_acc, test_loss, best_state, steps, starts)
+    return PlainRun(best_acc, test_acc, test_loss, best_state, tested, steps, starts)

@@ -67,7 +67,7 @@ def plain_optimizer(module):
     return configured["optimizer"] if isinstance(configured, dict) else configured
 
 
-def plain_fit(module, datamodule, epochs: int, device: torch.device, bf16: bool):
+def plain_fit(module, datamodule, epochs: int, device: torch.device, bf16: bool, test_epochs=()):
     """Run plain_loop.train on the batches the job's data module serves, on `device`."""
     if device.type != "cpu":  # the data module reads its device from a trainer; lend it one
         from types import SimpleNamespace
@@ -82,6 +82,7 @@ def plain_fit(module, datamodule, epochs: int, device: torch.device, bf16: bool)
         epochs,
         device,
         bf16,
+        set(test_epochs),
     )
 
 
@@ -253,7 +254,10 @@ def run_sweep(seeds: list[int], where: Path) -> dict:
 def run_plain(seeds: list[int]) -> dict:
     """The same trainings by hand, as the pipeline does them: per split seed, A's source and
     baseB's network once each; then every arm's target, BnB cut from baseB's network with its
-    fresh layers on the selffer seed stream, and the baseB arm reusing baseB's network."""
+    fresh layers on the selffer seed stream, and the baseB arm reusing baseB's network. Each
+    network is tested at the epochs the study's statistic needs (every epoch for Yosinski's
+    mean of the 10 best), as the job tests it: without those tests there is no result to
+    set beside the paper's."""
     import pytorch_lightning as pl
     from omegaconf import OmegaConf
 
@@ -261,6 +265,7 @@ def run_plain(seeds: list[int]) -> dict:
     from transfer_lab.data.tasks import build_job_data
     from transfer_lab.job.networks import build_module, stage_names, target_schedule
     from transfer_lab.job.target import BASEB
+    from transfer_lab.train.epoch_tests import epochs_to_test
     from transfer_lab.train.fit import derived_seed
     from transfer_lab.transfer.treatments import plan_from_config
 
@@ -284,7 +289,8 @@ def run_plain(seeds: list[int]) -> dict:
             source_state=source_state,
         )
         dm = datamodule_for(job.target_images, job.task_b, derived_seed(cfg.seed, "target"))
-        run = plain_fit(module, dm, int(schedule.epochs), device, False)
+        tests = epochs_to_test(cfg, schedule, on_b=True)
+        run = plain_fit(module, dm, int(schedule.epochs), device, False, tests)
         steps += run.step_seconds
         trained += 1
         return module, run
@@ -299,7 +305,8 @@ def run_plain(seeds: list[int]) -> dict:
             cfg, cfg.source, job.source_images, job.task_a, beta=float(cfg.model.beta)
         )
         dm = datamodule_for(job.source_images, job.task_a, seed)
-        run = plain_fit(module, dm, int(cfg.source.epochs), device, False)
+        tests = epochs_to_test(cfg, cfg.source, on_b=False)
+        run = plain_fit(module, dm, int(cfg.source.epochs), device, False, tests)
         steps += run.step_seconds
         trained += 1
         sources = {"A": {k: v.detach().clone() for k, v in module.backbone.state_dict().items()}}
@@ -357,12 +364,18 @@ def sweep_comparison(seeds: list[int]) -> dict:
 # --- 3b. the sweep as a user runs it: a fresh process, imports included -----------------------
 
 
-def fresh_process(code_or_args: list[str], cwd: Path, module: bool = True) -> float:
-    """Wall seconds of a fresh Python process (`-m transfer_lab ARGS`, or `-c CODE`)."""
+def fresh_process(code_or_args: list[str], cwd: Path, threads: int, module: bool = True) -> float:
+    """Wall seconds of a fresh Python process (`-m transfer_lab ARGS`, or `-c CODE`) computing
+    on `threads` CPU threads (OMP_NUM_THREADS, which torch reads at start)."""
     import subprocess
 
     path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    env = dict(os.environ, PYTHONPATH=path, TRANSFER_LAB_CACHE=str(cwd / "cache"))
+    env = dict(
+        os.environ,
+        PYTHONPATH=path,
+        TRANSFER_LAB_CACHE=str(cwd / "cache"),
+        OMP_NUM_THREADS=str(threads),
+    )
     command = ["-m", "transfer_lab", *code_or_args] if module else ["-c", *code_or_args]
     started = time.perf_counter()
     done = subprocess.run(
@@ -388,13 +401,11 @@ def user_sweep(seeds: list[int], threads: int) -> dict:
                 "measures.enabled=false",
             ],
             where,
+            threads,
         )
         jobs = len(list((where / "sweep").glob("*/results.json")))
-        code = (
-            f"import torch; torch.set_num_threads({threads}); "
-            f"from benchmarks import run_all; run_all.run_plain({seeds!r})"
-        )
-        plain = fresh_process([code], where, module=False)
+        code = f"from benchmarks import run_all; run_all.run_plain({seeds!r})"
+        plain = fresh_process([code], where, threads, module=False)
     return {
         "experiment": EXPERIMENT,
         "split_seeds": seeds,
