@@ -125,8 +125,10 @@ class BestWeights(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Consider this epoch, whose validation (train/validation.py, the callback before this
-        one) has just logged its metrics."""
-        score = trainer.callback_metrics.get(self.monitor)
+        one) has just recorded its metrics in the module (`validated`, which costs less than
+        reading them back through Lightning's logging)."""
+        metrics = getattr(pl_module, "validated", None) or trainer.callback_metrics
+        score = metrics.get(self.monitor)
         if trainer.sanity_checking or score is None:
             return
         score = score.detach().float()
@@ -138,7 +140,7 @@ class BestWeights(pl.Callback):
             return
         self.score = score if finite else torch.tensor(-self.sign * math.inf)
         self.epoch = trainer.current_epoch
-        val_acc = trainer.callback_metrics.get("val/acc")
+        val_acc = metrics.get("val/acc")
         self.val_acc = float(val_acc) if val_acc is not None else None
         self.state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
 

@@ -107,12 +107,17 @@ def resumable(last: Path, cfg: DictConfig) -> bool:
     return False
 
 
-def watched_metrics(callbacks: Sequence[pl.Callback]) -> set[str]:
-    """The validation metrics the phase's callbacks read from the Trainer (selection, early
-    stopping, a configured checkpoint: their `monitor`), and val/acc, which selection records
-    and the progress bar shows."""
-    monitors = {getattr(callback, "monitor", None) for callback in callbacks}
-    return {"val/acc"} | {m for m in monitors if isinstance(m, str)}
+def watched_metrics(callbacks: Sequence[pl.Callback], progress_bar: bool) -> set[str]:
+    """The validation metrics other callbacks read from the Trainer (early stopping, a
+    configured checkpoint: their `monitor`), and val/acc where a progress bar shows it.
+    Selection reads the module's own record of them (`validated`)."""
+    monitors = {
+        getattr(callback, "monitor", None)
+        for callback in callbacks
+        if not isinstance(callback, BestWeights)
+    }
+    shown = {"val/acc"} if progress_bar else set()
+    return shown | {m for m in monitors if isinstance(m, str)}
 
 
 def fit_and_test(
@@ -143,15 +148,19 @@ def fit_and_test(
     tests = EpochTests(test_epochs)
     distributed = is_distributed(cfg)
     every = 1 if distributed else int(cfg.get("checkpoint_every", 1))
-    last = ModelCheckpoint(
-        dirpath=ctx.job_dir / "checkpoints",
-        filename=f"{phase}-last",
-        save_top_k=1 if every else 0,
-        every_n_epochs=every or None,
-        monitor=None,
-        enable_version_counter=False,
-        save_on_train_epoch_end=True,  # after the epoch's selection and test, so both resume
-    )
+    # no last checkpoint at all with checkpoint_every: 0 (its idle hooks cost more than a
+    # digits epoch)
+    last = [
+        ModelCheckpoint(
+            dirpath=ctx.job_dir / "checkpoints",
+            filename=f"{phase}-last",
+            save_top_k=1,
+            every_n_epochs=every,
+            monitor=None,
+            enable_version_counter=False,
+            save_on_train_epoch_end=True,  # after the epoch's selection and test: both resume
+        )
+    ][: 1 if every else 0]
     rates = LearningRateHistory()
     seeds = EpochSeeds(derived_seed(cfg.seed, phase))
     if cfg.trainer.get("channels_last"):
@@ -159,9 +168,9 @@ def fit_and_test(
     # in this order at each epoch's end: validate, select, test (the last checkpoint, a
     # monitoring callback, is written after all of them)
     validation = OnePassValidation(cfg.trainer.get("limit_val_batches"))
-    always = [validation, selection, tests, last, rates, seeds]
+    always = [validation, selection, tests, *last, rates, seeds]
     trainer = build_trainer(cfg, phase_cfg, ctx, phase, always, monitor)
-    module.watched = watched_metrics(trainer.callbacks)
+    module.watched = watched_metrics(trainer.callbacks, bool(trainer.progress_bar_callback))
     resume = last_checkpoint(ctx, phase)
     started = time.perf_counter()
     # with no last checkpoints (checkpoint_every: 0) there is nothing to resume or to stamp
