@@ -93,7 +93,7 @@ def statistics_note(tables: SweepTables) -> str:
         note += (
             f" Test accuracy (paper's) is the statistic the reproduced paper reports, "
             f"{tables.paper_words}, from the tests each job made at the end of those epochs "
-            "after selection had chosen (they never select). The published numbers are in the "
+            "(selection never reads them). The published numbers are in the "
             "paper's statistic: compare them with that column and with the figures named "
             "*_paper.png, which carry the published overlays."
         )

@@ -29,7 +29,7 @@ class PhaseResults:
     {"source": […]} for a target that copied one).
     `test_acc`/`test_loss` test the selected weights once (our statistic); `test_history`
     ({"epoch": […], "acc": […], "loss": […]}, 1-based epochs) tests the network as it was at the
-    end of each epoch the paper's statistic needs, after selection chose, never for choosing.
+    end of each epoch the paper's statistic needs; selection never reads them.
     `select` says which weights were kept: best (on `monitor`) or last (the final epoch).
     """
 

@@ -5,11 +5,11 @@ epoch, Yosinski et al. the mean of each network's 10 best test evaluations; ours
 the checkpoint selected on validation. To show a reproduction beside the published numbers in
 their own statistic, a phase also tests its network at the epochs that statistic needs.
 
-Such a test runs when the epoch is over, after validation has made that epoch's checkpoint
-choice (both in the epoch's end, in that order: fit.py), and writes only to this callback's own record: nothing goes through `self.log` or the
-trainer's metrics, so no selection, early stop or progress bar can read it. It runs in eval mode
-under no_grad and draws no random numbers the training reads (every epoch reseeds its own), so
-the trained and selected network are the same with or without it.
+Such a test runs when the epoch is over, in the same eval-mode pass as that epoch's validation
+(train/validation.py), and writes only to this callback's own record: nothing goes through
+`self.log` or the trainer's metrics, so no selection, early stop or progress bar can read it.
+It runs in eval mode under no_grad and draws no random numbers the training reads (every epoch
+reseeds its own), so the trained and selected network are the same with or without it.
 """
 
 from __future__ import annotations
@@ -82,35 +82,31 @@ def epochs_to_test(cfg: DictConfig, phase_cfg: DictConfig, on_b: bool) -> list[i
 
 
 @torch.no_grad()
-def evaluate(module: pl.LightningModule, batches: Iterable, context: Any) -> tuple[float, float]:
-    """(accuracy, mean cross-entropy) of the module's classifier over every batch, in eval mode.
+def measure(module: pl.LightningModule, batches: Iterable) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of the module's classifier over every batch, as the
+    module is (the caller puts it in eval mode and its precision's context).
 
     Counts accumulate on the device and are read once at the end.
     """
-    was_training = module.training
-    module.eval()
     device = module.device
     correct = torch.zeros((), dtype=torch.long, device=device)
     loss = torch.zeros((), dtype=torch.float64, device=device)
     seen = 0
-    try:
-        with context:
-            for images, labels in batches:
-                images = images.to(device, non_blocking=True)
-                labels = labels.to(device, non_blocking=True)
-                logits = module(images).float()
-                loss += F.cross_entropy(logits, labels, reduction="sum").double()
-                correct += (logits.argmax(1) == labels).sum()
-                seen += len(labels)
-    finally:
-        module.train(was_training)  # the module's own train() keeps frozen BatchNorm in eval
+    for images, labels in batches:
+        images = images.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        logits = module(images).float()
+        loss += F.cross_entropy(logits, labels, reduction="sum").double()
+        correct += (logits.argmax(1) == labels).sum()
+        seen += len(labels)
     if not seen:
         return float("nan"), float("nan")
     return correct.item() / seen, loss.item() / seen
 
 
 class EpochTests(pl.Callback):
-    """Tests the network on the whole test set at the end of each listed epoch (1-based).
+    """The record of the network's tests on the whole test set at the end of each listed
+    epoch (1-based), which the epoch's validation pass runs (train/validation.py).
 
     `history` is {"epoch": [...], "acc": [...], "loss": [...]}. Under DDP only rank 0 tests,
     on every test image; its record reaches the job through the last checkpoint, as selection's
@@ -121,21 +117,23 @@ class EpochTests(pl.Callback):
         self.epochs = {int(e) for e in epochs}
         self.history: dict[str, list] = {"epoch": [], "acc": [], "loss": []}
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def due(self, trainer: pl.Trainer) -> bool:
+        """Whether the epoch now ending is one to test (on this rank, not tested yet)."""
         epoch = trainer.current_epoch + 1
-        if epoch not in self.epochs or epoch in self.history["epoch"]:
-            return
-        if trainer.global_rank != 0:
-            return
-        batches = trainer.datamodule.whole_batches("test")
-        acc, loss = evaluate(pl_module, batches, trainer.precision_plugin.forward_context())
-        self.history["epoch"].append(epoch)
+        return (
+            trainer.global_rank == 0 and epoch in self.epochs and epoch not in self.history["epoch"]
+        )
+
+    def test(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Test the network as it is (in eval mode, its precision's context) and record it."""
+        acc, loss = measure(pl_module, trainer.datamodule.whole_batches("test"))
+        self.history["epoch"].append(trainer.current_epoch + 1)
         self.history["acc"].append(acc)
         self.history["loss"].append(loss)
 
     def state_dict(self) -> dict[str, Any]:  # noqa: D102
         return {"history": {k: list(v) for k, v in self.history.items()}}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # noqa: D102
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         found = state_dict.get("history") or {}
         self.history = {k: list(found.get(k, [])) for k in ("epoch", "acc", "loss")}

@@ -165,9 +165,9 @@ def fit_and_test(
     seeds = EpochSeeds(derived_seed(cfg.seed, phase))
     if cfg.trainer.get("channels_last"):
         module = module.to(memory_format=torch.channels_last)
-    # in this order at each epoch's end: validate, select, test (the last checkpoint, a
+    # in this order at each epoch's end: validate and test, select (the last checkpoint, a
     # monitoring callback, is written after all of them)
-    validation = OnePassValidation(cfg.trainer.get("limit_val_batches"))
+    validation = OnePassValidation(cfg.trainer.get("limit_val_batches"), tests)
     always = [validation, selection, tests, *last, rates, seeds]
     trainer = build_trainer(cfg, phase_cfg, ctx, phase, always, monitor)
     module.watched = watched_metrics(trainer.callbacks, bool(trainer.progress_bar_callback))

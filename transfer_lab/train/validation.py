@@ -6,8 +6,9 @@ studies (an epoch is one batch of 34 images, its validation one batch) that cost
 epoch's training. The phase's validation is simple: the network in eval mode, the split's
 batches through the module's own `validation_step`, the epoch's means logged once
 (`on_validation_epoch_end`). Doing that here, at the end of each training epoch, gives the
-metrics Lightning's loop gave, at the same point (before selection, the epoch tests and the last
-checkpoint), for a fraction of the cost. The Trainer runs with its own loop switched off
+metrics Lightning's loop gave, at the same point (before selection and the last checkpoint),
+for a fraction of the cost. The same pass tests the network at the epochs the paper's statistic
+needs (train/epoch_tests.py), so the network changes mode once per epoch, not twice. The Trainer runs with its own loop switched off
 (`limit_val_batches=0`, set in trainer.py); `trainer.limit_val_batches` limits this pass.
 
 Every rank validates on the whole split (it is small beside the training set), so under DDP each
@@ -23,6 +24,8 @@ from collections.abc import Iterable
 import pytorch_lightning as pl
 import torch
 
+from transfer_lab.train.epoch_tests import EpochTests
+
 
 def batches_to_run(total: int, limit: int | float | None) -> int:
     """How many of `total` batches a `limit_val_batches` setting runs (as Lightning counts it: a
@@ -35,10 +38,12 @@ def batches_to_run(total: int, limit: int | float | None) -> int:
 
 
 class OnePassValidation(pl.Callback):
-    """Validate at the end of every training epoch, in eval mode and without gradients."""
+    """Validate at the end of every training epoch, in eval mode and without gradients, and
+    test where `tests` says the epoch is due."""
 
-    def __init__(self, limit: int | float | None = None) -> None:
+    def __init__(self, limit: int | float | None = None, tests: EpochTests | None = None) -> None:
         self.limit = limit
+        self.tests = tests
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         batches: Iterable = trainer.datamodule.whole_batches("val")
@@ -51,6 +56,8 @@ class OnePassValidation(pl.Callback):
                 for index, batch in enumerate(batches):
                     batch = trainer.strategy.batch_to_device(batch)
                     pl_module.validation_step(batch, index)
+                if self.tests is not None and self.tests.due(trainer):
+                    self.tests.test(trainer, pl_module)
         finally:
             pl_module.train(was_training)  # the module's own train() keeps frozen BN in eval
         pl_module.on_validation_epoch_end()  # the epoch's means, logged once
