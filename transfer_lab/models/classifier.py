@@ -145,6 +145,21 @@ class TransferModule(pl.LightningModule):
         else:
             self._sums[split] = row
 
+    def epoch_means(self, split: str) -> dict[str, torch.Tensor]:
+        """The split's epoch means so far by name (`val/acc`, …), and a fresh start for its
+        sums; empty when it had no batch. Training batches are this rank's share under DDP,
+        so their sums are added up across ranks first."""
+        sums = self._sums.pop(split, None)
+        if sums is None:
+            return {}
+        if split == "train" and self.trainer.world_size > 1:
+            sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
+        means = sums[1:] / sums[0]
+        return {
+            f"{split}/{name}": value
+            for name, value in zip(self.metric_names(), means.unbind(), strict=True)
+        }
+
     def _log_epoch(self, split: str) -> None:
         """Log a split's epoch means (weighted by batch size) and accuracies, then reset them.
 
@@ -152,19 +167,11 @@ class TransferModule(pl.LightningModule):
         metrics in `watched`, which a stage selects or stops on; the test metrics): each
         `self.log` call costs Lightning milliseconds, more than a whole training step on the
         offline studies. The rest is read from the device in one transfer and handed to the
-        loggers directly, at the step Lightning would use. Training batches are this rank's
-        share under DDP, so their sums are added up across ranks first.
+        loggers directly, at the step Lightning would use.
         """
-        sums = self._sums.pop(split, None)
-        if sums is None:  # no batch this epoch
+        values = self.epoch_means(split)
+        if not values:  # no batch this epoch
             return
-        if split == "train" and self.trainer.world_size > 1:
-            sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
-        means = sums[1:] / sums[0]
-        values = {
-            f"{split}/{name}": value
-            for name, value in zip(self.metric_names(), means.unbind(), strict=True)
-        }
         if split == "test":
             for name, value in values.items():
                 self.log(name, value)
@@ -175,8 +182,10 @@ class TransferModule(pl.LightningModule):
         for name in logged:  # what early stopping, a configured checkpoint and the bar read
             self.log(name, values[name], prog_bar=name == "val/acc")
         rest = [name for name in values if name not in logged]
+        if not (self.beta and len(self.binary_heads)):  # ce is the loss, objective_acc the acc
+            rest = [name for name in rest if not name.endswith(("/ce", "/objective_acc"))]
         if self.loggers and rest:
-            plain = dict(zip(values, means.tolist(), strict=True))
+            plain = dict(zip(values, torch.stack(list(values.values())).tolist(), strict=True))
             for logger in self.loggers:
                 logger.log_metrics({name: plain[name] for name in rest}, step=self.global_step)
 

@@ -17,9 +17,10 @@ rank selects the same epoch from the same numbers without a gather.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import pytorch_lightning as pl
 import torch
@@ -49,15 +50,41 @@ class OnePassValidation(pl.Callback):
         batches: Iterable = trainer.datamodule.whole_batches("val")
         if self.limit is not None:
             batches = itertools.islice(batches, batches_to_run(len(batches), self.limit))
-        was_training = pl_module.training
-        pl_module.eval()
-        try:
-            with torch.no_grad(), trainer.precision_plugin.forward_context():
-                for index, batch in enumerate(batches):
-                    batch = trainer.strategy.batch_to_device(batch)
-                    pl_module.validation_step(batch, index)
-                if self.tests is not None and self.tests.due(trainer):
-                    self.tests.test(trainer, pl_module)
-        finally:
-            pl_module.train(was_training)  # the module's own train() keeps frozen BN in eval
+        with evaluating(trainer, pl_module):
+            for index, batch in enumerate(batches):
+                pl_module.validation_step(on_device(batch, pl_module.device), index)
+            if self.tests is not None and self.tests.due(trainer):
+                self.tests.test(trainer, pl_module)
         pl_module.on_validation_epoch_end()  # the epoch's means, logged once
+
+
+@contextlib.contextmanager
+def evaluating(trainer: pl.Trainer, module: pl.LightningModule) -> Iterator[None]:
+    """The module in eval mode, without gradients, in the trainer's precision, then back."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad(), trainer.precision_plugin.forward_context():
+            yield
+    finally:
+        module.train(was_training)  # the module's own train() keeps frozen BN in eval
+
+
+def on_device(batch: tuple[torch.Tensor, ...], device: torch.device) -> tuple:
+    """A batch on the module's device (batches of device-resident images are there already)."""
+    if all(t.device == device for t in batch):
+        return batch
+    return tuple(t.to(device, non_blocking=True) for t in batch)
+
+
+def test_once(trainer: pl.Trainer, module: pl.LightningModule, datamodule) -> dict[str, float]:
+    """The module's test metrics on the whole test split, in one pass as validation is, and
+    handed to the trainer's loggers (what `trainer.test` gave, without its loop)."""
+    module.to(trainer.strategy.root_device)
+    with evaluating(trainer, module):
+        for index, batch in enumerate(datamodule.whole_batches("test")):
+            module.test_step(on_device(batch, module.device), index)
+    tested = {name: float(value) for name, value in module.epoch_means("test").items()}
+    for logger in trainer.loggers:
+        logger.log_metrics(tested, step=trainer.global_step)
+    return tested
