@@ -251,13 +251,14 @@ def run_sweep(seeds: list[int], where: Path) -> dict:
     }
 
 
-def run_plain(seeds: list[int]) -> dict:
+def run_plain(seeds: list[int], epoch_tests: bool = True) -> dict:
     """The same trainings by hand, as the pipeline does them: per split seed, A's source and
     baseB's network once each; then every arm's target, BnB cut from baseB's network with its
     fresh layers on the selffer seed stream, and the baseB arm reusing baseB's network. Each
     network is tested at the epochs the study's statistic needs (every epoch for Yosinski's
     mean of the 10 best), as the job tests it: without those tests there is no result to
-    set beside the paper's."""
+    set beside the paper's (`epoch_tests=False` leaves them out, for the row that leaves them
+    out of the sweep too)."""
     import pytorch_lightning as pl
     from omegaconf import OmegaConf
 
@@ -289,7 +290,7 @@ def run_plain(seeds: list[int]) -> dict:
             source_state=source_state,
         )
         dm = datamodule_for(job.target_images, job.task_b, derived_seed(cfg.seed, "target"))
-        tests = epochs_to_test(cfg, schedule, on_b=True)
+        tests = epochs_to_test(cfg, schedule, on_b=True) if epoch_tests else []
         run = plain_fit(module, dm, int(schedule.epochs), device, False, tests)
         steps += run.step_seconds
         trained += 1
@@ -305,7 +306,7 @@ def run_plain(seeds: list[int]) -> dict:
             cfg, cfg.source, job.source_images, job.task_a, beta=float(cfg.model.beta)
         )
         dm = datamodule_for(job.source_images, job.task_a, seed)
-        tests = epochs_to_test(cfg, cfg.source, on_b=False)
+        tests = epochs_to_test(cfg, cfg.source, on_b=False) if epoch_tests else []
         run = plain_fit(module, dm, int(cfg.source.epochs), device, False, tests)
         steps += run.step_seconds
         trained += 1
@@ -386,10 +387,12 @@ def fresh_process(code_or_args: list[str], cwd: Path, threads: int, module: bool
     return time.perf_counter() - started
 
 
-def user_sweep(seeds: list[int], threads: int) -> dict:
+def user_sweep(seeds: list[int], threads: int, epoch_tests: bool = True) -> dict:
     """`python -m transfer_lab +experiment=digits_yosinski sweep data.split_seed=0,1,…` in a
     fresh process with a fresh cache, against the plain loop's same trainings in a fresh
-    process of its own (imports included on both sides)."""
+    process of its own (imports included on both sides). `epoch_tests=False`: both sides
+    without the per-epoch tests of the paper's statistic (`*.test_epochs=none`)."""
+    untested = [] if epoch_tests else ["source.test_epochs=none", "target.test_epochs=none"]
     with tempfile.TemporaryDirectory() as tmp:
         where = Path(tmp)
         ours = fresh_process(
@@ -399,17 +402,19 @@ def user_sweep(seeds: list[int], threads: int) -> dict:
                 f"data.split_seed={','.join(map(str, seeds))}",
                 f"hydra.sweep.dir={where / 'sweep'}",
                 "measures.enabled=false",
+                *untested,
             ],
             where,
             threads,
         )
         jobs = len(list((where / "sweep").glob("*/results.json")))
-        code = f"from benchmarks import run_all; run_all.run_plain({seeds!r})"
+        code = f"from benchmarks import run_all; run_all.run_plain({seeds!r}, {epoch_tests})"
         plain = fresh_process([code], where, threads, module=False)
     return {
         "experiment": EXPERIMENT,
         "split_seeds": seeds,
         "jobs": jobs,
+        "epoch_tests": epoch_tests,
         "transfer_lab_wall_s": ours,
         "plain_wall_s": plain,
         "ratio": ours / plain,
@@ -631,11 +636,20 @@ def render(report: dict[str, Any]) -> None:
     if u:
         table.add_row(
             f"{u['experiment']} sweep from the command line, split seeds {u['split_seeds']} "
-            f"({u['jobs']} jobs, fresh processes): wall s",
+            f"({u['jobs']} jobs, fresh processes, per-epoch tests on both sides): wall s",
             f"{u['transfer_lab_wall_s']:.1f}",
             f"{u['plain_wall_s']:.1f} (plain loop)",
             f"{u['ratio']:.2f}×",
             "≤ 1.5×",
+        )
+    u = report.get("user_sweep_untested")
+    if u:
+        table.add_row(
+            "  … both sides without the per-epoch tests (test_epochs=none): wall s",
+            f"{u['transfer_lab_wall_s']:.1f}",
+            f"{u['plain_wall_s']:.1f} (plain loop)",
+            f"{u['ratio']:.2f}×",
+            "",
         )
     for g in report.get("gpu", []):
         table.add_row(
@@ -712,6 +726,8 @@ def main(argv: list[str] | None = None) -> int:
         seeds = list(range(max(options.split_seeds, 2)))
         report["user_sweep"] = user_sweep(seeds, options.threads)
         report["load_average"]["after_user_sweep"] = load()
+        report["user_sweep_untested"] = user_sweep(seeds, options.threads, epoch_tests=False)
+        report["load_average"]["after_user_sweep_untested"] = load()
     if "gpu" in only and torch.cuda.is_available():
         report["gpu"] = [
             gpu_throughput("wrn28_10", steps=20, repeats=options.repeats),

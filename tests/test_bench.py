@@ -1,5 +1,7 @@
 """The bench's yardstick must do what the pipeline does, or its comparison means nothing."""
 
+import contextlib
+
 import pytest
 import torch
 
@@ -30,6 +32,18 @@ def test_plain_loop_announces_every_epoch_to_the_sampler_as_lightning_does():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     plain_loop.train(model, optimizer, train, [batch], [batch], 3, torch.device("cpu"), False)
     assert train.sampler.epochs == [0, 1, 2]
+
+
+def test_plain_loop_tests_the_network_after_the_epochs_the_statistic_needs():
+    torch.manual_seed(0)
+    batch = (torch.randn(8, 3), torch.arange(8) % 2)
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    run = plain_loop.train(
+        model, optimizer, Batches(batch), [batch], [batch], 4, torch.device("cpu"), False, {1, 4}
+    )
+    assert len(run.test_history) == 2  # after epochs 1 and 4, as EpochTests tests them
+    assert run.test_history[-1] == plain_loop.evaluate(model, [batch], contextlib.nullcontext)[0]
 
 
 def test_networks_trained_counts_sources_and_targets_but_not_reused_baseb():
@@ -86,10 +100,19 @@ def test_every_row_of_the_table_renders(capsys):
             "plain_wall_s": 30.0,
             "ratio": 1.5,
         },
+        "user_sweep_untested": {
+            "experiment": "digits_yosinski",
+            "split_seeds": [0, 1],
+            "jobs": 34,
+            "transfer_lab_wall_s": 35.0,
+            "plain_wall_s": 20.0,
+            "ratio": 1.75,
+        },
     }
     run_all.render(report)
     out = capsys.readouterr().out
     assert "Fashion-MNIST" in out and "planning the yosinski grid" in out and "1.50×" in out
+    assert "without the per-epoch tests" in out and "1.75×" in out
 
 
 @pytest.mark.slow  # three short fits on digits

@@ -28,16 +28,17 @@ Trained = dict[str, Any]  # {"state_dict": ..., "metrics": {...}}
 
 
 def save_atomically(path: Path, payload: Any) -> None:
-    """torch.save, whole or absent; a full disk raises the OSError it is. (torch reports it as
-    "enforce fail … unexpected pos": saving to a path always, to a file object when closing
-    the archive fails after the write that failed, which it keeps as the error's context.)"""
+    """torch.save, whole or absent; a full disk raises the OSError it is, and Ctrl-C during the
+    write the KeyboardInterrupt it is. (torch reports either as "enforce fail … unexpected
+    pos": saving to a path always, to a file object when closing the archive fails after the
+    write that failed, which it keeps as the error's context.)"""
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
             try:
                 torch.save(payload, f)
             except RuntimeError as error:
-                if isinstance(error.__context__, OSError):
+                if isinstance(error.__context__, (OSError, KeyboardInterrupt)):
                     raise error.__context__ from None
                 raise
 

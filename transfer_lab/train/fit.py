@@ -39,7 +39,7 @@ from transfer_lab.train.callbacks import (
 from transfer_lab.train.epoch_tests import EpochTests
 from transfer_lab.train.selection import monitor_for
 from transfer_lab.train.trainer import build_trainer, is_distributed, one_device_settings
-from transfer_lab.train.validation import OnePassValidation, test_once
+from transfer_lab.train.validation import OnePassValidation, final_test
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def fit_and_test(
         )
     else:
         tester = trainer
-    tested = test_once(tester, module, datamodule)
+    tested = final_test(tester, module, datamodule)
     check_finite_test(phase, tested)
     kept = selection.state is not None
     checkpoint = None

@@ -77,7 +77,7 @@ def on_device(batch: tuple[torch.Tensor, ...], device: torch.device) -> tuple:
     return tuple(t.to(device, non_blocking=True) for t in batch)
 
 
-def test_once(trainer: pl.Trainer, module: pl.LightningModule, datamodule) -> dict[str, float]:
+def final_test(trainer: pl.Trainer, module: pl.LightningModule, datamodule) -> dict[str, float]:
     """The module's test metrics on the whole test split, in one pass as validation is, and
     handed to the trainer's loggers (what `trainer.test` gave, without its loop)."""
     module.to(trainer.strategy.root_device)
@@ -85,6 +85,7 @@ def test_once(trainer: pl.Trainer, module: pl.LightningModule, datamodule) -> di
         for index, batch in enumerate(datamodule.whole_batches("test")):
             module.test_step(on_device(batch, module.device), index)
     tested = {name: float(value) for name, value in module.epoch_means("test").items()}
-    for logger in trainer.loggers:
+    for logger in trainer.loggers:  # the fit has closed them; as trainer.test, close again
         logger.log_metrics(tested, step=trainer.global_step)
+        logger.finalize("success")
     return tested
