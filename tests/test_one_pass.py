@@ -99,3 +99,5 @@ def test_the_test_once_is_lightnings_test_without_its_loop():
         logits = model(data.normalize(x.clone()))
     assert ours["test/acc"] == pytest.approx((logits.argmax(1) == y).float().mean().item())
     assert ours["test/loss"] == pytest.approx(F.cross_entropy(logits, y).item(), abs=1e-5)
+    (first,) = quiet_trainer(limit_test_batches=1).test(model, data, verbose=False)
+    assert final_test(trainer, model, data, limit=1)["test/acc"] == pytest.approx(first["test/acc"])

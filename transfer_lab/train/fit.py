@@ -196,7 +196,7 @@ def fit_and_test(
         )
     else:
         tester = trainer
-    tested = final_test(tester, module, datamodule)
+    tested = final_test(tester, module, datamodule, cfg.trainer.get("limit_test_batches"))
     check_finite_test(phase, tested)
     kept = selection.state is not None
     checkpoint = None

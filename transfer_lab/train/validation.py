@@ -38,6 +38,13 @@ def batches_to_run(total: int, limit: int | float | None) -> int:
     return min(total, int(limit))
 
 
+def limited(batches: Iterable, limit: int | float | None) -> Iterable:
+    """The batches a `limit_val_batches` / `limit_test_batches` setting runs."""
+    if limit is None:
+        return batches
+    return itertools.islice(batches, batches_to_run(len(batches), limit))
+
+
 class OnePassValidation(pl.Callback):
     """Validate at the end of every training epoch, in eval mode and without gradients, and
     test where `tests` says the epoch is due."""
@@ -47,9 +54,7 @@ class OnePassValidation(pl.Callback):
         self.tests = tests
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        batches: Iterable = trainer.datamodule.whole_batches("val")
-        if self.limit is not None:
-            batches = itertools.islice(batches, batches_to_run(len(batches), self.limit))
+        batches = limited(trainer.datamodule.whole_batches("val"), self.limit)
         with evaluating(trainer, pl_module):
             for index, batch in enumerate(batches):
                 pl_module.validation_step(on_device(batch, pl_module.device), index)
@@ -77,12 +82,18 @@ def on_device(batch: tuple[torch.Tensor, ...], device: torch.device) -> tuple:
     return tuple(t.to(device, non_blocking=True) for t in batch)
 
 
-def final_test(trainer: pl.Trainer, module: pl.LightningModule, datamodule) -> dict[str, float]:
-    """The module's test metrics on the whole test split, in one pass as validation is, and
-    handed to the trainer's loggers (what `trainer.test` gave, without its loop)."""
+def final_test(
+    trainer: pl.Trainer,
+    module: pl.LightningModule,
+    datamodule,
+    limit: int | float | None = None,
+) -> dict[str, float]:
+    """The module's test metrics on the test split (`limit`: trainer.limit_test_batches), in
+    one pass as validation is, and handed to the trainer's loggers (what `trainer.test` gave,
+    without its loop)."""
     module.to(trainer.strategy.root_device)
     with evaluating(trainer, module):
-        for index, batch in enumerate(datamodule.whole_batches("test")):
+        for index, batch in enumerate(limited(datamodule.whole_batches("test"), limit)):
             module.test_step(on_device(batch, module.device), index)
     tested = {name: float(value) for name, value in module.epoch_means("test").items()}
     for logger in trainer.loggers:  # the fit has closed them; as trainer.test, close again
