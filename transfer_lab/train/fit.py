@@ -150,17 +150,21 @@ def fit_and_test(
     every = 1 if distributed else int(cfg.get("checkpoint_every", 1))
     # no last checkpoint at all with checkpoint_every: 0 (its idle hooks cost more than a
     # digits epoch)
-    last = [
-        ModelCheckpoint(
-            dirpath=ctx.job_dir / "checkpoints",
-            filename=f"{phase}-last",
-            save_top_k=1,
-            every_n_epochs=every,
-            monitor=None,
-            enable_version_counter=False,
-            save_on_train_epoch_end=True,  # after the epoch's selection and test: both resume
-        )
-    ][: 1 if every else 0]
+    last = (
+        [
+            ModelCheckpoint(
+                dirpath=ctx.job_dir / "checkpoints",
+                filename=f"{phase}-last",
+                save_top_k=1,
+                every_n_epochs=every,
+                monitor=None,
+                enable_version_counter=False,
+                save_on_train_epoch_end=True,  # after the epoch's selection and test: both resume
+            )
+        ]
+        if every
+        else []
+    )
     rates = LearningRateHistory()
     seeds = EpochSeeds(derived_seed(cfg.seed, phase))
     if cfg.trainer.get("channels_last"):

@@ -8,8 +8,9 @@ batches through the module's own `validation_step`, the epoch's means logged onc
 (`on_validation_epoch_end`). Doing that here, at the end of each training epoch, gives the
 metrics Lightning's loop gave, at the same point (before selection and the last checkpoint),
 for a fraction of the cost. The same pass tests the network at the epochs the paper's statistic
-needs (train/epoch_tests.py), so the network changes mode once per epoch, not twice. The Trainer runs with its own loop switched off
-(`limit_val_batches=0`, set in trainer.py); `trainer.limit_val_batches` limits this pass.
+needs (train/epoch_tests.py), so the network changes mode once per epoch, not twice. The
+Trainer runs with its own loop switched off (`limit_val_batches=0`, set in trainer.py);
+`trainer.limit_val_batches` limits this pass.
 
 Every rank validates on the whole split (it is small beside the training set), so under DDP each
 rank selects the same epoch from the same numbers without a gather.
