@@ -82,7 +82,7 @@ def test_a_last_checkpoint_that_does_not_load_is_moved_aside_with_a_warning(
 
 
 def selected_weights(job_dir):
-    return torch.load(job_dir / "checkpoints" / "target.ckpt", weights_only=False)["state_dict"]
+    return torch.load(job_dir / "checkpoints" / "target.ckpt", weights_only=True)["state_dict"]
 
 
 @pytest.mark.slow
