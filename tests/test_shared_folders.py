@@ -8,6 +8,8 @@ import errno
 import json
 import math
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -77,6 +79,26 @@ def test_planted_last_checkpoints_run_no_code_and_their_phases_start_over(cli):
     assert log.count("target-last.ckpt does not load; moved it to") == 1
     assert "resuming from" not in log
     assert not list((job / "checkpoints").glob("*-last.*"))  # finished: nothing left to resume
+
+
+@pytest.mark.slow
+def test_planted_pickles_in_a_sweep_folder_run_no_code_on_sweep_resume(cli):
+    """In a sweep's sources/<key>/checkpoints/ and its jobs' checkpoints/, then `sweep --resume`:
+    no code runs, each phase warns once and trains from the start, every job ends ok."""
+    cli(["sweep", "transfer.arm=A4B+", "data.split_seed=0,1", *TINY, "hydra.sweep.dir=multirun/s"])
+    sweep, marker = cli.cwd / "multirun" / "s", cli.cwd / "pwned"
+    shutil.rmtree(cli.cwd / "cache")  # the sources must be trained again, in round 1
+    planted = [*sweep.glob("sources/*/"), sweep / "0", sweep / "1"]
+    for folder in planted:
+        phase = "source" if folder.parent.name == "sources" else "target"
+        plant_pickle(folder / "checkpoints" / f"{phase}-last.ckpt", marker)
+        (folder / "results.json").unlink()
+    assert len(planted) == 4  # a source per split seed, and two jobs
+    cli(["sweep", "--resume"])
+    assert not marker.exists()
+    for folder in planted:
+        assert json.loads((folder / "results.json").read_text())["status"] == "ok"
+        assert (folder / "job.log").read_text().count("does not load; moved it to") == 1
 
 
 def test_a_planted_pickle_as_a_cache_entry_runs_no_code_and_is_retrained(tmp_path, caplog):
@@ -343,6 +365,35 @@ def test_a_second_sweep_in_a_folder_in_use_is_refused_naming_the_first(cli):
     assert line.startswith(f"error: another sweep (pid {first.pid} on ")
     assert line.endswith("give this one a new hydra.sweep.dir.")
     assert not list(sweep.glob("*/results.json"))  # it ran nothing
+
+
+@pytest.mark.slow
+def test_two_sweeps_started_at_once_in_one_folder_the_second_is_refused(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TRANSFER_LAB_CACHE": str(tmp_path / "cache")}
+    args = [
+        sys.executable,
+        "-m",
+        "transfer_lab",
+        "sweep",
+        "model.beta=0,0.4",
+        "data.split_seed=0,1",
+    ]
+    args += ["source.epochs=30", "target.epochs=30", *TINY[2:], "hydra.sweep.dir=sweep"]
+    first = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
+    try:
+        lock = tmp_path / "sweep" / ".sweep.lock"
+        while first.poll() is None and not (lock.exists() and lock.read_text()):
+            time.sleep(0.05)
+        second = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert first.poll() is None, "the first sweep ended before the second started"
+    finally:
+        first.kill()
+        first.wait()
+    assert second.returncode == 2
+    assert second.stderr.strip().splitlines() == [
+        f"error: another sweep (pid {first.pid} on {socket.gethostname()}) is running in "
+        "sweep; wait for it to end, or give this one a new hydra.sweep.dir."
+    ]
 
 
 def test_the_sweep_lock_goes_with_its_process_however_it_ends(tmp_path):
