@@ -18,9 +18,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests import test_disk_faults
 from tests.conftest import REPO, TINY
 from tests.test_report import make_job, ok_results, report
 from transfer_lab.errors import UserError
+
+disk = test_disk_faults.disk  # a fixture: a folder on a small tmpfs of its own
 
 
 class Planted:
@@ -124,8 +127,11 @@ def test_a_planted_pickle_as_a_cache_entry_runs_no_code_and_is_retrained(tmp_pat
     assert cache.load(key) is not None  # stored again, whole
 
 
-def test_lightning_resumes_with_weights_only(cli, monkeypatch):
-    """Lightning's own load of the last checkpoint (and of a SLURM hpc_ckpt) is asked for
+# --- no write follows a link -----------------------------------------------------------------
+
+
+def test_links_planted_as_last_checkpoints_and_stamps_are_not_written_through(cli, monkeypatch):
+    """And Lightning's own load of a last checkpoint (and of a SLURM hpc_ckpt) is asked for
     weights_only=True, not left to torch's default, which an environment variable turns off."""
     import pytorch_lightning as pl
 
@@ -136,28 +142,16 @@ def test_lightning_resumes_with_weights_only(cli, monkeypatch):
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(pl.Trainer, "fit", spy)
-    cli(["transfer.arm=A4B+", *TINY, "hydra.run.dir=job"])
-    assert asked == [True, True]  # the source and the target phase
-
-
-# --- no write follows a link -----------------------------------------------------------------
-
-
-def test_links_planted_as_last_checkpoints_and_stamps_are_not_written_through(cli):
-    job = cli.cwd / "job"
-    targets = {}
-    for name in (
-        "source-last.ckpt",
-        "source-last.config",
-        "target-last.ckpt",
-        "target-last.config",
-    ):
-        targets[name] = outside_file(cli.cwd, name)
-        plant_link(job / "checkpoints" / name, targets[name])
+    job, targets = cli.cwd / "job", {}
+    for phase in ("source", "target"):
+        for name in (f"{phase}-last.ckpt", f"{phase}-last.config"):
+            targets[name] = outside_file(cli.cwd, name)
+            plant_link(job / "checkpoints" / name, targets[name])
     cli(["transfer.arm=A4B+", *TINY, "hydra.run.dir=job"])
     for target in targets.values():
         assert target.read_text() == "the victim's file\n"
     assert json.loads((job / "results.json").read_text())["status"] == "ok"
+    assert asked == [True, True]  # the source and the target phase
 
 
 def test_links_planted_as_figures_are_replaced_not_written_through(tmp_path):
@@ -272,6 +266,22 @@ def test_a_read_only_cache_without_the_source_says_so_in_one_sentence(tmp_path, 
         SourceCache(tmp_path / "cache").fetch_or_train({"source": "missing"}, dict)
     assert str(refused.value).startswith(f"the source cache {tmp_path / 'cache'} is read-only")
     assert "paths.cache_dir" in str(refused.value)
+
+
+def test_a_read_only_cache_mount_is_read_and_a_missing_source_is_one_sentence(cli, disk):
+    """A colleague's cache on a read-only mount (EROFS: refused even to root)."""
+    cache = disk(20_000)
+    args = [f"paths.cache_dir={cache}", "transfer.arm=A4B+", *TINY]
+    cli([*args, "hydra.run.dir=mine"])
+    remount = ["mount", "-o", "remount,ro", str(cache)]
+    subprocess.run(remount, check=True, capture_output=True)
+    done = cli([*args, "hydra.run.dir=reader"])
+    assert "reusing cached network" in done.stdout + done.stderr
+    assert json.loads((cli.cwd / "reader" / "results.json").read_text())["status"] == "ok"
+    missing = cli([*args, "data.split_seed=7", "hydra.run.dir=other"], check=False)
+    assert missing.returncode == 2
+    (line,) = [x for x in missing.stderr.splitlines() if x.startswith("error:")]
+    assert line.startswith(f"error: the source cache {cache} is read-only to you and does not ")
 
 
 # --- the report shows text as text, and refuses numbers out of range -------------------------
