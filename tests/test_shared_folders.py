@@ -225,6 +225,27 @@ def test_a_shard_folder_that_is_a_link_is_refused_in_one_sentence(tmp_path):
     assert list(elsewhere.iterdir()) == []
 
 
+def test_a_checkpoints_folder_that_is_a_link_fails_the_job_in_one_sentence(cli):
+    elsewhere = cli.cwd / "elsewhere"
+    elsewhere.mkdir()
+    plant_link(cli.cwd / "job" / "checkpoints", elsewhere)
+    done = cli(["transfer.arm=baseB", *TINY, "hydra.run.dir=job"], check=False)
+    assert done.returncode == 2
+    assert f"error: {cli.cwd / 'job' / 'checkpoints'} is a symbolic link" in done.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_sweep_job_folder_that_is_a_link_is_refused_before_any_job_runs(tmp_path):
+    from transfer_lab.sweep.plan import make_plan
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    plant_link(tmp_path / "sweep" / "1", elsewhere)
+    with pytest.raises(UserError, match=r"sweep/1 is a symbolic link"):
+        make_plan(tmp_path / "sweep", [["model.beta=0"], ["model.beta=0.4"]], lambda job: None)
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_links_planted_as_progress_files_are_not_written_through(tmp_path):
     from transfer_lab.sweep.progress import FOLDER, record, start_round
 

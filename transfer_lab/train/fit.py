@@ -27,8 +27,9 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 
+from transfer_lab.errors import UserError
 from transfer_lab.job.context import JobContext
-from transfer_lab.store.atomic import file_sha256
+from transfer_lab.store.atomic import file_sha256, link_sentence
 from transfer_lab.store.results import PhaseResults
 from transfer_lab.train.callbacks import (
     BestWeights,
@@ -203,6 +204,8 @@ def fit_and_test(
     trainer = build_trainer(cfg, phase_cfg, ctx, phase, always, monitor)
     module.watched = watched_metrics(trainer.callbacks, bool(trainer.progress_bar_callback))
     resume = last_checkpoint(ctx, phase)
+    if resume.parent.is_symlink():  # every checkpoint would go where it points
+        raise UserError(link_sentence(resume.parent))
     started = time.perf_counter()
     # with no last checkpoints (checkpoint_every: 0) there is nothing to resume
     resume_from = str(resume) if every and resumable(resume, cfg) else None
