@@ -34,14 +34,24 @@ def test_resume_without_an_unfinished_sweep_says_so(cli):
     assert "no unfinished sweep" in done.stderr
 
 
+def stamped_checkpoint(path, cfg):
+    """A last checkpoint as Lightning lays one out, stamped by `cfg`."""
+    from transfer_lab.train.callbacks import ConfigStamp
+    from transfer_lab.train.fit import config_fingerprint
+
+    stamp = ConfigStamp(config_fingerprint(cfg))
+    state = {"epoch": 1, "state_dict": {"w": torch.ones(100)}, "loops": {}, "optimizer_states": []}
+    torch.save({**state, "callbacks": {stamp.state_key: stamp.state_dict()}}, path)
+
+
 def test_a_last_checkpoint_of_another_config_is_not_resumed(tmp_path):
     from omegaconf import OmegaConf
 
     from transfer_lab.train.fit import resumable
 
     last = tmp_path / "target-last.ckpt"
-    assert not resumable(last, OmegaConf.create({"seed": 0}))  # nothing yet: start, stamp it
-    torch.save({"epoch": 1}, last)
+    assert not resumable(last, OmegaConf.create({"seed": 0}))  # nothing yet: start
+    stamped_checkpoint(last, OmegaConf.create({"seed": 0}))
     assert resumable(last, OmegaConf.create({"seed": 0}))
     assert not resumable(last, OmegaConf.create({"seed": 1}))
     assert not last.exists()
@@ -56,8 +66,7 @@ def test_a_last_checkpoint_that_does_not_load_is_moved_aside_with_a_warning(
     from transfer_lab.train.fit import resumable
 
     last, cfg = tmp_path / "target-last.ckpt", OmegaConf.create({"seed": 0})
-    resumable(last, cfg)  # stamps the folder for this config
-    torch.save({"epoch": 1, "state_dict": {"w": torch.ones(100)}}, last)
+    stamped_checkpoint(last, cfg)
     data = last.read_bytes()
     last.write_bytes(
         {"empty": b"", "truncated": data[: len(data) // 2], "garbage": b"x" * 99}[damage]
@@ -73,7 +82,7 @@ def test_a_last_checkpoint_that_does_not_load_is_moved_aside_with_a_warning(
 
 
 def selected_weights(job_dir):
-    return torch.load(job_dir / "checkpoints" / "target.ckpt", weights_only=False)["state_dict"]
+    return torch.load(job_dir / "checkpoints" / "target.ckpt", weights_only=True)["state_dict"]
 
 
 @pytest.mark.slow
@@ -94,7 +103,7 @@ def test_a_stopped_job_resumes_from_its_last_checkpoint_to_the_same_selection(cl
     monkeypatch.delenv("STOP_AT")
     cut = cli.cwd / "cut"
     assert "stopped at epoch 2" in json.loads((cut / "results.json").read_text())["reason"]
-    assert torch.load(cut / "checkpoints" / "target-last.ckpt", weights_only=False)["epoch"] == 1
+    assert torch.load(cut / "checkpoints" / "target-last.ckpt", weights_only=True)["epoch"] == 1
     cli([*common, "hydra.run.dir=cut"])
     assert "resuming from" in (cut / "job.log").read_text()
 

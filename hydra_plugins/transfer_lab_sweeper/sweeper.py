@@ -87,23 +87,32 @@ class SourcesFirstSweeper(BasicSweeper):
     def sweep(self, arguments: list[str]) -> Any:
         from transfer_lab.errors import UserError
         from transfer_lab.sweep.grid import JOB_COUNT_ENV, grid
-        from transfer_lab.sweep.plan import check_launcher, make_plan, source_jobs, target_jobs
-        from transfer_lab.sweep.progress import start_round
+        from transfer_lab.sweep.lock import sweep_lock
 
         jobs = grid(None, [*self._parse_config(), *arguments], self.hydra_context.config_loader)
         os.environ[JOB_COUNT_ENV] = str(len(jobs))  # each job's "job k/N"
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with sweep_lock(sweep_dir):  # one sweep per folder, until this one ends, however
+                return self.run_rounds(jobs, sweep_dir)
+        except UserError as error:  # one sentence, not Hydra's traceback
+            print(f"error: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    def run_rounds(self, jobs: list[list[str]], sweep_dir: Path) -> Any:
+        """Plan the sweep and run its rounds: the missing sources, then the unfinished jobs."""
+        from transfer_lab.store.atomic import write_text_atomically
+        from transfer_lab.sweep.plan import check_launcher, make_plan, source_jobs, target_jobs
+        from transfer_lab.sweep.progress import start_round
+
         master = HydraConfig.instance().cfg
         try:
             check_launcher(OmegaConf.to_container(self.config.hydra.launcher, resolve=False))
             plan = make_plan(sweep_dir, jobs, self.source_to_train)
-        except UserError as error:  # one sentence, not Hydra's traceback
-            print(f"error: {error}", file=sys.stderr)
-            raise SystemExit(2) from None
         finally:
             HydraConfig.instance().cfg = master
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        write_text_atomically(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
         print(plan.summary(), flush=True)
         returns = []
         if plan.sources:

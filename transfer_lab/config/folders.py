@@ -187,7 +187,9 @@ def check_folders(master: DictConfig, multirun: bool) -> None:
         for o in master.hydra.overrides.hydra
         if "=" in o
     }
-    check_writable(Path(master.paths.cache_dir), "paths.cache_dir (or $TRANSFER_LAB_CACHE)")
+    cache = Path(master.paths.cache_dir)
+    if not (cache.is_dir() and not os.access(cache, os.W_OK)):  # a read-only cache is read
+        check_writable(cache, "paths.cache_dir (or $TRANSFER_LAB_CACHE)")
     if multirun and "hydra.sweep.dir" in given:
         folder = Path(given["hydra.sweep.dir"])
         check_sweep_folder(folder, task_overrides)

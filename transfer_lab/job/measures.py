@@ -22,7 +22,7 @@ from transfer_lab.data.splits import Task
 from transfer_lab.models.backbone import Backbone
 from transfer_lab.models.registry import backbone_from_config
 from transfer_lab.store.atomic import write_json_atomically
-from transfer_lab.store.cache import cache_key
+from transfer_lab.store.cache import READ_ONLY, cache_key
 from transfer_lab.store.keys import index_digest
 from transfer_lab.transferability.table import StageMeasures, measure_source, network_cka
 
@@ -77,7 +77,12 @@ def source_measures(
             log.warning("stored measures %s cannot be read; computing them again", path.name)
     backbone = backbone_from_state(cfg, images, state)
     measured = measure_source(backbone, images, task_b, head=head_from_state(head_state))
-    write_json_atomically(path, measured.as_dict())
+    try:
+        write_json_atomically(path, measured.as_dict())
+    except OSError as error:  # a colleague's cache, read-only to this user: measured, not kept
+        if error.errno not in READ_ONLY:
+            raise
+        log.warning("the cache is read-only; the measures of %s are not kept", source_key[:12])
     return measured
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -30,10 +32,38 @@ PAIRED_TABLES = (
 )
 
 
+class Code(str):
+    """A table cell shown as code (an override): fenced, not escaped."""
+
+
+def escaped(text: object) -> str:
+    """Text from a record (results.json, overrides, folder names) as Markdown shows it, letter
+    for letter: one line, no HTML, no link or image, no code span, no table cell break.
+
+    A colleague can write any text into a record; summary.md is read in browsers and editors
+    that render it, so none of that text may become markup.
+    """
+    line = " ".join(str(text).splitlines())  # a new line could start a heading or a block
+    line = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    line = re.sub(r"([\\`|])", r"\\\1", line)  # no code span, no cell break
+    return re.sub(r"\]([(\[])", r"]\\\1", line)  # a link or an image needs ]( or ][
+
+
+def code_span(text: object) -> str:
+    """Text as one inline code span: nothing in it is markup, whatever backticks it holds."""
+    line = " ".join(str(text).splitlines()).replace("|", "\\|")  # GFM splits cells first
+    longest = max((len(run) for run in re.findall("`+", line)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {line} {fence}" if longest else f"`{line}`"
+
+
+def cell(value: object) -> str:
+    return code_span(value) if isinstance(value, Code) else escaped(value)
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    escape = lambda text: str(text).replace("|", "\\|")  # noqa: E731
-    lines = ["| " + " | ".join(map(escape, header)) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(map(escape, row)) + " |" for row in rows]
+    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -46,13 +76,13 @@ def write_markdown(
     experiments = sorted({str(e) for e in frame.get("experiment", pd.Series()).dropna()})
     header, rows = summary_rows(tables.summary, tables.display)
     text = [
-        f"# Sweep report: {sweep_dir}\n",
-        f"{'experiment ' + ', '.join(experiments) + ' · ' if experiments else ''}"
+        f"# Sweep report: {escaped(sweep_dir)}\n",
+        f"{'experiment ' + escaped(', '.join(experiments)) + ' · ' if experiments else ''}"
         f"{job_counts(frame)}\n",
     ]
     fixed = fixed_settings(tables.configs, tables.columns, tables.display)
     if fixed:
-        text.append(f"Fixed in every configuration: {fixed}\n")
+        text.append(f"Fixed in every configuration: {escaped(fixed)}\n")
     text += [
         "## Accuracy by configuration\n",
         "Mean ± standard deviation over replicates, in %. A replicate is one split seed "
@@ -68,8 +98,9 @@ def write_markdown(
         text.append("## Figures\n")
         for path in drawn:
             if path.suffix == ".png":
-                text.append(f"![{path.stem}]({path.relative_to(sweep_dir).as_posix()})\n")
-        text += [f"- {error}\n" for error in figure_errors]
+                where = quote(path.relative_to(sweep_dir).as_posix())  # a local file, always
+                text.append(f"![{escaped(path.stem)}]({where})\n")
+        text += [f"- {escaped(error)}\n" for error in figure_errors]
     problems = tables.problems
     if not problems.empty:
         text += [
@@ -78,7 +109,7 @@ def write_markdown(
             markdown_table(
                 ["job", "status", "overrides", "reason"],
                 [
-                    [str(r.job), str(r.status), f"`{r.overrides}`", str(r.reason)]
+                    [str(r.job), str(r.status), Code(r.overrides), str(r.reason)]
                     for r in problems.itertuples()
                 ],
             ),

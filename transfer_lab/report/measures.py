@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from transfer_lab.report.collect import SOURCE_ONLY, TREATMENT_COLUMNS, design_columns
+from transfer_lab.report.markdown import markdown_table
 from transfer_lab.transfer import arms
 from transfer_lab.transfer.arms import COPIED_FAMILIES
 from transfer_lab.transferability.agreement import rank_agreement
@@ -108,8 +109,8 @@ def interval(mean: float, low: float, high: float) -> str:
 
 
 def table_lines(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
+    """A Markdown table whose cells (stage and measure names come from records) are escaped."""
+    return markdown_table(header, rows)
 
 
 def per_stage_lines(table: pd.DataFrame, groups: list[str]) -> str:

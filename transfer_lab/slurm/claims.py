@@ -12,10 +12,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from transfer_lab.store.atomic import write_json_atomically
+from transfer_lab.store.atomic import open_lock, own_folder, write_json_atomically
 
 FOLDER = ".slurm"
 CLAIMS = "claims.json"
@@ -24,9 +25,8 @@ CLAIMS = "claims.json"
 @contextlib.contextmanager
 def locked(sweep_dir: Path) -> Iterator[None]:
     """The sweep's submission lock (fcntl: released when the process dies)."""
-    folder = Path(sweep_dir) / FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "lock", "a") as handle:
+    folder = own_folder(Path(sweep_dir) / FOLDER)
+    with os.fdopen(open_lock(folder / "lock"), "a") as handle:  # never through a link
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -1,8 +1,16 @@
 """Files that are either whole or absent: write beside, fsync, rename. Torch-free on purpose, so
-the report can use it without importing torch."""
+the report can use it without importing torch.
+
+This is the one way the tool writes a file, and no write follows a link: a new file is made
+with O_EXCL (which never follows one) and renamed over its path (which replaces a link, not
+what it points at); a lock is opened with O_NOFOLLOW; a folder the tool makes inside its own
+folders (a cache shard, figures/, checkpoints/) that is a link is refused. So a colleague who
+can write a shared folder cannot make a rerun overwrite a file elsewhere with the user's rights.
+"""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -10,6 +18,8 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from transfer_lab.errors import UserError
 
 
 def file_sha256(path: Path) -> str:
@@ -56,7 +66,48 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def write_text_atomically(path: Path, text: str) -> None:
+    write_atomically(path, lambda tmp: tmp.write_text(text))
+
+
 def write_json_atomically(path: Path, data: Any) -> None:
     write_atomically(
         path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
     )
+
+
+def link_sentence(path: Path) -> str:
+    return (
+        f"{path} is a symbolic link, and transfer_lab never writes through one; remove the "
+        "link (someone who can write this folder may have planted it) and run again."
+    )
+
+
+def own_folder(folder: Path) -> Path:
+    """`folder`, made if missing; a link in its place is refused in one sentence."""
+    folder = Path(folder)
+    if folder.is_symlink():
+        raise UserError(link_sentence(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def open_lock(path: Path, flags: int = os.O_RDWR | os.O_CREAT) -> int:
+    """A lock file's descriptor, opened without following a link (a planted one is refused in
+    one sentence) and made as a plain `open` makes a file."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW, 0o666)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UserError(link_sentence(Path(path))) from None
+        raise
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line to an existing file, never through a link (O_APPEND: whole, even from
+    several processes)."""
+    descriptor = open_lock(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(descriptor, (line + "\n").encode())
+    finally:
+        os.close(descriptor)

@@ -4,10 +4,15 @@ The key is a hash of everything that determines the source network, so a job tha
 source some earlier job trained reuses it. A per-key file lock makes two processes that need
 the same missing source train it once; checkpoints are written to a temporary file and renamed,
 and carry their SHA-256, so a half-written or damaged one is noticed on load and retrained.
+
+Entries are loaded with `weights_only=True`: a planted pickle runs no code, fails to load, and is
+retrained like a damaged entry. A cache this user may only read (a colleague's) is read; a
+source missing from it is one sentence.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -20,11 +25,19 @@ from typing import Any
 
 import torch
 
-from transfer_lab.store.atomic import file_sha256, write_atomically, write_json_atomically
+from transfer_lab.errors import UserError
+from transfer_lab.store.atomic import (
+    file_sha256,
+    open_lock,
+    own_folder,
+    write_atomically,
+    write_json_atomically,
+)
 
 log = logging.getLogger(__name__)
 
 Trained = dict[str, Any]  # {"state_dict": ..., "metrics": {...}}
+READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
 def save_atomically(path: Path, payload: Any) -> None:
@@ -62,16 +75,21 @@ class SourceCache:
         return folder / f"{key}.pt", folder / f"{key}.json", folder / f"{key}.lock"
 
     @contextmanager
-    def _locked(self, key: str) -> Iterator[None]:
+    def _locked(self, key: str) -> Iterator[bool]:
+        """Hold the key's lock; yields False, holding none, in a cache this user cannot write
+        (nobody can be made to wait for a source this user could not store anyway)."""
         lock_path = self._paths(key)[2]
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)  # NFS locks want writing
-        except PermissionError:  # a colleague's cache that this user may read, not write
-            lock = os.open(lock_path, os.O_RDONLY)
+            own_folder(lock_path.parent)  # a shard that is a link is refused
+            lock = open_lock(lock_path)  # NFS locks want writing
+        except OSError as error:
+            if error.errno not in READ_ONLY:
+                raise
+            yield False
+            return
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+            yield True
         finally:
             os.close(lock)  # closing releases the lock
 
@@ -101,7 +119,15 @@ class SourceCache:
         if sha is None or file_sha256(checkpoint) != sha:
             log.warning("cached source %s is incomplete or damaged; training it again", key[:12])
             return None
-        trained = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        try:  # tensors and plain values only: a planted pickle runs nothing, it fails here
+            trained = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 (torch raises UnpicklingError, RuntimeError, …)
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else error
+            log.warning("cached source %s does not load (%s); training it again", key[:12], reason)
+            return None
+        if not isinstance(trained, dict) or not isinstance(trained.get("state_dict"), dict):
+            log.warning("cached source %s holds no network; training it again", key[:12])
+            return None
         trained["sha256"] = sha
         return trained
 
@@ -118,11 +144,19 @@ class SourceCache:
     ) -> tuple[Trained, str, bool]:
         """(source, key, trained_now): reuse the stored source or train and store it, once."""
         key = cache_key(definition)
-        with self._locked(key):
-            self._remove_leftovers(key)
+        with self._locked(key) as writable:
+            if writable:
+                self._remove_leftovers(key)
             found = self.load(key)
             if found is not None:
                 return found, key, False
+            if not writable:
+                raise UserError(
+                    f"the source cache {self.root} is read-only to you and does not hold the "
+                    f"source this job needs ({key[:12]}); set paths.cache_dir (or "
+                    "$TRANSFER_LAB_CACHE) to a folder you can write, or ask the cache's owner "
+                    "to run this job first."
+                )
             trained = train()
             trained["sha256"] = self.store(key, trained, definition)
             return trained, key, True

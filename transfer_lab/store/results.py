@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -131,10 +132,46 @@ class JobResults:
         if not isinstance(data, dict):
             raise ValueError(f"it holds a {type(data).__name__}, not a record")
         check_types(cls, data)
+        check_ranges(data, JOB_RANGES)
         for phase in ("source", "target"):
             if isinstance(data.get(phase), dict):
                 check_types(PhaseResults, data[phase], f"{phase}.")
+                check_ranges(data[phase], PHASE_RANGES, f"{phase}.")
+                history = data[phase].get("test_history")
+                tested = history.get("acc") if isinstance(history, dict) else None
+                for value in tested if isinstance(tested, list) else []:
+                    check_range(value, ACCURACY, f"{phase}.test_history.acc")
         return cls.from_json(data)
+
+
+# The range of each number a record holds (low, high), inclusive; NaN and infinities are never in
+# range. A record outside them (a hand edit, a planted file, a broken job) is not trusted: the
+# report lists it as unreadable, with the reason, and averages nothing of it.
+ACCURACY = (0.0, 1.0)
+COUNT = (0, math.inf)
+PHASE_RANGES = {
+    "val_acc": ACCURACY,
+    "test_acc": ACCURACY,
+    "test_loss": COUNT,
+    "epochs": COUNT,
+    "seconds": COUNT,
+}  # not monitor_value: a phase whose every validation was NaN records an infinite one
+JOB_RANGES = {"seconds": COUNT, "depth": COUNT, "split_seed": COUNT, "seed": COUNT}
+
+
+def check_range(value: Any, span: tuple[float, float], name: str) -> None:
+    """Raise ValueError when a number is NaN, infinite or outside `span`."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return  # its type is check_types' business
+    low, high = span
+    if not (math.isfinite(value) and low <= value <= high):
+        where = f"in [{low:g}, {high:g}]" if math.isfinite(high) else f"≥ {low:g}"
+        raise ValueError(f"{name} is {value!r}, not {where}")
+
+
+def check_ranges(data: dict[str, Any], ranges: dict[str, tuple], prefix: str = "") -> None:
+    for name, span in ranges.items():
+        check_range(data.get(name), span, f"{prefix}{name}")
 
 
 def fits(value: Any, hint: Any) -> bool:

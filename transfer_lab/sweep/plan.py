@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from transfer_lab.errors import UserError
-from transfer_lab.store.atomic import write_json_atomically
+from transfer_lab.store.atomic import link_sentence, write_json_atomically
 from transfer_lab.store.results import JobResults
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,11 @@ def make_plan(
         key = source_to_train(launch_overrides(overrides, number))
         if key is not None and key not in plan.sources:
             plan.sources[key] = list(overrides)
+    sources = sweep_dir / SOURCES_DIR
+    folders = [sources, *(sources / k[:16] for k in plan.sources)]
+    for folder in [*folders, *(sweep_dir / str(n) for n in plan.todo)]:
+        if folder.is_symlink():  # the jobs would write where it points
+            raise UserError(link_sentence(folder))
     return plan
 
 

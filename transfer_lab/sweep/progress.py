@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from transfer_lab.store.atomic import append_line, own_folder, write_text_atomically
+
 log = logging.getLogger("transfer_lab")
 
 ROUNDS = {"sources": "source test acc", "jobs": "target test acc"}  # round → its metric
@@ -57,20 +59,18 @@ def progress_text(round_: str, tally: Tally, run: str, metric: float | None, ok:
 
 def start_round(sweep_dir: Path, round_: str, total: int) -> None:
     """Begin a round's tally (the sweeper, before launching it); a resumed sweep begins anew."""
-    folder = Path(sweep_dir) / FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = own_folder(Path(sweep_dir) / FOLDER)
     start = {"total": int(total), "started": time.time()}
-    (folder / f"{round_}.jsonl").write_text(json.dumps(start) + "\n")
+    write_text_atomically(folder / f"{round_}.jsonl", json.dumps(start) + "\n")
 
 
 def record(sweep_dir: Path, round_: str, run: str, ok: bool) -> Tally | None:
     """Add a finished job to its round's tally and read the tally back; None outside a round
     the sweeper started."""
     path = Path(sweep_dir) / FOLDER / f"{round_}.jsonl"
-    if not path.is_file():
+    if path.is_symlink() or not path.is_file():
         return None
-    with path.open("a") as file:  # one short line per append: whole, even from several workers
-        file.write(json.dumps({"run": run, "ok": bool(ok)}) + "\n")
+    append_line(path, json.dumps({"run": run, "ok": bool(ok)}))  # whole, even from several workers
     first, *ended = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     failed = sum(not entry["ok"] for entry in ended)
     return Tally(len(ended), first["total"], failed, time.time() - first["started"])

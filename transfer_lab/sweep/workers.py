@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from transfer_lab.machine import worker_threads
+from transfer_lab.store.atomic import open_lock, own_folder
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,10 @@ def claim_slot(folder: Path, slots: int) -> int:
     global _claimed
     if _claimed is not None:
         return _claimed[0]
-    folder.mkdir(parents=True, exist_ok=True)
+    own_folder(folder)
     for slot in range(slots):
-        handle = open(folder / f"{slot}.lock", "a")  # noqa: SIM115 (held for the process's life)
+        # held for the process's life; never opened through a link
+        handle = os.fdopen(open_lock(folder / f"{slot}.lock"), "a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -53,6 +53,21 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         save_atomically(Path(path), checkpoint)
 
 
+class ConfigStamp(pl.Callback):
+    """Stamps the phase's last checkpoint with the hash of the config that wrote it, inside the
+    checkpoint (a plain string, which `weights_only=True` loads), so a rerun with other
+    settings in the same folder does not resume from foreign weights (train/fit.resumable)."""
+
+    def __init__(self, fingerprint: str) -> None:
+        self.fingerprint = fingerprint
+
+    def state_dict(self) -> dict[str, str]:
+        return {"config_sha256": self.fingerprint}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Nothing to restore: resumable() has read the stamp before the fit."""
+
+
 class StopOnNonFiniteLoss(pl.Callback):
     """Fail the phase, in one sentence, when its training loss becomes NaN or infinite.
 

@@ -27,11 +27,13 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 
+from transfer_lab.errors import UserError
 from transfer_lab.job.context import JobContext
-from transfer_lab.store.atomic import file_sha256
+from transfer_lab.store.atomic import file_sha256, link_sentence
 from transfer_lab.store.results import PhaseResults
 from transfer_lab.train.callbacks import (
     BestWeights,
+    ConfigStamp,
     EpochSeeds,
     LearningRateHistory,
     check_finite_test,
@@ -71,40 +73,65 @@ def last_checkpoint(ctx: JobContext, phase: str) -> Path:
     return ctx.job_dir / "checkpoints" / f"{phase}-last.ckpt"
 
 
-def loads(checkpoint: Path) -> bool:
-    """Whether a checkpoint file loads (an empty, truncated or garbled one does not)."""
+# What Lightning's resume reads from a last checkpoint: without one of them the fit would fail
+# on every rerun, so such a file is moved aside like a damaged one.
+RESUME_KEYS = ("state_dict", "loops", "callbacks", "optimizer_states", "epoch")
+
+
+def config_fingerprint(cfg: DictConfig) -> str:
+    """The SHA-256 of the job's settings as written (unresolved, so paths may move)."""
+    settings = OmegaConf.to_container(cfg, resolve=False)
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def read_checkpoint(checkpoint: Path) -> dict | None:
+    """A last checkpoint's contents, or None when it is no plain file, does not load (empty,
+    truncated, garbled) or lacks what a resume reads.
+
+    Loaded with `weights_only=True`, as Lightning's resume loads it (fit_and_test): tensors and
+    plain values only, so a pickle planted in a shared folder runs no code; it fails to load.
+    """
+    if checkpoint.is_symlink() or not checkpoint.is_file():  # never read through a link
+        return None
     try:
-        torch.load(checkpoint, map_location="cpu", weights_only=False)
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception:  # torch raises RuntimeError, EOFError, UnpicklingError, …
-        return False
-    return True
+        return None
+    if not isinstance(state, dict) or not all(key in state for key in RESUME_KEYS):
+        return None
+    return state
 
 
 def resumable(last: Path, cfg: DictConfig) -> bool:
-    """Whether `last` was written by this very config and loads; if not, the phase starts over.
+    """Whether `last` loads and was written by this very config; if not, the phase starts over,
+    with one warning.
 
-    A last checkpoint of other settings is removed (a rerun with other settings in the same
-    folder must not pick up foreign weights); one that does not load (a damaged disk, a copy cut
-    short) is moved aside as `<name>.damaged` (removed with the other resume files when the
-    job finishes), so the job starts over instead of failing on every rerun.
+    One that does not load (a damaged disk, a copy cut short, a planted pickle) is moved aside as
+    `<name>.damaged` (removed with the other resume files when the job finishes), so the job
+    starts over instead of failing on every rerun. One stamped by other settings (ConfigStamp,
+    inside the checkpoint) is removed: a rerun with other settings in the same folder must not
+    pick up foreign weights. The stamp guards against mistakes, not against a colleague who can
+    write the folder: see docs/architecture.md, "Shared folders".
     """
-    settings = OmegaConf.to_container(cfg, resolve=False)  # as written, so paths may move
-    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-    stamp = last.with_suffix(".config")
-    if last.exists() and stamp.exists() and stamp.read_text() == fingerprint:
-        if loads(last):
-            log.info("resuming from %s", last)
-            return True
+    if not (last.exists() or last.is_symlink()):
+        return False
+    state = read_checkpoint(last)
+    if state is None:
         damaged = last.with_name(f"{last.name}.damaged")
         last.replace(damaged)
         log.warning("%s does not load; moved it to %s and training this phase again", last, damaged)
         return False
-    if last.exists():
+    stamp = (
+        state["callbacks"].get(ConfigStamp.__qualname__)
+        if isinstance(state["callbacks"], dict)
+        else None
+    )
+    if stamp != ConfigStamp(config_fingerprint(cfg)).state_dict():
         log.warning("%s was written by another config; training this phase from the start", last)
         last.unlink()
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(fingerprint)
-    return False
+        return False
+    log.info("resuming from %s", last)
+    return True
 
 
 def watched_metrics(callbacks: Sequence[pl.Callback], progress_bar: bool) -> set[str]:
@@ -172,17 +199,21 @@ def fit_and_test(
     # in this order at each epoch's end: validate and test, select (the last checkpoint, a
     # monitoring callback, is written after all of them)
     validation = OnePassValidation(cfg.trainer.get("limit_val_batches"), tests)
-    always = [validation, selection, tests, *last, rates, seeds]
+    stamp = [ConfigStamp(config_fingerprint(cfg))] if every else []
+    always = [validation, selection, tests, *last, *stamp, rates, seeds]
     trainer = build_trainer(cfg, phase_cfg, ctx, phase, always, monitor)
     module.watched = watched_metrics(trainer.callbacks, bool(trainer.progress_bar_callback))
     resume = last_checkpoint(ctx, phase)
+    if resume.parent.is_symlink():  # every checkpoint would go where it points
+        raise UserError(link_sentence(resume.parent))
     started = time.perf_counter()
-    # with no last checkpoints (checkpoint_every: 0) there is nothing to resume or to stamp
+    # with no last checkpoints (checkpoint_every: 0) there is nothing to resume
     resume_from = str(resume) if every and resumable(resume, cfg) else None
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+    # weights_only: Lightning's own load (and its SLURM hpc_ckpt_* resume) unpickles nothing
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     seconds = time.perf_counter() - started
     if distributed:  # the ranks' callbacks are gone with them: read the last checkpoint
-        state = torch.load(resume, map_location="cpu", weights_only=False)
+        state = torch.load(resume, map_location="cpu", weights_only=True)
         selection.load_state_dict(state["callbacks"][selection.state_key])
         rates.load_state_dict(state["callbacks"].get(rates.state_key, {}))
         tests.load_state_dict(state["callbacks"].get(tests.state_key, {}))

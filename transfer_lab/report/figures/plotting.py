@@ -20,6 +20,7 @@ from transfer_lab.report.pairing import BASEB, Comparison, find
 from transfer_lab.report.statistic import OURS, OURS_WORDS, metric
 from transfer_lab.report.statistics import Paired, t_interval
 from transfer_lab.report.summary import Configuration, format_value, missing
+from transfer_lab.store.atomic import own_folder, write_atomically
 
 FAMILY_STYLE: dict[str, dict[str, Any]] = {
     "baseB": {"color": "black", "marker": "o", "facecolor": "white"},
@@ -162,11 +163,14 @@ def new_figure(panels: int, height: float = 4.2, legends: float = 2.2) -> tuple[
 
 
 def save(figure: Figure, out_dir: Path, stem: str) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """The figure as png and svg, each whole or absent and never written through a link
+    (store/atomic.py); a figures folder that is a link is refused."""
+    own_folder(out_dir)
     paths = []
     for suffix in ("png", "svg"):
         path = out_dir / f"{stem}.{suffix}"
-        figure.savefig(path, dpi=150 if suffix == "png" else None)
+        dpi = 150 if suffix == "png" else None
+        write_atomically(path, lambda tmp, s=suffix, d=dpi: figure.savefig(tmp, format=s, dpi=d))
         paths.append(path)
     return paths
 
