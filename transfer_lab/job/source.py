@@ -1,5 +1,7 @@
 """The source phase: a source network from the content-addressed cache, trained first if no job
-has yet (what determines it, i.e. what its key hashes, is in `store/keys.py`)."""
+has yet (what determines it, i.e. what its key hashes, is in `store/keys.py`), or pretrained
+weights (`source.pretrained`, `source.weights`: models/pretrained.py), kept in the cache under
+their hash so that the measures beside it are found again."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from transfer_lab.data.splits import Task
 from transfer_lab.job.context import JobContext
 from transfer_lab.job.networks import build_module
 from transfer_lab.store.cache import SourceCache
-from transfer_lab.store.keys import source_definition
+from transfer_lab.models.pretrained import load_pretrained, pretrained_kind
+from transfer_lab.store.keys import pretrained_definition, source_definition
 from transfer_lab.store.results import PhaseResults
 from transfer_lab.train.epoch_tests import epochs_to_test
 from transfer_lab.train.fit import derived_seed, fit_and_test
@@ -64,10 +67,42 @@ def run_source(
         head = {k: v.detach().cpu().clone() for k, v in module.classifier.state_dict().items()}
         return {"state_dict": state, "head": head, "metrics": metrics}
 
+    if pretrained_kind(cfg.source) is not None:
+        return pretrained_source(cfg, images, ctx)
     cache = SourceCache(cfg.paths.cache_dir)
     stored, key, trained = cache.fetch_or_train(source_definition(cfg, images, task), train)
     if not trained:
         log.info("%s · source: reusing cached network %s (%s)", ctx.banner, key[:12], description)
     results = PhaseResults.from_json(stored["metrics"])
     results.trained, results.cache_key, results.checkpoint_sha256 = trained, key, stored["sha256"]
+    return Source(stored["state_dict"], stored.get("head"), results)
+
+
+def source_definition_for(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str, Any]:
+    """The cache definition of the job's source: trained on A, or pretrained (by its hash)."""
+    if pretrained_kind(cfg.source) is None:
+        return source_definition(cfg, images, task)
+    channels, size, _ = images.shape
+    return pretrained_definition(cfg, images, load_pretrained(cfg, channels, size).state)
+
+
+def pretrained_source(cfg: DictConfig, images: ImageSet, ctx: JobContext) -> Source:
+    """The pretrained source: the task its weights learnt is A; nothing is trained."""
+    channels, size, _ = images.shape
+    weights = load_pretrained(cfg, channels, size)
+
+    def keep() -> dict[str, Any]:
+        log.info("%s · source: pretrained weights, %s", ctx.banner, weights.origin)
+        return {
+            "state_dict": weights.state,
+            "head": weights.head,
+            "metrics": PhaseResults(origin=weights.origin).metrics(),
+        }
+
+    cache = SourceCache(cfg.paths.cache_dir)
+    definition = pretrained_definition(cfg, images, weights.state)
+    stored, key, kept = cache.fetch_or_train(definition, keep)
+    results = PhaseResults.from_json(stored["metrics"])
+    results.trained, results.cache_key, results.checkpoint_sha256 = False, key, stored["sha256"]
+    results.origin = weights.origin
     return Source(stored["state_dict"], stored.get("head"), results)
