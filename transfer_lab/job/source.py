@@ -18,8 +18,8 @@ from transfer_lab.data.loading import datamodule_for
 from transfer_lab.data.splits import Task
 from transfer_lab.job.context import JobContext
 from transfer_lab.job.networks import build_module
-from transfer_lab.store.cache import SourceCache
 from transfer_lab.models.pretrained import load_pretrained, pretrained_kind
+from transfer_lab.store.cache import SourceCache
 from transfer_lab.store.keys import pretrained_definition, source_definition
 from transfer_lab.store.results import PhaseResults
 from transfer_lab.train.epoch_tests import epochs_to_test
