@@ -59,11 +59,24 @@ def load_pretrained(cfg: Any, in_channels: int, image_size: int) -> Pretrained:
     from omegaconf import OmegaConf
 
     backbone = json.dumps(OmegaConf.to_container(cfg.backbone, resolve=True), sort_keys=True)
-    return _load(kind, None if weights is None else str(weights), backbone, in_channels, image_size)
+    weights = None if weights is None else str(weights)
+    version = file_version(weights) if kind == "file" else None
+    return _load(kind, weights, version, backbone, in_channels, image_size)
+
+
+def file_version(path: str) -> tuple[int, int] | None:
+    """(modification time, size) of a weights file: a file rewritten in place is read again."""
+    try:
+        stat = Path(path).expanduser().stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 @functools.cache
-def _load(kind: str, weights: str | None, backbone: str, channels: int, size: int) -> Pretrained:
+def _load(
+    kind: str, weights: str | None, version: Any, backbone: str, channels: int, size: int
+) -> Pretrained:
     config = json.loads(backbone)
     if kind == "file":
         return from_file(weights, config, channels, size)
