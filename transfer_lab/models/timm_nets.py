@@ -41,7 +41,15 @@ def feature_net(model_name: str, in_channels: int, pretrained: bool = False) -> 
     theirs through hooks) are refused.
     """
     timm = timm_module()
-    from timm.models import FeatureDictNet
+    from timm.models import _features
+
+    dict_net = _features.FeatureDictNet
+    # features read through hooks or getters (ViTs) have no module at each feature point
+    unsupported = tuple(
+        getattr(_features, name)
+        for name in ("FeatureGetterNet", "FeatureHookNet")
+        if hasattr(_features, name)
+    )
 
     if not timm.is_model(model_name):
         close = timm.list_models(f"*{model_name}*")[:5]
@@ -53,12 +61,12 @@ def feature_net(model_name: str, in_channels: int, pretrained: bool = False) -> 
     common = {"pretrained": pretrained, "in_chans": in_channels}
     try:
         net = timm.create_model(model_name, features_only=True, **common)
-        if isinstance(net, FeatureDictNet):
+        if isinstance(net, dict_net):
             return net
-        return FeatureDictNet(timm.create_model(model_name, **common), flatten_sequential=True)
-    except (AssertionError, IndexError, RuntimeError, TypeError) as error:
-        if pretrained and "download" in str(error).lower():
-            raise
+        if isinstance(net, unsupported):
+            raise ValueError(f"timm reads its features through {type(net).__name__}")
+        return dict_net(timm.create_model(model_name, **common), flatten_sequential=True)
+    except (AssertionError, IndexError, RuntimeError, TypeError, ValueError) as error:
         raise UserError(
             f"timm's {model_name} has no feature maps at named modules ({error}); choose a "
             f"convolutional model such as resnet18, convnext_atto, regnetx_002 or efficientnet_b0."
