@@ -8,10 +8,11 @@ import json
 import pytest
 import torch
 
+from tests.test_pretrained import needs_timm
 from transfer_lab.errors import UserError
 from transfer_lab.models import create_backbone
 
-timm = pytest.importorskip("timm")
+timm = needs_timm()
 
 
 def test_stages_are_timms_feature_points_and_end_in_pooled_features():
