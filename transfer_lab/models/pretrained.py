@@ -85,6 +85,31 @@ def _load(
     return from_timm(weights, config, channels, size)
 
 
+def expected_input(cfg: Any) -> dict[str, Any] | None:
+    """The input the weights were trained on: image side, mean and std (what the data should
+    be resized to and normalised with), from torchvision's weights or timm's pretrained config;
+    None when neither says (a file, or a source trained here)."""
+    kind = pretrained_kind(cfg.source)
+    name = str(cfg.backbone.get("name"))
+    if kind == "torchvision" and name in TORCHVISION_BACKBONES:
+        from torchvision import models
+
+        names = [w.name for w in models.get_model_weights(name)]
+        if cfg.source.get("weights") not in names:
+            return None
+        transform = models.get_model_weights(name)[cfg.source.weights].transforms()
+        side = transform.crop_size[0]
+        return {"image_size": side, "mean": list(transform.mean), "std": list(transform.std)}
+    if name == "timm" and kind in ("timm", None):
+        from transfer_lab.models.timm_nets import pretrained_config
+
+        found = pretrained_config(str(cfg.source.get("weights") or cfg.backbone.model_name))
+        if found.get("input_size") and found.get("mean"):
+            side = found["input_size"][-1]
+            return {"image_size": side, "mean": list(found["mean"]), "std": list(found["std"])}
+    return None
+
+
 def backbone_name(config: dict) -> str:
     return str(config.get("_target_") or config.get("name"))
 
