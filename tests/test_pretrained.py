@@ -68,6 +68,7 @@ def test_a_plain_state_dict_loads_as_the_backbone_saved_it(tmp_path):
 def test_a_lightning_checkpoint_gives_the_backbone_and_its_classifier(tmp_path):
     state = {f"backbone.{k}": v for k, v in lenet_state().items()}
     state.update({"classifier.weight": torch.ones(5, 8), "classifier.bias": torch.zeros(5)})
+    state["binary_heads.0.weight"] = torch.ones(2, 8)  # the module's, not the backbone's: left
     torch.save({"state_dict": state, "epoch": 3, "global_step": 10}, tmp_path / "last.ckpt")
     loaded = load_pretrained(config(LENET, weights=str(tmp_path / "last.ckpt")), 1, 8)
     assert set(loaded.state) == set(lenet_state())

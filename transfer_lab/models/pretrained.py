@@ -236,7 +236,8 @@ def to_backbone_keys(
     """(backbone state, classifier state or None) from weights in any of the keys we know."""
     own = backbone.state_dict()
     native = getattr(backbone, "native_names", {})
-    if any(k.startswith("backbone.") for k in loaded):  # a TransferModule's state
+    module = any(k.startswith("backbone.") for k in loaded)  # a TransferModule's state
+    if module:
         state = {k[len("backbone.") :]: v for k, v in loaded.items() if k.startswith("backbone.")}
         rest = {k: v for k, v in loaded.items() if not k.startswith("backbone.")}
     elif native and not any(k in own for k in loaded):  # the library network's own keys
@@ -249,10 +250,11 @@ def to_backbone_keys(
         found = {k[len(prefix) :]: v for k, v in rest.items() if k.startswith(prefix)}
         if set(found) == {"weight", "bias"} and found["weight"].dim() == 2:
             head, head_prefix = found, prefix
-    # anything else is a weight the backbone has no place for: check_keys names it
-    state.update(
-        {k: v for k, v in rest.items() if head_prefix is None or not k.startswith(head_prefix)}
-    )
+    if not module:  # a module's other heads (binary heads) are not the backbone's; else
+        # anything left is a weight the backbone has no place for, and check_keys names it
+        state.update(
+            {k: v for k, v in rest.items() if head_prefix is None or not k.startswith(head_prefix)}
+        )
     return state, head
 
 
