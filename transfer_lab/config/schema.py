@@ -278,7 +278,7 @@ SCHEMA: dict[str, Any] = {
     "paper.epoch": Whole(1, null=True, example=60),
     "paper.best_n": Whole(1, example=10),
     **_phase("source"),
-    "source.pretrained": OneOf(("torchvision", "timm", "file"), null=True),  # models/pretrained.KINDS
+    "source.pretrained": OneOf(("torchvision", "timm", "file"), null=True),  # pretrained.KINDS
     "source.weights": Text(null=True),  # a weights name, a timm tag, or a file
     **_phase("target"),
     **_phase("target.scratch"),
