@@ -268,3 +268,35 @@ def test_a_file_source_is_taken_not_trained_cached_by_hash_and_named(cli, tmp_pa
     cli([f"source.weights={tmp_path / 'model.pt'}", "hydra.run.dir=three", *DIGITS_JOB])
     third = json.loads((tmp_path / "three" / "results.json").read_text())
     assert third["source"]["cache_key"] != first["source"]["cache_key"]
+
+
+@pytest.mark.slow
+def test_a_sweep_from_a_weights_file_draws_the_layer_curve_and_scores_the_measures(cli, tmp_path):
+    """A file source on digits, two split seeds: one source stored for every job, the layer
+    figure, and the measures beside the depth-only baselines, with the source's origin."""
+    torch.save(create_backbone("lenet", 1, 8).state_dict(), tmp_path / "model.pt")
+    cli(
+        [
+            "sweep",
+            f"source.weights={tmp_path / 'model.pt'}",
+            "transfer.arm=baseB,A1B,A2B,A3B,A4B",
+            "data.split_seed=0,1",
+            "measures.enabled=true",
+            "target.epochs=1",
+            "trainer.limit_train_batches=2",
+            "trainer.enable_progress_bar=false",
+        ]
+    )
+    (sweep,) = (cli.cwd / "multirun").glob("*/*")
+    text = (sweep / "summary.md").read_text()
+    assert f"The source network: pretrained, file {(tmp_path / 'model.pt').resolve()}." in text
+    assert "depth alone: deeper is better" in text and "5-NN readout accuracy" in text
+    assert "**Which measures beat the depth-only baseline on this sweep**" in text
+    assert (sweep / "figures" / "layers.png").exists()
+    import json
+
+    results = [json.loads(p.read_text()) for p in sweep.glob("[0-9]*/results.json")]
+    copied = [r for r in results if r["label"].startswith("A")]
+    assert len(copied) == 8 and all(r["status"] == "ok" for r in results)
+    assert len({r["source"]["cache_key"] for r in copied}) == 1  # one source for both splits
+    assert not any(r["source"]["trained"] for r in copied)
