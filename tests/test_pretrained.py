@@ -300,3 +300,21 @@ def test_a_sweep_from_a_weights_file_draws_the_layer_curve_and_scores_the_measur
     assert len(copied) == 8 and all(r["status"] == "ok" for r in results)
     assert len({r["source"]["cache_key"] for r in copied}) == 1  # one source for both splits
     assert not any(r["source"]["trained"] for r in copied)
+
+
+def test_images_served_otherwise_than_the_weights_were_trained_on_are_named(caplog):
+    from types import SimpleNamespace
+
+    from transfer_lab.job.source import warn_if_served_otherwise
+
+    cfg = config({"name": "resnet18"}, pretrained="torchvision", weights="IMAGENET1K_V1")
+    images = SimpleNamespace(
+        shape=(3, 32, 32), settings=SimpleNamespace(mean=[0.5] * 3, std=[0.2] * 3)
+    )
+    with caplog.at_level("WARNING"):
+        warn_if_served_otherwise(cfg, images)
+    assert "set data.image_size=224 data.mean=[0.485, 0.456, 0.406]" in caplog.text
+    caplog.clear()
+    served = SimpleNamespace(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
+    warn_if_served_otherwise(cfg, SimpleNamespace(shape=(3, 224, 224), settings=served))
+    assert caplog.text == ""
