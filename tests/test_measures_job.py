@@ -23,7 +23,7 @@ def test_measure_only_job_measures_the_source_on_b_and_compares_it_with_base_b(c
     assert results["label"] == "sources" and results["depth"] is None
     stages = results["stages"]
     source = results["source"]
-    assert set(source["measures"]) == {"probe", "logme", "hscore", "transrate"}
+    assert set(source["measures"]) == {"probe", "knn", "logme", "hscore", "transrate"}
     for name, values in source["measures"].items():
         assert len(values) == len(stages), name
     assert set(source["output_measures"]) == {"leep", "nce"}

@@ -17,6 +17,7 @@ from rich.table import Table
 from transfer_lab.cli.words import OneLineParser, refuse
 from transfer_lab.config.paths import config_dir
 from transfer_lab.config.schema import closest
+from transfer_lab.errors import UserError
 
 
 def description(path: Path) -> str:
@@ -85,8 +86,11 @@ def backbone_rows(pattern: str) -> list[tuple[str, int, int, list[str]]]:
         for choice in sorted(choices, key=lambda c: (c != name, c)):
             kwargs = {k: v for k, v in configs.get(choice, {}).items() if k != "name"}
             channels, size = default_input(name)
-            with torch.device("meta"):  # shapes only: no memory, no initialisation work
-                backbone = create_backbone(name, channels, size, **kwargs)
+            try:
+                with torch.device("meta"):  # shapes only: no memory, no initialisation work
+                    backbone = create_backbone(name, channels, size, **kwargs)
+            except UserError:  # an optional library missing (backbone=timm without timm)
+                continue
             params = sum(p.numel() for p in backbone.parameters())
             rows.append((choice, params, backbone.feature_dim, backbone.stage_names))
     return rows

@@ -165,11 +165,13 @@ def check_backbones(jobs: Iterable[DictConfig]) -> None:
     device; a class that cannot be built with the job's arguments is one sentence, here."""
     from transfer_lab.config.checks import meta_stage_names
     from transfer_lab.data.loading import load_images
+    from transfer_lab.models.pretrained import load_pretrained, pretrained_kind
 
     seen = set()
     for cfg in jobs:
         backbone = OmegaConf.to_container(cfg.backbone, resolve=True)
-        key = json.dumps([backbone, *datasets_of(cfg)], sort_keys=True, default=str)
+        weights = [cfg.source.get("pretrained"), cfg.source.get("weights")]
+        key = json.dumps([backbone, weights, *datasets_of(cfg)], sort_keys=True, default=str)
         if key in seen:
             continue
         seen.add(key)
@@ -188,6 +190,8 @@ def check_backbones(jobs: Iterable[DictConfig]) -> None:
                 f"take in_channels and image_size besides the keys under backbone, as "
                 f"docs/backbones.md says."
             ) from None
+        if pretrained_kind(cfg.source) is not None:  # found, readable, fitting the backbone
+            load_pretrained(cfg, channels, size)
 
 
 def check_no_repeats(params: dict[str, str], overrides: list[str], loader: Any) -> None:

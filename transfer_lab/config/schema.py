@@ -278,6 +278,8 @@ SCHEMA: dict[str, Any] = {
     "paper.epoch": Whole(1, null=True, example=60),
     "paper.best_n": Whole(1, example=10),
     **_phase("source"),
+    "source.pretrained": OneOf(("torchvision", "timm", "file"), null=True),  # pretrained.KINDS
+    "source.weights": Text(null=True),  # a weights name, a timm tag, or a file
     **_phase("target"),
     **_phase("target.scratch"),
     "data.name": Text(),
@@ -343,6 +345,7 @@ SCHEMA: dict[str, Any] = {
     "backbone.width": Whole(1),
     "backbone.shortcut": OneOf(("A", "B")),
     "backbone.init": Text(),
+    "backbone.model_name": Text(),  # backbone=timm: timm's model name
     "callbacks.*._target_": TARGET,
     "callbacks.early_stopping.monitor": OneOf(("auto", *sorted(SELECTABLE))),
     "callbacks.early_stopping.mode": OneOf(("auto", "max", "min")),

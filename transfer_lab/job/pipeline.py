@@ -19,9 +19,9 @@ from transfer_lab.errors import UserError
 from transfer_lab.job.context import JobContext
 from transfer_lab.job.measures import backbone_from_state, source_measures, stage_cka
 from transfer_lab.job.networks import stage_names
-from transfer_lab.job.source import run_source
+from transfer_lab.job.source import run_source, source_definition_for
 from transfer_lab.job.target import baseb_definition, baseb_network, train_on_b
-from transfer_lab.store.keys import code_sha256, source_definition
+from transfer_lab.store.keys import code_sha256
 from transfer_lab.store.results import JobResults, PhaseResults
 from transfer_lab.train.tensorboard import log_hparams
 from transfer_lab.train.trainer import configured_loggers
@@ -45,7 +45,7 @@ def source_needed(cfg: DictConfig) -> dict | None:
     job = data_tasks.build_job_data(cfg)
     plan = plan_from_config(cfg.transfer, stage_names(cfg, job.source_images))
     if plan.source_task == "A":
-        return source_definition(cfg, job.source_images, job.task_a)
+        return source_definition_for(cfg, job.source_images, job.task_a)
     if plan.source_task == "B":
         return baseb_definition(cfg, job)
     return None

@@ -7,6 +7,7 @@ from transfer_lab.models import (  # noqa: F401
     cifar_resnet,
     densenet,
     lenet,
+    timm_nets,
     torchvision_nets,
     wide_resnet,
 )

@@ -1,4 +1,5 @@
-"""torchvision's ImageNet networks (random weights, never downloaded) with stage maps.
+"""torchvision's ImageNet networks (random weights; torchvision's own only for a pretrained
+source, models/pretrained.py) with stage maps.
 
 torchvision builds the layers; here they are regrouped into named stages, the first conv is
 rebuilt for inputs that are not 3-channel, and torchvision's classifier is dropped (the heads
@@ -35,6 +36,13 @@ def _first_conv(conv: nn.Conv2d, in_channels: int) -> nn.Conv2d:
     )
 
 
+def native_names(backbone: Backbone, net: nn.Module) -> dict[str, str]:
+    """torchvision's own state_dict key → the backbone's, for every tensor the two share (the
+    stages hold torchvision's modules), so torchvision's weights load into the stages."""
+    ours = {id(t): k for k, t in backbone.state_dict(keep_vars=True).items()}
+    return {k: ours[id(t)] for k, t in net.state_dict(keep_vars=True).items() if id(t) in ours}
+
+
 class TorchvisionResNet(Backbone):
     """torchvision's ResNet-18/50 as stem, layer1..layer4."""
 
@@ -57,6 +65,7 @@ class TorchvisionResNet(Backbone):
             "layer4": nn.Sequential(OrderedDict([("blocks", net.layer4), ("pool", global_pool())])),
         }
         super().__init__(stages, feature_dim=net.fc.in_features)
+        self.native_names = native_names(self, net)
 
     def init_module(self, module: nn.Module) -> None:
         """torchvision's ResNet recipe: conv std sqrt(2 / (k·k·out)), unit BN."""
@@ -97,7 +106,8 @@ class TorchvisionDenseNet(Backbone):
         if init not in INITS:
             raise UserError(f"backbone.init={init!r} is not known; use one of {', '.join(INITS)}.")
         self.init_recipe = init  # read by init_module, which Backbone.__init__ calls
-        features = getattr(models, arch)(weights=None).features
+        net = getattr(models, arch)(weights=None)
+        features = net.features
         stages: dict[str, nn.Module] = {
             "stem": nn.Sequential(
                 OrderedDict(
@@ -129,6 +139,7 @@ class TorchvisionDenseNet(Backbone):
             )
         )
         super().__init__(stages, feature_dim=features.norm5.num_features)
+        self.native_names = native_names(self, net)
 
     def init_module(self, module: nn.Module) -> None:
         """torchvision's DenseNet recipe: conv std sqrt(2 / (k·k·in)), unit BN, zero biases; or

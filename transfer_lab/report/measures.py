@@ -7,8 +7,9 @@ AnB and AnB+ at cut depth n, on the same split seeds.
 
 - measures.csv: one row per split seed, training seed and depth: every measure and, where the
   sweep trained them, the measured accuracies of BnB, BnB+, AnB and AnB+.
-- agreement.csv: per measure and curve, Kendall's τ and Spearman's ρ over depths within a split
-  seed, averaged over split seeds, with a bootstrap interval (transferability/agreement.py).
+- agreement.csv: per measure and curve, Kendall's τ, Spearman's ρ and the weighted τ over depths
+  within a split seed, averaged over split seeds, with a bootstrap interval; beside the measures,
+  the depth-only baselines every measure must beat (transferability/agreement.py).
 - figures/measures*.png: the measured curves, then each measure against n.
 """
 
@@ -24,12 +25,19 @@ from transfer_lab.report.collect import SOURCE_ONLY, TREATMENT_COLUMNS, design_c
 from transfer_lab.report.markdown import markdown_table
 from transfer_lab.transfer import arms
 from transfer_lab.transfer.arms import COPIED_FAMILIES
-from transfer_lab.transferability.agreement import rank_agreement
+from transfer_lab.transferability.agreement import (
+    BASELINES,
+    beats_baseline,
+    rank_agreement,
+    with_depth_baselines,
+)
 from transfer_lab.transferability.measures import CKA_BASEB, PER_STAGE
 
 # The per-stage measures' columns and titles, and CKA with baseB where the jobs measured it.
 MEASURE_TITLES = {m.name: m.title for m in (*PER_STAGE, CKA_BASEB)}
+AGREEMENT_TITLES = {**MEASURE_TITLES, **BASELINES}
 KEYS = ["split_seed", "seed", "depth"]
+TRAINED_ON_A = "trained on A"  # a source's origin when it was not pretrained (source.origin)
 
 
 def group_columns(frame: pd.DataFrame) -> list[str]:
@@ -58,6 +66,7 @@ def source_rows(sweep_dir: Path, frame: pd.DataFrame, groups: list[str]) -> pd.D
         for index, stage in enumerate(results.get("stages") or []):
             row = {g: getattr(job, g, None) for g in groups}
             row.update(split_seed=job.split_seed, seed=job.seed, depth=index + 1, stage=stage)
+            row["origin"] = source.get("origin") or TRAINED_ON_A
             row.update({name: values[index] for name, values in measures.items()})
             if cka:
                 row[CKA_BASEB.name] = cka[index]
@@ -94,7 +103,7 @@ def agreement(table: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
         for curve in arms.CURVES:
             if curve not in by_split or by_split[curve].isna().all():
                 continue
-            found = rank_agreement(by_split, names, curve)
+            found = rank_agreement(with_depth_baselines(by_split), [*names, *BASELINES], curve)
             found.insert(0, "curve", curve)
             for column, value in zip(groups, key if groups else (), strict=False):
                 found.insert(0, column, value)
@@ -130,9 +139,13 @@ def per_stage_lines(table: pd.DataFrame, groups: list[str]) -> str:
 
 def markdown(table: pd.DataFrame, agreed: pd.DataFrame, groups: list[str]) -> list[str]:
     """The measures section of summary.md: per-stage means, then the agreement table."""
+    origins = sorted(table["origin"].dropna().unique()) if "origin" in table else []
+    where = "; ".join(o if o == TRAINED_ON_A else f"pretrained, {o}" for o in origins)
     text = [
         "## Transferability measures of the source\n",
-        "Each measure is computed on the source network trained on A, at the output of stage n, "
+        f"The source network: {where or TRAINED_ON_A}.\n",
+        "Each measure is computed on the source network (its A is the task its weights learnt), "
+        "at the output of stage n, "
         "on B's training budget (the linear probe is scored on B's validation images); CKA "
         "compares the source with baseB (trained on B) on B's validation images. Mean over "
         f"split seeds ({table['split_seed'].nunique()}); per-seed values in measures.csv.\n",
@@ -145,21 +158,56 @@ def markdown(table: pd.DataFrame, agreed: pd.DataFrame, groups: list[str]) -> li
         cells = [str(getattr(row, g)) for g in groups]
         cells += [
             row.curve,
-            MEASURE_TITLES.get(row.measure, row.measure),
+            AGREEMENT_TITLES.get(row.measure, row.measure),
             interval(row.kendall, row.kendall_low, row.kendall_high),
+            interval(row.weighted_kendall, row.weighted_kendall_low, row.weighted_kendall_high),
             interval(row.spearman, row.spearman_low, row.spearman_high),
             str(row.seeds),
         ]
         rows.append(cells)
-    header = [*groups, "curve", "measure", "Kendall τ [95% CI]", "Spearman ρ [95% CI]", "seeds"]
+    header = [*groups, "curve", "measure", "Kendall τ [95% CI]", "weighted τ [95% CI]"]
+    header += ["Spearman ρ [95% CI]", "seeds"]
     return text + [
         "### Do the measures rank the cut depths as transfer did?\n",
         "Within a split seed, Kendall's τ and Spearman's ρ over the cut depths say whether the "
         "measure orders the depths as the curve's measured test accuracy does (+1: same order, "
         "−1: reversed). The table gives their mean over split seeds with a 95% percentile "
         "bootstrap interval from resampling split seeds (none from one seed; few seeds and few "
-        "depths give wide, coarse intervals). In agreement.csv.\n",
+        "depths give wide, coarse intervals). The weighted τ (scipy.stats.weightedtau, "
+        "hyperbolic weights) counts a swap among the best depths more than one among the worst, "
+        "as the transferability-estimation literature scores. The two depth-only rows are the "
+        "trivial baselines a measure must beat to say more than the cut depth does. In "
+        "agreement.csv.\n",
         table_lines(header, rows),
+        *verdict_lines(agreed, groups),
+    ]
+
+
+def verdict_lines(agreed: pd.DataFrame, groups: list[str]) -> list[str]:
+    """Plain sentences: which measures beat the better depth-only baseline, per curve."""
+    lines = []
+    for statistic, title in (("kendall", "Kendall's τ"), ("weighted_kendall", "weighted τ")):
+        verdict = beats_baseline(agreed, [*groups, "curve"], statistic)
+        for key, group in verdict.groupby([*groups, "curve"], dropna=False):
+            key = key if isinstance(key, tuple) else (key,)
+            where = ", ".join(f"{g}={v}" for g, v in zip(groups, key, strict=False))
+            curve = key[-1]
+            base = group["baseline"].iloc[0]
+            if math.isnan(base):
+                continue
+            won = [AGREEMENT_TITLES.get(m, m) for m in group[group["beats"]]["measure"]]
+            lost = [AGREEMENT_TITLES.get(m, m) for m in group[~group["beats"]]["measure"]]
+            lines.append(
+                f"- {curve}{f' ({where})' if where else ''}, {title}: the better depth-only "
+                f"baseline scores {base:+.2f}; "
+                + (f"beaten by {', '.join(won)}" if won else "no measure beats it")
+                + (f"; not beaten by {', '.join(lost)}." if lost else ".")
+            )
+    if not lines:
+        return []
+    return [
+        "**Which measures beat the depth-only baseline on this sweep** (mean over split seeds):\n",
+        "\n".join(lines) + "\n",
     ]
 
 

@@ -1,7 +1,7 @@
 """What a source network's cache key hashes: the package's code, the library versions, the
 device, precision and CPU thread count of the machine the job runs on (transfer_lab.machine),
 and the definition of the network (data, classes, exact images, backbone, β and K, schedule,
-seed, Trainer settings)."""
+seed, Trainer settings); a pretrained source's key hashes its weights instead."""
 
 from __future__ import annotations
 
@@ -139,4 +139,29 @@ def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str
         "seed": int(cfg.seed),
         "trainer": trainer,
         "cpu_threads": job_threads(),  # the order of sums on the CPU, so the numbers
+    }
+
+
+def weights_sha256(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a state dict: its names, shapes, dtypes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}\0{tuple(tensor.shape)}\0{tensor.dtype}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def pretrained_definition(
+    cfg: DictConfig, images: ImageSet, state: dict[str, torch.Tensor]
+) -> dict:
+    """What a pretrained source's cache key hashes: its weights (by their hash), the backbone
+    they fill and the images' shape. Nothing is trained, so no schedule or machine; the code
+    is in, as for any source, because the measures kept beside it are keyed by it."""
+    return {
+        "code_sha256": code_sha256(),
+        "pretrained": str(cfg.source.get("pretrained") or "file"),
+        "weights_sha256": weights_sha256(state),
+        "backbone": OmegaConf.to_container(cfg.backbone, resolve=True),
+        "image_shape": list(images.shape),
     }

@@ -50,6 +50,7 @@ class PhaseResults:
     measures: dict[str, list[float]] | None = None
     output_measures: dict[str, float] | None = None
     cka: dict[str, list[float]] | None = None
+    origin: str | None = None  # a pretrained source: where its weights came from (else trained)
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> PhaseResults:

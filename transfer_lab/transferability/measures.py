@@ -3,11 +3,12 @@ them; the table, the report and the agreement all derive from this list."""
 
 from __future__ import annotations
 
-from transfer_lab.transferability import cka, hscore, leep, logme, nce, probe, transrate
+from transfer_lab.transferability import cka, hscore, knn, leep, logme, nce, probe, transrate
 from transfer_lab.transferability.measure import Measure
 
 MEASURES: tuple[Measure, ...] = (
     probe.MEASURE,
+    knn.MEASURE,
     logme.MEASURE,
     hscore.MEASURE,
     transrate.MEASURE,
