@@ -109,7 +109,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     elif plan.source_task == "B":
         source_state, results.source, _ = baseb_network(cfg, job, ctx, phase="source")
     if cfg.get("only_source"):  # a sweep's first phase: the source network is all it needs
-        log_hparams(configured_loggers(cfg, ctx, "source"), results, phase="source")
+        log_hparams(configured_loggers(cfg, ctx.folders(), "source"), results, phase="source")
         return finish(results, ctx, started)
 
     # 3b. How transferable the source's features look on B, stage by stage (cached).
@@ -137,7 +137,9 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
             results.target.cka = {"source": moved}
 
     # 5. Results: results.json (whole or absent) and the TensorBoard hparams session.
-    log_hparams(loggers or configured_loggers(cfg, ctx, "target"), results)  # baseB: cached
+    log_hparams(
+        loggers or configured_loggers(cfg, ctx.folders(), "target"), results
+    )  # baseB: cached
     finish(results, ctx, started)
     log.info(
         "%s · target test accuracy %.4f (validation %.4f), %s",

@@ -186,5 +186,7 @@ def report(sweep_dir: Path, frame: pd.DataFrame, draw_figures: bool = True):
         from transfer_lab.report.figures.measures import measures_figure
         from transfer_lab.report.tables import sweep_title
 
-        drawn = measures_figure(table, groups, sweep_dir / "figures", sweep_title(sweep_dir, frame))
+        titles = {name: MEASURE_TITLES[name] for name in measure_names(table)}
+        title = sweep_title(sweep_dir, frame)
+        drawn = measures_figure(table, groups, sweep_dir / "figures", title, titles)
     return markdown(table, agreed, groups), drawn

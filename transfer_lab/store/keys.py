@@ -20,7 +20,7 @@ import transfer_lab
 from transfer_lab.data.images import ImageSet
 from transfer_lab.data.splits import Task
 from transfer_lab.machine import Machine, job_machine, job_threads
-from transfer_lab.train.epoch_tests import epochs_to_test
+from transfer_lab.test_epochs import epochs_to_test
 
 # Trainer keys that change only what is shown, never what is trained.
 DISPLAY_KEYS = {"enable_progress_bar", "enable_model_summary", "log_every_n_steps"}

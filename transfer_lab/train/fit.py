@@ -27,7 +27,6 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 
-from transfer_lab.job.context import JobContext
 from transfer_lab.store.atomic import file_sha256
 from transfer_lab.store.results import PhaseResults
 from transfer_lab.train.callbacks import (
@@ -37,6 +36,7 @@ from transfer_lab.train.callbacks import (
     check_finite_test,
 )
 from transfer_lab.train.epoch_tests import EpochTests
+from transfer_lab.train.folders import RunFolders
 from transfer_lab.train.selection import monitor_for
 from transfer_lab.train.trainer import build_trainer, is_distributed, one_device_settings
 from transfer_lab.train.validation import OnePassValidation, final_test
@@ -66,9 +66,9 @@ def derived_seed(seed: int, phase: str) -> int:
     return int(np.random.SeedSequence([int(seed), SEED_STREAMS[phase]]).generate_state(1)[0])
 
 
-def last_checkpoint(ctx: JobContext, phase: str) -> Path:
+def last_checkpoint(folders: RunFolders, phase: str) -> Path:
     """The phase's resumable checkpoint: weights, optimiser, scheduler, epoch and selection."""
-    return ctx.job_dir / "checkpoints" / f"{phase}-last.ckpt"
+    return folders.job_dir / "checkpoints" / f"{phase}-last.ckpt"
 
 
 def loads(checkpoint: Path) -> bool:
@@ -126,7 +126,7 @@ def fit_and_test(
     phase: str,
     phase_cfg: DictConfig,
     cfg: DictConfig,
-    ctx: JobContext,
+    folders: RunFolders,
     save_checkpoint: bool = True,
     test_epochs: Sequence[int] = (),
     keep_last: bool = False,
@@ -153,7 +153,7 @@ def fit_and_test(
     last = (
         [
             ModelCheckpoint(
-                dirpath=ctx.job_dir / "checkpoints",
+                dirpath=folders.job_dir / "checkpoints",
                 filename=f"{phase}-last",
                 save_top_k=1,
                 every_n_epochs=every,
@@ -173,9 +173,9 @@ def fit_and_test(
     # monitoring callback, is written after all of them)
     validation = OnePassValidation(cfg.trainer.get("limit_val_batches"), tests)
     always = [validation, selection, tests, *last, rates, seeds]
-    trainer = build_trainer(cfg, phase_cfg, ctx, phase, always, monitor)
+    trainer = build_trainer(cfg, phase_cfg, folders, phase, always, monitor)
     module.watched = watched_metrics(trainer.callbacks, bool(trainer.progress_bar_callback))
-    resume = last_checkpoint(ctx, phase)
+    resume = last_checkpoint(folders, phase)
     started = time.perf_counter()
     # with no last checkpoints (checkpoint_every: 0) there is nothing to resume or to stamp
     resume_from = str(resume) if every and resumable(resume, cfg) else None
@@ -195,7 +195,7 @@ def fit_and_test(
         tester = pl.Trainer(
             logger=False,
             callbacks=[],
-            default_root_dir=str(ctx.job_dir),
+            default_root_dir=str(folders.job_dir),
             **one_device_settings(cfg),
         )
     else:
@@ -205,7 +205,7 @@ def fit_and_test(
     kept = selection.state is not None
     checkpoint = None
     if kept and save_checkpoint:
-        checkpoint = selection.save(ctx.job_dir / "checkpoints" / f"{phase}.ckpt")
+        checkpoint = selection.save(folders.job_dir / "checkpoints" / f"{phase}.ckpt")
     results = PhaseResults(
         val_acc=selection.val_acc if kept else None,
         test_acc=float(tested["test/acc"]),
