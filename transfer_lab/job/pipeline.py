@@ -21,6 +21,7 @@ from transfer_lab.job.measures import backbone_from_state, source_measures, stag
 from transfer_lab.job.networks import stage_names
 from transfer_lab.job.source import run_source
 from transfer_lab.job.target import baseb_definition, baseb_network, train_on_b
+from transfer_lab.machine import threads_line
 from transfer_lab.store.keys import code_sha256, source_definition
 from transfer_lab.store.results import JobResults, PhaseResults
 from transfer_lab.train.tensorboard import log_hparams
@@ -56,6 +57,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     # 1. Check the config before anything is trained or written.
     validate(cfg)
     started = time.time()
+    log.info("%s · %s", ctx.banner, threads_line())  # they move the last bits of the numbers
 
     # 2. Split: both datasets, tasks A and B with their budgets, and the plan of the arm.
     job = data_tasks.build_job_data(cfg)
