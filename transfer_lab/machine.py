@@ -11,6 +11,7 @@ and in the job alike, so they agree by construction.
 from __future__ import annotations
 
 import os
+import platform
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +96,6 @@ def jobs_at_once(launcher: Mapping[str, Any] | None) -> int | None:
 def threads_line(launcher: Mapping[str, Any] | None = None) -> str:
     """The job log's words for how the job computes on the CPU: its threads and why so many,
     and the CPU kernels torch picked. Both move the last bits of the numbers (docs/results)."""
-    import torch
 
     if launcher is None:
         launcher = current_launcher()
@@ -107,8 +107,24 @@ def threads_line(launcher: Mapping[str, Any] | None = None) -> str:
         why = f"{usable_cpus()} usable CPU(s), {at_once} job(s) at a time"
         if asked_threads():
             why += f", OMP_NUM_THREADS={asked_threads()}"
-    kernels = torch.backends.cpu.get_cpu_capability()
-    return f"CPU: {threads} thread(s) ({why}); torch's CPU kernels: {kernels}"
+    return f"CPU: {threads} thread(s) ({why}); CPU kernels: {cpu_kind()}"
+
+
+def cpu_kind() -> str:
+    """The kernels torch picks on this CPU and the CPU itself, e.g. "AVX512 on Intel(R) Xeon(R)
+    Processor": the vector instructions decide torch's and oneDNN's kernels, the vendor MKL's
+    paths (an AMD EPYC with AVX-512 gave other digits job numbers than an Intel Xeon with it)."""
+    import torch
+
+    name = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as info:
+            name = next(
+                (line.split(":", 1)[1].strip() for line in info if "model name" in line), name
+            )
+    except OSError:  # not Linux
+        pass
+    return f"{torch.backends.cpu.get_cpu_capability()} on {name or platform.machine()}"
 
 
 def job_threads(launcher: Mapping[str, Any] | None = None) -> int:
