@@ -13,7 +13,7 @@ phases, of different lengths, get cards and step axes of their own; Lightning's 
 is left out (it would be the first card, column and "Color by"); `trial/*` are the hparams
 session's final metrics, the same tags in every run: one point each, so their group sorts after
 `source/` and `target/` (TensorBoard orders groups by name) and the dashboard opens on curves.
-Runs are named by design (job/context.run_name) so that "Color runs by regex" on `beta[0-9.]+`
+Runs are named by design (job/context.run_name) so that "Color runs by regex" on `beta([0-9.]+)`
 or on the arm colours them by the swept axis (docs/tensorboard.md).
 """
 
@@ -102,8 +102,8 @@ def hparams_of(results: JobResults, phase: str = "target") -> dict[str, Any]:
     Settings that do not apply (β for scratch, say) are left out rather than given a dummy
     value, so each column keeps one type across the sweep. β is written as text ("0.4"):
     TensorBoard gives a text setting a discrete domain, so the HPARAMS tab filters by each β
-    with a checkbox instead of a range. A source's session names the task
-    it learnt (`source A`, `source baseB`) instead of the first job's arm that needed it.
+    with a checkbox instead of a range. A source's session names the task it learnt
+    (`source A`, `source baseB`) instead of the first job's arm that needed it.
     """
     params: dict[str, Any] = {k: getattr(results, k) for k in DESIGN}
     params.update(split_seed=results.split_seed, seed=results.seed)
