@@ -119,7 +119,7 @@ def test_the_measures_axis_names_the_stages(tmp_path, drawn):
     for ax in figure.axes:
         if ax.get_visible():
             assert [t.get_text() for t in ax.get_xticklabels()] == STAGES
-    assert "n = 3 split seeds" in figure.get_suptitle()
+    assert "n = 3 split seeds" in figure.get_suptitle() and " on digits · " in figure.get_suptitle()
     assert_legends_beside_the_data(figure)
 
 

@@ -20,7 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from transfer_lab.report.collect import SOURCE_ONLY, TREATMENT_COLUMNS, design_columns
+from transfer_lab.report.collect import (
+    SOURCE_ONLY,
+    TREATMENT_COLUMNS,
+    design_columns,
+    distinct,
+)
 from transfer_lab.transfer import arms
 from transfer_lab.transfer.arms import COPIED_FAMILIES
 from transfer_lab.transferability.agreement import rank_agreement
@@ -188,5 +193,6 @@ def report(sweep_dir: Path, frame: pd.DataFrame, draw_figures: bool = True):
 
         titles = {name: MEASURE_TITLES[name] for name in measure_names(table)}
         title = sweep_title(sweep_dir, frame)
-        drawn = measures_figure(table, groups, sweep_dir / "figures", title, titles)
+        data = ", ".join(map(str, distinct(frame.get("dataset", []))))
+        drawn = measures_figure(table, groups, sweep_dir / "figures", title, titles, data)
     return markdown(table, agreed, groups), drawn

@@ -22,9 +22,11 @@ def measures_figure(
     out_dir: Path,
     sweep_name: str,
     titles: dict[str, str],
+    data: str = "",
 ) -> list[Path]:
     """Per group: the measured curves against n, then one panel per measure against n
-    (`titles`: each measure's column in `table` and its panel's title, in drawing order)."""
+    (`titles`: each measure's column in `table` and its panel's title, in drawing order;
+    `data`: the dataset the jobs trained on, for the title)."""
     from matplotlib.figure import Figure  # matplotlib only when drawing: the report starts fast
 
     from transfer_lab.report.figures.plotting import FAMILY_STYLE, place_legend, save
@@ -74,7 +76,8 @@ def measures_figure(
         words = ", ".join(f"{g}={v}" for g, v in zip(groups, key if groups else (), strict=False))
         seeds = members["split_seed"].nunique()
         figure.suptitle(
-            f"Transferability measures · {sweep_name} · n = {seeds} split seeds\n"
+            f"Transferability measures{f' on {data}' if data else ''} · {sweep_name} · "
+            f"n = {seeds} split seeds\n"
             "the source on A measured on B's budget · grey: split seeds · red: mean"
             + (f" · {words}" if words else ""),
             fontsize=10,
