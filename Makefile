@@ -84,9 +84,15 @@ format: $(STAMP)  ## ruff format and autofix
 
 # Every sweep's log tree is multirun/<date>/<time>/tensorboard/<number>-<arm>-…-split<s>/target
 # and source-…/source; a single run's is outputs/<date>/<time>/tensorboard/<arm>-…/{source,target}.
+# LOGDIR=<a sweep or run folder> serves its tensorboard/ folder, so runs are named
+# 007-A3B+-beta0.4-split1/target, not tensorboard/007-…; the address colours runs by β
+# (TensorBoard's "Color runs by regex", docs/tensorboard.md).
 TENSORBOARD_ALL := --logdir_spec sweeps:multirun,runs:outputs
+TENSORBOARD_DIR = $(if $(wildcard $(LOGDIR)/tensorboard),$(LOGDIR)/tensorboard,$(LOGDIR))
+TENSORBOARD_URL := http://127.0.0.1:6006/?runColorGroup=regex:beta%28%5B0-9.%5D%2B%29\#timeseries
 tensorboard: $(STAMP)  ## serve TensorBoard over every sweep and run (LOGDIR=multirun/<date>/<time> for one)
-	$(VENV)/bin/tensorboard $(if $(LOGDIR),--logdir $(LOGDIR),$(TENSORBOARD_ALL)) --host 127.0.0.1 --port 6006
+	@echo "open $(TENSORBOARD_URL) (runs coloured by β)"
+	$(VENV)/bin/tensorboard $(if $(LOGDIR),--logdir $(TENSORBOARD_DIR),$(TENSORBOARD_ALL)) --host 127.0.0.1 --port 6006
 
 clean:  ## remove sweeps, runs, the source cache and build leftovers (keeps .venv)
 	rm -rf multirun/2* outputs .cache build dist .pytest_cache .ruff_cache

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from transfer_lab.machine import cpu_kind
 from transfer_lab.store.cache import SourceCache, cache_key
 
 DEFINITION = {"dataset": "digits", "classes": [1, 2, 3], "beta": 0.4, "seed": 0}
@@ -156,6 +157,18 @@ def test_two_cpu_thread_counts_give_two_source_keys():
         torch.set_num_threads(threads)
     assert (one["cpu_threads"], two["cpu_threads"]) == (1, 2)
     assert cache_key(one) != cache_key(two)
+    assert one["cpu_kernels"] == cpu_kind()  # they move the last bits too
+
+
+def test_the_cpu_kernels_are_keyed_only_for_a_cpu_job_on_this_machine():
+    from transfer_lab.machine import Machine
+    from transfer_lab.store.keys import cpu_kernels
+
+    here, node = Machine(0, 8, requested=False), Machine(0, 8, requested=True)
+    assert cpu_kernels("cpu", here) == cpu_kind()
+    assert cpu_kind().startswith(torch.backends.cpu.get_cpu_capability() + " on ")
+    assert cpu_kernels("cuda", here) is None  # a GPU job's numbers come from the GPU
+    assert cpu_kernels("cpu", node) is None  # SLURM: the planner cannot know the node's CPU
 
 
 def test_the_planner_keys_the_threads_each_launcher_gives_its_jobs():
@@ -166,6 +179,26 @@ def test_the_planner_keys_the_threads_each_launcher_gives_its_jobs():
     assert job_threads({"_target_": "x.TransferLabSlurmLauncher", "cpus_per_task": 6}) == 6
     local = {"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}
     assert job_threads(local) == torch.get_num_threads()
+
+
+def test_threads_follow_the_usable_cores_the_jobs_at_once_and_a_smaller_omp_setting(
+    monkeypatch,
+):
+    from transfer_lab import machine
+
+    monkeypatch.setattr(machine.os, "sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert machine.usable_cpus() == 8  # a container's share, not the machine's count
+    assert [machine.worker_threads(n) for n in (1, 2, 3, 8, 16, 0)] == [8, 4, 2, 1, 1, 1]
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert [machine.worker_threads(n) for n in (1, 2, 8)] == [2, 2, 1]  # asked fewer: fewer
+    joblib = {"_target_": "hydra_plugins.hydra_joblib_launcher.JoblibLauncher", "n_jobs": 4}
+    assert machine.jobs_at_once(joblib) == 4
+    assert machine.jobs_at_once({"_target_": "x.BasicLauncher"}) == 1
+    assert machine.jobs_at_once({"_target_": "x.TransferLabSlurmLauncher"}) is None
+    line = machine.threads_line(joblib)
+    assert line.startswith("CPU: 2 thread(s) (8 usable CPU(s), 4 job(s) at a time, OMP_NUM_")
+    assert "CPU kernels: " in line
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664)])

@@ -12,8 +12,8 @@ import torch
 from tests.conftest import TINY, compose
 from transfer_lab.config.checks import problems
 from transfer_lab.errors import UserError
+from transfer_lab.test_epochs import resolve_test_epochs
 from transfer_lab.train.callbacks import BestWeights
-from transfer_lab.train.epoch_tests import resolve_test_epochs
 
 
 @pytest.mark.parametrize(

@@ -43,13 +43,15 @@ def test_a_worker_gets_the_gpu_of_its_slot_and_its_share_of_the_cores(tmp_path):
         "print(os.environ['CUDA_VISIBLE_DEVICES'], torch.get_num_threads())"
     )
     env = {**os.environ, "TRANSFER_LAB_GPUS": "5,7", "PYTHONPATH": str(REPO)}
+    env.pop("OMP_NUM_THREADS", None)  # the share alone decides
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     held.close()
     line, pinned = done.stdout.strip().splitlines()
-    threads = max(1, (os.cpu_count() or 1) // 4)
-    assert line == f"worker 1: GPU 7, {threads} CPU thread(s)"
+    cpus = len(os.sched_getaffinity(0))
+    threads = max(1, cpus // 4)
+    assert line == f"worker 1: GPU 7, {threads} CPU thread(s) of {cpus} for 4 worker(s)"
     assert pinned == f"7 {threads}"
 
 

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from tests.conftest import compose
 from transfer_lab.data.augment import imagenet_transforms
-from transfer_lab.train.epoch_tests import epochs_to_test
+from transfer_lab.test_epochs import epochs_to_test
 
 CS6784 = [
     "densenet_beta",

@@ -108,4 +108,4 @@ def test_a_tiny_digits_sweep_shows_both_rounds_and_gives_baseb_its_session(cli):
         assert "epoch" not in events.Tags()["scalars"]
     baseb = EventAccumulator(str(sweep / "tensorboard" / runs[0] / "target"))
     baseb.Reload()
-    assert {"hp/target_test_acc", "hp/target_val_acc"} <= set(baseb.Tags()["scalars"])
+    assert {"trial/target_test_acc", "trial/target_val_acc"} <= set(baseb.Tags()["scalars"])

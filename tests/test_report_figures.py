@@ -119,7 +119,7 @@ def test_the_measures_axis_names_the_stages(tmp_path, drawn):
     for ax in figure.axes:
         if ax.get_visible():
             assert [t.get_text() for t in ax.get_xticklabels()] == STAGES
-    assert "n = 3 split seeds" in figure.get_suptitle()
+    assert "n = 3 split seeds" in figure.get_suptitle() and " on digits · " in figure.get_suptitle()
     assert_legends_beside_the_data(figure)
 
 
@@ -151,3 +151,89 @@ def test_the_budget_axis_gives_images_per_class(tmp_path, drawn):
         assert "images per class" in ax.get_xlabel()
     assert "n = 3" in legend_titles(figure)[0]
     assert_legends_beside_the_data(figure)
+
+
+def paired_means(ax) -> list[float]:
+    """The mean differences a paired panel plots (its error bars' centres)."""
+    return [y for container in ax.containers for y in container.lines[0].get_ydata()]
+
+
+def assert_every_text_fits(figure: Figure) -> None:
+    """No title, label, tick or p-value runs past the figure's edge (cut off in the PNG): the
+    box around everything drawn lies within the page."""
+    drawn = figure.get_tightbbox(figure.canvas.get_renderer())
+    page = figure.bbox_inches.padded(0.01)
+    assert page.x0 <= drawn.x0 and drawn.x1 <= page.x1, (drawn, page)
+    assert page.y0 <= drawn.y0 and drawn.y1 <= page.y1, (drawn, page)
+
+
+def assert_accuracy_axes(figure: Figure) -> None:
+    """Every panel in the tables' metric: accuracy, never error."""
+    labels = [ax.get_ylabel() for ax in figure.axes if ax.get_visible() and ax.get_ylabel()]
+    titles = [ax.get_title() for ax in figure.axes if ax.get_visible()]
+    assert labels and all("accuracy" in label for label in labels), labels
+    assert not any("error" in words for words in labels + titles), labels + titles
+
+
+def test_the_beta_figure_shows_accuracy_gains_as_the_tables_do(tmp_path, drawn):
+    sweep = tmp_path / "2026-12-02" / "01-13-26"
+    for number, (beta_value, seed) in enumerate((b, s) for b in (0.0, 0.4) for s in range(8)):
+        target = 0.8 + 0.02 * seed + (0.02 + 0.004 * seed if beta_value else 0)
+        make_job(
+            sweep,
+            number,
+            [f"model.beta={beta_value:g}", f"data.split_seed={seed}"],
+            ok_results(target, split_seed=seed, beta=beta_value),
+        )
+    report(sweep, anchors=False)  # β = 0.4: 2 to 4.8 points better, 3.4 on average
+    figure = drawn["beta"]
+    assert_accuracy_axes(figure)
+    source, target, paired = figure.axes[:3]
+    assert paired_means(paired) == pytest.approx([3.4])  # Δ > 0: β helped, as in paired.csv
+    assert "> 0: β helped" in paired.get_ylabel()
+    # each split seed's two dots joined by a line of its own: the pairs the test compares
+    seeds = [line for line in target.lines if line.get_label().startswith("_")]
+    assert [list(line.get_xdata()) for line in seeds] == [[0.0, 0.4]] * 8
+    drawn_pairs = sorted(tuple(round(y, 6) for y in line.get_ydata()) for line in seeds)
+    assert drawn_pairs == [(80 + 2 * s, round(82 + 2.4 * s, 6)) for s in range(8)]
+    assert "on digits" in figure.get_suptitle() and "fixture" in figure.get_suptitle()
+    assert_every_text_fits(figure)
+
+
+def test_the_layers_figure_shows_differences_from_baseB_in_accuracy(tmp_path, drawn):
+    report(treatments_sweep(tmp_path), anchors=False)
+    figure = drawn["layers"]
+    assert_accuracy_axes(figure)
+    # AnB+ is 2 points above baseB, AnB 1 and 2 below at n = 1, 2, BnB 0.5 above
+    assert sorted(paired_means(figure.axes[1])) == pytest.approx([-2, -1, 0.5, 0.5, 2, 2])
+    assert "on digits" in figure.get_suptitle()
+    assert_every_text_fits(figure)
+
+
+def test_the_budget_figure_shows_gains_over_scratch_in_accuracy(tmp_path, drawn):
+    sweep = tmp_path / "budget"
+    for number, (fraction, treatment, split_seed) in enumerate(
+        (f, t, s) for f in (0.05, 0.5) for t in ("scratch", "transfer") for s in range(3)
+    ):
+        bonus = 0.03 if treatment == "transfer" else 0.0
+        make_job(
+            sweep,
+            number,
+            [
+                f"data.fraction={fraction}",
+                f"transfer.treatment={treatment}",
+                f"data.split_seed={split_seed}",
+            ],
+            ok_results(
+                0.7 + fraction / 5 + bonus + 0.01 * split_seed,
+                split_seed=split_seed,
+                treatment=treatment,
+                fraction=fraction,
+            ),
+        )
+    report(sweep, anchors=False)
+    figure = drawn["budget"]
+    assert_accuracy_axes(figure)
+    assert paired_means(figure.axes[1]) == pytest.approx([3.0, 3.0])
+    assert "on digits" in figure.get_suptitle()
+    assert_every_text_fits(figure)

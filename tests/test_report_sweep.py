@@ -61,12 +61,12 @@ def test_sweep_with_a_failed_job_reports_the_rest_and_logs_hparams(cli):
         hparams = {
             k: v.number_value for k, v in start.hparams.items() if v.HasField("number_value")
         }
-        assert hparams["beta"] == pytest.approx(results["beta"])
+        assert start.hparams["beta"].string_value == f"{results['beta']:g}"  # discrete in HPARAMS
         assert hparams["split_seed"] == results["split_seed"]
         assert start.hparams["label"].string_value == results["label"]
         final = {tag: target.Scalars(tag)[-1].value for tag in target.Tags()["scalars"]}
-        assert final["hp/target_test_acc"] == pytest.approx(results["target"]["test_acc"])
-        assert final["hp/source_val_acc"] == pytest.approx(results["source"]["val_acc"])
+        assert final["trial/target_test_acc"] == pytest.approx(results["target"]["test_acc"])
+        assert final["trial/source_val_acc"] == pytest.approx(results["source"]["val_acc"])
         assert {"target/train/acc", "target/val/acc", "target/test/acc"} <= set(final)
         assert "epoch" not in final
         # the sweep trained each source first, logging it as source-A-…-<key prefix>, with a

@@ -13,12 +13,12 @@ def test_scalars_of_one_call_share_an_event_and_read_back_by_tag_and_step(tmp_pa
     logger = TensorBoardLogger(save_dir=str(tmp_path), name="job", version="target")
     logger.log_metrics({"train/loss": torch.tensor(0.5), "train/acc": 0.25, "epoch": 0}, step=3)
     logger.log_metrics({"train/loss": 0.125, "train/acc": 0.75, "epoch": 1}, step=7)
-    logger.log_metrics({"hp/target_test_acc": 0.5}, step=0)
+    logger.log_metrics({"trial/target_test_acc": 0.5}, step=0)
     logger.finalize("success")
     events = EventAccumulator(str(tmp_path / "job" / "target")).Reload()
-    # the phase in every tag, Lightning's epoch left out, the session's hp/* as they are
+    # the phase in every tag, Lightning's epoch left out, the session's trial/* as they are
     tags = set(events.Tags()["scalars"])
-    assert tags == {"target/train/loss", "target/train/acc", "hp/target_test_acc"}
+    assert tags == {"target/train/loss", "target/train/acc", "trial/target_test_acc"}
     assert [(e.step, e.value) for e in events.Scalars("target/train/loss")] == [
         (3, 0.5),
         (7, 0.125),
@@ -79,10 +79,22 @@ def test_a_sources_session_names_the_task_it_learnt_not_the_first_arm_that_neede
 
     source_a = hparams_of(job("transfer", "A3B+"), "source")
     assert source_a["label"] == "source A" and source_a["family"] == "source"
-    assert source_a["beta"] == 0.4 and source_a["split_seed"] == 1
+    assert source_a["beta"] == "0.4" and source_a["split_seed"] == 1  # text: a discrete domain
     assert not {"depth", "freeze", "treatment", "transfer.arm", "only_source"} & set(source_a)
     source_b = hparams_of(job("selffer", "B3B"), "source")
     assert source_b["label"] == "source baseB" and "beta" not in source_b
     target = hparams_of(job("transfer", "A3B+"))
-    assert (target["label"], target["depth"], target["beta"]) == ("A3B+", 3, 0.4)
+    assert (target["label"], target["depth"], target["beta"]) == ("A3B+", 3, "0.4")
     assert "transfer.arm" not in target  # the label says it
+
+
+def test_the_final_metrics_sort_after_the_curves_so_tensorboard_opens_on_curves(tmp_path):
+    from transfer_lab.train.tensorboard import TRIAL
+
+    logger = TensorBoardLogger(save_dir=str(tmp_path), name="job", version="target")
+    logger.log_metrics({"val/acc": 0.5}, step=1)
+    logger.log_metrics({TRIAL + "target_test_acc": 0.5}, step=0)
+    logger.finalize("success")
+    tags = EventAccumulator(str(tmp_path / "job" / "target")).Reload().Tags()["scalars"]
+    groups = sorted({tag.split("/")[0] for tag in tags} | {"source"})  # TensorBoard's order
+    assert groups == ["source", "target", TRIAL.rstrip("/")]

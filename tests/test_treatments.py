@@ -159,3 +159,41 @@ def test_direction_ba_swaps_the_halves():
     ba = build_job_data(compose(["paths.root_dir=.", "data.split_seed=3", "data.direction=BA"]))
     assert (ba.split.source, ba.split.target) == (ab.split.target, ab.split.source)
     assert ba.task_a.classes == ab.split.target and len(ba.task_a.binary) == 1
+
+
+def test_an_arm_is_planned_once_for_the_checks_the_planner_and_the_job(monkeypatch):
+    from transfer_lab.transfer import treatments
+
+    worked = []
+    real = treatments.plan_treatment
+    monkeypatch.setattr(
+        treatments, "plan_treatment", lambda *a, **k: worked.append(a) or real(*a, **k)
+    )
+    treatments.planned.cache_clear()
+    stages = ["conv1", "conv2", "fc1", "fc2"]
+    settings = {"arm": "A3B+", "treatment": "transfer", "depth": "all", "freeze": False}
+    asked = [
+        plan_from_config(settings, stages),
+        plan_from_config(OmegaConf.create(settings), stages),
+    ]
+    assert asked[0] is asked[1] and asked[0].label == "A3B+"
+    assert len(worked) == 1  # the checks' and the job's question: one plan
+    plan_from_config({**settings, "arm": "A2B"}, stages)
+    assert len(worked) == 2  # another arm: planned on its own
+
+
+def test_the_job_reads_its_stages_from_the_pre_flights_one_meta_device_build():
+    import json
+
+    from transfer_lab.config import checks
+    from transfer_lab.job.networks import stage_names
+
+    checks.meta_stage_names.cache_clear()
+    cfg = compose(["paths.root_dir=.", "backbone=lenet"])
+    images = build_job_data(cfg).source_images
+    channels, size, _ = images.shape  # as cli/preflight.check_backbones builds it
+    backbone = json.dumps(OmegaConf.to_container(cfg.backbone, resolve=True), sort_keys=True)
+    built = checks.meta_stage_names(backbone, channels, size)
+    assert stage_names(cfg, images) == list(built)
+    info = checks.meta_stage_names.cache_info()
+    assert (info.misses, info.hits) == (1, 1)  # built once, read twice

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from transfer_lab.train.folders import RunFolders
+
 
 @dataclass
 class JobContext:
@@ -16,6 +18,10 @@ class JobContext:
     overrides: tuple[str, ...] = ()
     number: str = ""  # the zero-padded grid number in a sweep, "" for a single run
     source_key: str = ""  # a sweep's source job: the cache key it trains (its folder's name)
+
+    def folders(self) -> RunFolders:
+        """Where a phase of this job writes (what train/ needs of it), once the run is named."""
+        return RunFolders(self.job_dir, self.tensorboard_dir, self.name)
 
     def name_run(self, label: str, source_task: str | None, beta: float, split_seed: int) -> None:
         """Name the TensorBoard run once the job knows its arm (before any phase logs)."""

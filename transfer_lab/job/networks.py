@@ -3,7 +3,6 @@ its optimiser and scheduler factories."""
 
 from __future__ import annotations
 
-import functools
 import json
 from functools import partial
 from typing import Any
@@ -12,6 +11,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from transfer_lab.config.checks import meta_stage_names
 from transfer_lab.data.images import ImageSet
 from transfer_lab.data.splits import Task
 from transfer_lab.errors import UserError
@@ -22,17 +22,12 @@ from transfer_lab.transfer.treatments import Plan
 
 
 def stage_names(cfg: DictConfig, images: ImageSet) -> list[str]:
-    """The backbone's stages, read from a network built on the meta device (no memory, no init),
-    once per backbone and image shape in a process (a sweep's plan asks it of every job)."""
+    """The backbone's stages for these images, from the checks' one meta-device build (no
+    memory, no init), shared with the pre-flight and made once per backbone and image shape in
+    a process (a sweep's plan asks it of every job)."""
     channels, height, _ = images.shape
     backbone = json.dumps(OmegaConf.to_container(cfg.backbone, resolve=True), sort_keys=True)
-    return list(_stage_names(backbone, channels, height))
-
-
-@functools.cache
-def _stage_names(backbone: str, channels: int, height: int) -> tuple[str, ...]:
-    with torch.device("meta"):
-        return tuple(backbone_from_config(json.loads(backbone), channels, height).stage_names)
+    return list(meta_stage_names(backbone, channels, height))
 
 
 def target_schedule(cfg: DictConfig, plan: Plan) -> DictConfig:

@@ -21,6 +21,7 @@ from transfer_lab.job.measures import backbone_from_state, source_measures, stag
 from transfer_lab.job.networks import stage_names
 from transfer_lab.job.source import run_source, source_definition_for
 from transfer_lab.job.target import baseb_definition, baseb_network, train_on_b
+from transfer_lab.machine import threads_line
 from transfer_lab.store.keys import code_sha256
 from transfer_lab.store.results import JobResults, PhaseResults
 from transfer_lab.train.tensorboard import log_hparams
@@ -56,6 +57,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     # 1. Check the config before anything is trained or written.
     validate(cfg)
     started = time.time()
+    log.info("%s · %s", ctx.banner, threads_line())  # they move the last bits of the numbers
 
     # 2. Split: both datasets, tasks A and B with their budgets, and the plan of the arm.
     job = data_tasks.build_job_data(cfg)
@@ -109,7 +111,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     elif plan.source_task == "B":
         source_state, results.source, _ = baseb_network(cfg, job, ctx, phase="source")
     if cfg.get("only_source"):  # a sweep's first phase: the source network is all it needs
-        log_hparams(configured_loggers(cfg, ctx, "source"), results, phase="source")
+        log_hparams(configured_loggers(cfg, ctx.folders(), "source"), results, phase="source")
         return finish(results, ctx, started)
 
     # 3b. How transferable the source's features look on B, stage by stage (cached).
@@ -137,7 +139,9 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
             results.target.cka = {"source": moved}
 
     # 5. Results: results.json (whole or absent) and the TensorBoard hparams session.
-    log_hparams(loggers or configured_loggers(cfg, ctx, "target"), results)  # baseB: cached
+    log_hparams(
+        loggers or configured_loggers(cfg, ctx.folders(), "target"), results
+    )  # baseB: cached
     finish(results, ctx, started)
     log.info(
         "%s · target test accuracy %.4f (validation %.4f), %s",

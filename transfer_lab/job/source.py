@@ -23,7 +23,7 @@ from transfer_lab.models.pretrained import expected_input, load_pretrained, pret
 from transfer_lab.store.cache import SourceCache
 from transfer_lab.store.keys import pretrained_definition, source_definition
 from transfer_lab.store.results import PhaseResults
-from transfer_lab.train.epoch_tests import epochs_to_test
+from transfer_lab.test_epochs import epochs_to_test
 from transfer_lab.train.fit import derived_seed, fit_and_test
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def run_source(
             "source",
             cfg.source,
             cfg,
-            ctx,
+            ctx.folders(),
             save_checkpoint=False,
             test_epochs=epochs_to_test(cfg, cfg.source, on_b=False),
         )

@@ -25,7 +25,7 @@ from transfer_lab.models.classifier import TransferModule
 from transfer_lab.store.cache import SourceCache
 from transfer_lab.store.keys import source_definition
 from transfer_lab.store.results import PhaseResults
-from transfer_lab.train.epoch_tests import epochs_to_test
+from transfer_lab.test_epochs import epochs_to_test
 from transfer_lab.train.fit import Fitted, derived_seed, fit_and_test
 from transfer_lab.transfer import arms
 from transfer_lab.transfer.treatments import Plan, plan_treatment
@@ -68,7 +68,7 @@ def train_on_b(
         phase,
         schedule,
         cfg,
-        ctx,
+        ctx.folders(),
         save_checkpoint=save_checkpoint,
         test_epochs=epochs_to_test(cfg, schedule, on_b=True),
         keep_last=keep_last,

@@ -21,7 +21,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from transfer_lab.report.collect import SOURCE_ONLY, TREATMENT_COLUMNS, design_columns
+from transfer_lab.report.collect import (
+    SOURCE_ONLY,
+    TREATMENT_COLUMNS,
+    design_columns,
+    distinct,
+)
 from transfer_lab.report.markdown import markdown_table
 from transfer_lab.transfer import arms
 from transfer_lab.transfer.arms import COPIED_FAMILIES
@@ -235,5 +240,8 @@ def report(sweep_dir: Path, frame: pd.DataFrame, draw_figures: bool = True):
         from transfer_lab.report.figures.measures import measures_figure
         from transfer_lab.report.tables import sweep_title
 
-        drawn = measures_figure(table, groups, sweep_dir / "figures", sweep_title(sweep_dir, frame))
+        titles = {name: MEASURE_TITLES[name] for name in measure_names(table)}
+        title = sweep_title(sweep_dir, frame)
+        data = ", ".join(map(str, distinct(frame.get("dataset", []))))
+        drawn = measures_figure(table, groups, sweep_dir / "figures", title, titles, data)
     return markdown(table, agreed, groups), drawn

@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 
 from transfer_lab.report import measures
-from transfer_lab.report.collect import collect, design_columns
+from transfer_lab.report.collect import collect, design_columns, distinct
 from transfer_lab.report.console import print_report
 from transfer_lab.report.markdown import write_markdown
 from transfer_lab.report.pairing import comparisons, paired_table
@@ -95,6 +95,7 @@ def report_sweep(
                 statistic=kind,
                 words=tables.statistic_words(kind),
                 per_class=images_per_class(tables.jobs),
+                data=", ".join(map(str, distinct(tables.jobs.get("dataset", [])))),
             )
             found, errors = draw_figures(data, sweep_dir / "figures")
             drawn, figure_errors = drawn + found, figure_errors + errors

@@ -3,7 +3,8 @@
 joblib does not number its workers, so each worker process claims a slot 0..n_jobs-1 by
 locking a file in the sweep folder, and keeps it for its life (a worker runs many jobs, and
 CUDA_VISIBLE_DEVICES only counts before CUDA starts in that process). Slot i gets GPU
-i mod (GPUs on the machine) and cores/n_jobs torch threads.
+i mod (GPUs on the machine) and usable CPUs / n_jobs torch threads (machine.worker_threads:
+fewer where OMP_NUM_THREADS asks for fewer), so the workers together fill the cores and no more.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import subprocess
 from pathlib import Path
 from typing import IO
 
-from transfer_lab.machine import worker_threads
+from transfer_lab.machine import usable_cpus, worker_threads
 from transfer_lab.store.atomic import open_lock, own_folder
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def pin_worker(sweep_dir: Path, n_jobs: int) -> str:
     """Give this worker its GPU (if any) and its CPU threads; returns a line saying which."""
     import torch
 
-    slots = n_jobs if n_jobs > 0 else os.cpu_count() or 1
+    slots = n_jobs if n_jobs > 0 else usable_cpus()
     slot = claim_slot(sweep_dir / ".workers", slots)
     gpus = visible_gpus()
     if gpus:
@@ -69,4 +70,4 @@ def pin_worker(sweep_dir: Path, n_jobs: int) -> str:
     torch.set_num_threads(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     gpu = f"GPU {os.environ['CUDA_VISIBLE_DEVICES']}" if gpus else "no GPU"
-    return f"worker {slot}: {gpu}, {threads} CPU thread(s)"
+    return f"worker {slot}: {gpu}, {threads} CPU thread(s) of {usable_cpus()} for {slots} worker(s)"

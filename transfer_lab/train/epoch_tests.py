@@ -9,7 +9,8 @@ Such a test runs when the epoch is over, in the same eval-mode pass as that epoc
 (train/validation.py), and writes only to this callback's own record: nothing goes through
 `self.log` or the trainer's metrics, so no selection, early stop or progress bar can read it.
 It runs in eval mode under no_grad and draws no random numbers the training reads (every epoch
-reseeds its own), so the trained and selected network are the same with or without it.
+reseeds its own), so the trained and selected network are the same with or without it. Which
+epochs are tested is transfer_lab/test_epochs.py's answer (torch-free: the source key reads it).
 """
 
 from __future__ import annotations
@@ -20,65 +21,6 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig
-
-from transfer_lab.errors import UserError
-
-WORDS = ("auto", "last", "all", "none")
-
-
-def resolve_test_epochs(
-    setting: Any,
-    epochs: int,
-    statistic: str | None = None,
-    paper_epoch: int | None = None,
-) -> list[int]:
-    """The 1-based epochs a phase of `epochs` epochs tests at, from its `test_epochs` setting.
-
-    "auto" tests what the paper's statistic needs and no more: every epoch for `mean_best`, else
-    `paper_epoch` (the epoch the paper reports, when it is within the phase) or the last epoch.
-    """
-    epochs = int(epochs)
-    if setting is None or setting == "none":
-        return []
-    if setting == "auto":
-        if statistic == "mean_best":
-            return list(range(1, epochs + 1))
-        if paper_epoch is not None and 1 <= int(paper_epoch) <= epochs:
-            return [int(paper_epoch)]
-        return [epochs]
-    if setting == "last":
-        return [epochs]
-    if setting == "all":
-        return list(range(1, epochs + 1))
-    if isinstance(setting, str) or not isinstance(setting, Iterable):
-        raise UserError(
-            f"test_epochs={setting!r} is not understood; use auto, last, all, none or a list "
-            f"of epochs such as [1, 21, 40]."
-        )
-    chosen = sorted({int(e) for e in setting})
-    outside = [e for e in chosen if not 1 <= e <= epochs]
-    if outside:
-        raise UserError(
-            f"test_epochs lists epoch(s) {outside} outside the phase's 1..{epochs}; list epochs "
-            f"it trains."
-        )
-    return chosen
-
-
-def epochs_to_test(cfg: DictConfig, phase_cfg: DictConfig, on_b: bool) -> list[int]:
-    """The 1-based epochs a phase also tests at for the paper's statistic (`test_epochs`).
-
-    `paper.epoch` is an epoch of B (the one CS6784's WRN curves end at), so it applies to
-    networks trained on B only.
-    """
-    paper = cfg.get("paper") or {}
-    return resolve_test_epochs(
-        phase_cfg.get("test_epochs", "auto"),
-        int(phase_cfg.epochs),
-        paper.get("statistic"),
-        paper.get("epoch") if on_b else None,
-    )
 
 
 @torch.no_grad()

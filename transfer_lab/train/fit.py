@@ -28,7 +28,6 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 
 from transfer_lab.errors import UserError
-from transfer_lab.job.context import JobContext
 from transfer_lab.store.atomic import file_sha256, link_sentence
 from transfer_lab.store.results import PhaseResults
 from transfer_lab.train.callbacks import (
@@ -39,6 +38,7 @@ from transfer_lab.train.callbacks import (
     check_finite_test,
 )
 from transfer_lab.train.epoch_tests import EpochTests
+from transfer_lab.train.folders import RunFolders
 from transfer_lab.train.selection import monitor_for
 from transfer_lab.train.trainer import build_trainer, is_distributed, one_device_settings
 from transfer_lab.train.validation import OnePassValidation, final_test
@@ -68,9 +68,9 @@ def derived_seed(seed: int, phase: str) -> int:
     return int(np.random.SeedSequence([int(seed), SEED_STREAMS[phase]]).generate_state(1)[0])
 
 
-def last_checkpoint(ctx: JobContext, phase: str) -> Path:
+def last_checkpoint(folders: RunFolders, phase: str) -> Path:
     """The phase's resumable checkpoint: weights, optimiser, scheduler, epoch and selection."""
-    return ctx.job_dir / "checkpoints" / f"{phase}-last.ckpt"
+    return folders.job_dir / "checkpoints" / f"{phase}-last.ckpt"
 
 
 # What Lightning's resume reads from a last checkpoint: without one of them the fit would fail
@@ -153,7 +153,7 @@ def fit_and_test(
     phase: str,
     phase_cfg: DictConfig,
     cfg: DictConfig,
-    ctx: JobContext,
+    folders: RunFolders,
     save_checkpoint: bool = True,
     test_epochs: Sequence[int] = (),
     keep_last: bool = False,
@@ -180,7 +180,7 @@ def fit_and_test(
     last = (
         [
             ModelCheckpoint(
-                dirpath=ctx.job_dir / "checkpoints",
+                dirpath=folders.job_dir / "checkpoints",
                 filename=f"{phase}-last",
                 save_top_k=1,
                 every_n_epochs=every,
@@ -201,9 +201,9 @@ def fit_and_test(
     validation = OnePassValidation(cfg.trainer.get("limit_val_batches"), tests)
     stamp = [ConfigStamp(config_fingerprint(cfg))] if every else []
     always = [validation, selection, tests, *last, *stamp, rates, seeds]
-    trainer = build_trainer(cfg, phase_cfg, ctx, phase, always, monitor)
+    trainer = build_trainer(cfg, phase_cfg, folders, phase, always, monitor)
     module.watched = watched_metrics(trainer.callbacks, bool(trainer.progress_bar_callback))
-    resume = last_checkpoint(ctx, phase)
+    resume = last_checkpoint(folders, phase)
     if resume.parent.is_symlink():  # every checkpoint would go where it points
         raise UserError(link_sentence(resume.parent))
     started = time.perf_counter()
@@ -226,7 +226,7 @@ def fit_and_test(
         tester = pl.Trainer(
             logger=False,
             callbacks=[],
-            default_root_dir=str(ctx.job_dir),
+            default_root_dir=str(folders.job_dir),
             **one_device_settings(cfg),
         )
     else:
@@ -236,7 +236,7 @@ def fit_and_test(
     kept = selection.state is not None
     checkpoint = None
     if kept and save_checkpoint:
-        checkpoint = selection.save(ctx.job_dir / "checkpoints" / f"{phase}.ckpt")
+        checkpoint = selection.save(folders.job_dir / "checkpoints" / f"{phase}.ckpt")
     results = PhaseResults(
         val_acc=selection.val_acc if kept else None,
         test_acc=float(tested["test/acc"]),

@@ -10,8 +10,11 @@ writer at most every few seconds, and flushes then; closing the logger writes th
 
 For reading: each tag carries its run's phase (`source/val/acc`, `target/val/acc`), so the two
 phases, of different lengths, get cards and step axes of their own; Lightning's `epoch` scalar
-is left out (it would be the first card, column and "Color by"); `hp/*` are the hparams
-session's final metrics, the same tags in every run.
+is left out (it would be the first card, column and "Color by"); `trial/*` are the hparams
+session's final metrics, the same tags in every run: one point each, so their group sorts after
+`source/` and `target/` (TensorBoard orders groups by name) and the dashboard opens on curves.
+Runs are named by design (job/context.run_name) so that "Color runs by regex" on `beta([0-9.]+)`
+or on the arm colours them by the swept axis (docs/tensorboard.md).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from torch.utils.tensorboard.summary import hparams, scalar
 
 from transfer_lab.store.results import JobResults
 
+TRIAL = "trial/"  # the hparams session's final metrics: after source/ and target/ by name
+
 
 class TensorBoardLogger(LightningTensorBoardLogger):
     """One event per `log_metrics` call, written and flushed at most every `flush_seconds`."""
@@ -42,7 +47,7 @@ class TensorBoardLogger(LightningTensorBoardLogger):
         self.tag_prefix = f"{version}/" if isinstance(version, str) else ""
 
     def tag(self, name: str) -> str:
-        return name if name.startswith("hp/") else self.tag_prefix + name
+        return name if name.startswith(TRIAL) else self.tag_prefix + name
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
@@ -95,14 +100,18 @@ def hparams_of(results: JobResults, phase: str = "target") -> dict[str, Any]:
     """The job's settings: the design values, then every other override.
 
     Settings that do not apply (β for scratch, say) are left out rather than given a dummy
-    value, so each column keeps one type across the sweep. A source's session names the task
-    it learnt (`source A`, `source baseB`) instead of the first job's arm that needed it.
+    value, so each column keeps one type across the sweep. β is written as text ("0.4"):
+    TensorBoard gives a text setting a discrete domain, so the HPARAMS tab filters by each β
+    with a checkbox instead of a range. A source's session names the task it learnt
+    (`source A`, `source baseB`) instead of the first job's arm that needed it.
     """
     params: dict[str, Any] = {k: getattr(results, k) for k in DESIGN}
     params.update(split_seed=results.split_seed, seed=results.seed)
     if results.has_source:
         params.update(
-            beta=results.beta, binary_heads=results.binary_heads, lr_scale=results.lr_scale
+            beta=f"{results.beta:g}" if results.beta is not None else None,
+            binary_heads=results.binary_heads,
+            lr_scale=results.lr_scale,
         )
     if phase == "source":
         learnt = "A" if results.treatment == "transfer" else "baseB"
@@ -128,7 +137,7 @@ def hparams_of(results: JobResults, phase: str = "target") -> dict[str, Any]:
 
 
 def log_hparams(loggers: list[Logger], results: JobResults, phase: str = "target") -> None:
-    """Write the session and the final metrics (hp/*) into the phase's TensorBoard run.
+    """Write the session and the final metrics (trial/*) into the phase's TensorBoard run.
 
     Every arm gets one in its target run, baseB too when its network came from the cache (the
     caller then passes loggers made for the run, with no curves in it), and a sweep's source
@@ -142,13 +151,13 @@ def log_hparams(loggers: list[Logger], results: JobResults, phase: str = "target
     if logger is None or finished is None:
         return
     source, target = results.source, results.target
-    metrics = {"hp/source_val_acc": source.val_acc, "hp/source_test_acc": source.test_acc}
+    metrics = {TRIAL + "source_val_acc": source.val_acc, TRIAL + "source_test_acc": source.test_acc}
     if phase == "target":
         metrics.update(
             {
-                "hp/target_test_acc": target.test_acc,
-                "hp/target_test_loss": target.test_loss,
-                "hp/target_val_acc": target.val_acc,
+                TRIAL + "target_test_acc": target.test_acc,
+                TRIAL + "target_test_loss": target.test_loss,
+                TRIAL + "target_val_acc": target.val_acc,
             }
         )
     logger.log_metrics({k: v for k, v in metrics.items() if v is not None}, step=0)

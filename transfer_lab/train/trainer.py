@@ -17,8 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar
 from pytorch_lightning.loggers import Logger
 
-from transfer_lab.job.context import JobContext
 from transfer_lab.train.callbacks import AtomicCheckpointIO, StopOnNonFiniteLoss
+from transfer_lab.train.folders import RunFolders
 from transfer_lab.train.selection import Monitor
 from transfer_lab.train.strategy import SPAWNED_DDP, strategy_for  # noqa: F401 (re-exported)
 
@@ -69,9 +69,9 @@ def configured_callbacks(
     return callbacks
 
 
-def configured_loggers(cfg: DictConfig, ctx: JobContext, phase: str) -> list[Logger]:
+def configured_loggers(cfg: DictConfig, folders: RunFolders, phase: str) -> list[Logger]:
     """The `logger` group's entries, each writing under the job's log folder as <job>/<phase>."""
-    where = {"save_dir": str(ctx.tensorboard_dir), "name": ctx.name, "version": phase}
+    where = {"save_dir": str(folders.tensorboard_dir), "name": folders.run, "version": phase}
     loggers = []
     for entry in (cfg.get("logger") or {}).values():
         if entry:
@@ -83,7 +83,7 @@ def configured_loggers(cfg: DictConfig, ctx: JobContext, phase: str) -> list[Log
 def build_trainer(
     cfg: DictConfig,
     phase_cfg: DictConfig,
-    ctx: JobContext,
+    folders: RunFolders,
     phase: str,
     always: list[pl.Callback],
     monitor: Monitor,
@@ -108,8 +108,8 @@ def build_trainer(
     return pl.Trainer(
         max_epochs=int(phase_cfg.epochs),
         callbacks=callbacks,
-        logger=configured_loggers(cfg, ctx, phase) or False,
-        default_root_dir=str(ctx.job_dir),
+        logger=configured_loggers(cfg, folders, phase) or False,
+        default_root_dir=str(folders.job_dir),
         **settings,
     )
 

@@ -3,6 +3,7 @@ grammar and families are in `arms.py`)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -103,16 +104,23 @@ def plan_treatment(
     return Plan(treatment, m, source, cut, cut[:n])
 
 
+PLAN_KEYS = ("arm", "treatment", "depth", "freeze", "freeze_depth")
+
+
 def plan_from_config(transfer: Mapping[str, Any], stages: Sequence[str]) -> Plan:
     """The plan a `transfer` config asks for: by `arm` name when given, else by its keys.
 
-    `transfer.freeze_depth` (when set) decides the frozen stages either way.
+    `transfer.freeze_depth` (when set) decides the frozen stages either way. The checks, the
+    sweep's planner and the job each ask this of a job; the answer is worked out once per
+    process for the same settings and stages, and they share it (a Plan is frozen).
     """
-    arm = transfer.get("arm")
+    return planned(tuple(transfer.get(key) for key in PLAN_KEYS), tuple(stages))
+
+
+@functools.cache
+def planned(settings: tuple, stages: tuple[str, ...]) -> Plan:
+    """plan_from_config's answer for its PLAN_KEYS values, once per distinct question."""
+    arm, treatment, depth, freeze, freeze_depth = settings
     if arm:
         treatment, depth, freeze = parse_arm(arm)
-    else:
-        treatment, depth, freeze = transfer["treatment"], transfer["depth"], transfer["freeze"]
-    return plan_treatment(
-        str(treatment), depth, bool(freeze), stages, freeze_depth=transfer.get("freeze_depth")
-    )
+    return plan_treatment(str(treatment), depth, bool(freeze), stages, freeze_depth=freeze_depth)

@@ -55,6 +55,8 @@ def cs6784_paired_difference(pairs: pd.DataFrame | None = None) -> Paired:
 
 
 def cs6784_panel(ax: Axes) -> None:
+    """CS6784's published B results, as accuracy (100 − their error), so the panel reads like
+    the tables and the figure beside it: up is better, a paired difference > 0 favours β."""
     unpaired = published.cs6784_unpaired()
     for index, (heads, rows) in enumerate(unpaired.groupby("binary_heads")):
         rows = rows.sort_values("beta")
@@ -62,7 +64,7 @@ def cs6784_panel(ax: Axes) -> None:
         words = "baseline (β = 0)" if heads == 0 else f"K={heads}"
         ax.plot(
             rows["beta"],
-            rows["target_test_error_pct"],
+            100 - rows["target_test_error_pct"],
             color=style["color"],
             marker=style["marker"],
             linestyle="-" if len(rows) > 1 else "none",
@@ -71,8 +73,8 @@ def cs6784_panel(ax: Axes) -> None:
     pairs = published.cs6784_paired_by_split()
     result = cs6784_paired_difference(pairs)
     for x, column in ((0.0, "target_error_baseline_pct"), (0.4, "target_error_beta0.4_pct")):
-        low, high = t_interval(pairs[column].to_numpy())
-        mean = pairs[column].mean()
+        low, high = t_interval(100 - pairs[column].to_numpy())
+        mean = 100 - pairs[column].mean()
         ax.errorbar(
             [x + 0.02],
             [mean],
@@ -84,8 +86,8 @@ def cs6784_panel(ax: Axes) -> None:
             label=f"paired, same {result.n} splits (mean, 95% CI)" if x == 0 else None,
         )
     ax.annotate(
-        f"paired difference: {result.diff_mean:+.2f} points\n"
-        f"95% CI [{result.ci_low:+.2f}, {result.ci_high:+.2f}], p={result.p_t:.2f}",
+        f"paired difference in accuracy: {-result.diff_mean:+.2f} points\n"
+        f"95% CI [{-result.ci_high:+.2f}, {-result.ci_low:+.2f}], p={result.p_t:.2f}",
         (0.98, 0.97),
         xycoords="axes fraction",
         ha="right",
@@ -93,10 +95,10 @@ def cs6784_panel(ax: Axes) -> None:
         fontsize=8,
     )
     ax.set_xlabel("β")
-    ax.set_ylabel("target task B: test error (%)")
+    ax.set_ylabel("target task B: test accuracy (%)")
     ax.set_title(
         "Published overlay: CS6784 (CIFAR-100 50/50, DenseNet-BC;\nother data and network; "
-        "test error at the last epoch)",
+        "100 − test error at the last epoch)",
         fontsize=9,
     )
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)

@@ -1,5 +1,6 @@
-"""CS6784's question: source (A) and target (B) test error against β with 95% bands, and the
-paired change in B's error against β = 0 on the same splits."""
+"""CS6784's question: source (A) and target (B) test accuracy against β with 95% bands, each
+split seed's dots joined across β, and the paired change in B's accuracy against β = 0 on the
+same splits: the tables' metric and sign (Δ > 0: β helped)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from transfer_lab.report.collect import distinct
 from transfer_lab.report.figures.anchor_panels import cs6784_panel
 from transfer_lab.report.figures.plotting import (
     SweepData,
+    draw_pair_lines,
     draw_paired,
     draw_series,
     fit_to_points,
@@ -42,9 +44,8 @@ def beta_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
         for ax, metric in zip(
             axes[:2], (sweep.metric("source"), sweep.metric("target")), strict=True
         ):
-            banded += draw_series(
-                ax, xs, [values_of(c, metric) for c in members], style, label, error=True
-            )
+            banded += draw_series(ax, xs, [values_of(c, metric) for c in members], style, label)
+            draw_pair_lines(ax, xs, members, metric, style)
         points = sweep.paired_points(BETA, members, lambda c: float(c.values["beta"]))
         if points:
             draw_paired(
@@ -53,24 +54,26 @@ def beta_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
                 style,
                 label,
                 offset=0.01 * index,
-                negate=True,  # accuracy gained is error lost
                 annotate=len(groups) <= 2,
             )
     for ax, task in zip(axes[:2], ("source task A", "target task B"), strict=True):
         fit_to_points(ax)
         ax.set_xlabel("β: weight of the binary-head loss on A")
-        ax.set_ylabel(f"{task}: test error (%)")
-        ax.set_title(f"Test error on {task} against β")
+        ax.set_ylabel(f"{task}: test accuracy (%)")
+        ax.set_title(f"Test accuracy on {task} against β")
     # one legend for every panel (the same lines), beside B's, outside the data
-    place_legend(axes[1], legend_note(banded))
+    place_legend(axes[1], legend_note(banded) + "\nthin lines: one split seed")
+    low, high = axes[1].get_xlim()
+    pad = 0.06 * (high - low)  # the last β's p-value fits inside the paired panel
+    for ax in axes[: 2 + has_pairs]:
+        ax.set_xlim(low - pad, high + pad)
     if has_pairs:
         ax = axes[2]
-        ax.set_xlim(axes[1].get_xlim())
         ax.set_xlabel("β")
-        ax.set_ylabel("change in B test error (points)")
+        ax.set_ylabel("Δ B test accuracy (points; > 0: β helped)")
         ax.set_title(
-            "Paired: B error(β) − B error(β = 0), same split seeds\nbars: 95% t-interval of "
-            "the mean difference; p: paired t-test, raw",
+            "Paired: B accuracy(β) − B accuracy(β = 0), same split seeds\nbars: 95% t-interval "
+            "of the mean difference; p: paired t-test, raw",
             fontsize=10,
         )
     if sweep.anchors:

@@ -2,7 +2,8 @@
 one panel per transferability measure against the source's stage.
 
 It draws `report/measures.py`'s table (one row per split seed, training seed and depth), not
-the sweep's configurations, so it is called from there rather than listed in FIGURES.
+the sweep's configurations, so it is called from there rather than listed in FIGURES; that
+module also says which measures to draw and their titles, so this one imports nothing back.
 """
 
 from __future__ import annotations
@@ -12,19 +13,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from transfer_lab.report.measures import MEASURE_TITLES, measure_names
 from transfer_lab.transfer.arms import COPIED_FAMILIES, FAMILY_WORDS
 
 
 def measures_figure(
-    table: pd.DataFrame, groups: list[str], out_dir: Path, sweep_name: str
+    table: pd.DataFrame,
+    groups: list[str],
+    out_dir: Path,
+    sweep_name: str,
+    titles: dict[str, str],
+    data: str = "",
 ) -> list[Path]:
-    """Per group: the measured curves against n, then one panel per measure against n."""
+    """Per group: the measured curves against n, then one panel per measure against n
+    (`titles`: each measure's column in `table` and its panel's title, in drawing order;
+    `data`: the dataset the jobs trained on, for the title)."""
     from matplotlib.figure import Figure  # matplotlib only when drawing: the report starts fast
 
     from transfer_lab.report.figures.plotting import FAMILY_STYLE, place_legend, save
 
-    names = measure_names(table)
+    names = list(titles)
     curves = [c for c in COPIED_FAMILIES if c in table and table[c].notna().any()]
     written: list[Path] = []
     for key, members in table.groupby(groups, dropna=False) if groups else [((), table)]:
@@ -61,7 +68,7 @@ def measures_figure(
                 ax.plot(seed["depth"], seed[name], color="#999999", lw=0.8, alpha=0.7)
             mean = members.groupby("depth")[name].mean()
             ax.plot(mean.index, mean.to_numpy(), color="#c62828", marker="o", lw=2)
-            ax.set(title=MEASURE_TITLES[name])
+            ax.set(title=titles[name])
         stages = members.drop_duplicates("depth").sort_values("depth")
         for ax in axes:  # the stage copied at cut depth n, by the backbone's name for it
             ax.set_xticks(stages["depth"].tolist(), stages["stage"].astype(str).tolist())
@@ -69,7 +76,8 @@ def measures_figure(
         words = ", ".join(f"{g}={v}" for g, v in zip(groups, key if groups else (), strict=False))
         seeds = members["split_seed"].nunique()
         figure.suptitle(
-            f"Transferability measures · {sweep_name} · n = {seeds} split seeds\n"
+            f"Transferability measures{f' on {data}' if data else ''} · {sweep_name} · "
+            f"n = {seeds} split seeds\n"
             "the source on A measured on B's budget · grey: split seeds · red: mean"
             + (f" · {words}" if words else ""),
             fontsize=10,

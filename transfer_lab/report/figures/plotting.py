@@ -77,8 +77,10 @@ def place_legend(ax: Axes, title: str | None = None, below: bool = False, **opti
 class SweepData:
     """What every figure reads from the report: configurations, the design columns that vary
     between them, the paired comparisons, the sweep's name for titles (its experiment and
-    date, tables.sweep_title), whether to add the published numbers' panel, and which
-    statistic to plot (`statistic`, with `words` for the titles; report/statistic.py).
+    date, tables.sweep_title), the data its jobs trained on (`data`, so a study on another
+    dataset is not taken for the experiment's default), whether to add the published numbers'
+    panel, and which statistic to plot (`statistic`, with `words` for the titles;
+    report/statistic.py).
     Figures in the paper's statistic are saved as <name>_paper, so both kinds can sit side by
     side. `per_class` maps each data.fraction to B's mean training images per class, for the
     budget axis."""
@@ -91,6 +93,7 @@ class SweepData:
     statistic: str = OURS
     words: str = OURS_WORDS
     per_class: dict[float, float] = field(default_factory=dict)
+    data: str = ""
 
     def metric(self, phase: str) -> str:
         """The column a figure plots for a phase's test accuracy in this statistic."""
@@ -106,10 +109,12 @@ class SweepData:
         return f"test accuracy: {self.words}"
 
     def suptitle(self, figure: Figure, what: str, configs=None, statistic: bool = True) -> None:
-        """The figure's title: what it shows, the sweep (experiment and date), n, the statistic."""
+        """The figure's title: what it shows, on which data, the sweep (experiment and date), n,
+        the statistic."""
         configs = self.configs if configs is None else configs
         counts = [len(c.metric(self.metric("target"))) for c in configs]
-        first = f"{what} · {self.name} · n = {n_words(counts)} split seeds per configuration"
+        on = f" on {self.data}" if self.data else ""
+        first = f"{what}{on} · {self.name} · n = {n_words(counts)} split seeds per configuration"
         figure.suptitle(first + (f"\n{self.title_note}" if statistic else ""), fontsize=9)
 
     def paired_points(
@@ -210,17 +215,14 @@ def draw_series(
     label: str,
     offset: float = 0.0,
     band: bool = True,
-    error: bool = False,
     as_percent: bool = True,
 ) -> list[int]:
     """Points for every replicate, the mean as a line, a 95% band where there are 3+ values;
     returns how many values each banded point has (none: no band drawn), for legend_note.
 
-    Accuracies are drawn in % (errors as 100 − %, with `error`); other values (losses) as they
-    are, with `as_percent=False`."""
-    scale = (lambda v: 100 - percent(v)) if error else percent
-    if not as_percent:
-        scale = lambda v: np.asarray(v, dtype=float)  # noqa: E731
+    Accuracies are drawn in %, as the tables show them; other values (losses) as they are,
+    with `as_percent=False`."""
+    scale = percent if as_percent else (lambda v: np.asarray(v, dtype=float))
     face = style.get("facecolor", style["color"])
     means, lows, highs = [], [], []
     banded: list[int] = []
@@ -258,10 +260,31 @@ def draw_series(
         low_line, high_line = scale(lows), scale(highs)
         if as_percent:
             low_line, high_line = np.clip(low_line, 0, 100), np.clip(high_line, 0, 100)
-        if error:
-            low_line, high_line = high_line, low_line
         ax.fill_between(xs, low_line, high_line, color=style["color"], alpha=0.12, linewidth=0)
     return banded
+
+
+def draw_pair_lines(
+    ax: Axes, xs: list[float], members: list[Configuration], metric: str, style: dict[str, Any]
+) -> None:
+    """A thin line through each split seed's dots across the members, so the dots that a paired
+    test compares read as pairs (with two β levels, one segment per split seed)."""
+    replicates = sorted({key for config in members for key in config.metric(metric)})
+    for key in replicates:
+        joined = [
+            (x, config.metric(metric)[key])
+            for x, config in zip(xs, members, strict=True)
+            if key in config.metric(metric)
+        ]
+        if len(joined) >= 2:
+            ax.plot(
+                [x for x, _ in joined],
+                percent([v for _, v in joined]),
+                color=style["color"],
+                linewidth=0.7,
+                alpha=0.35,
+                zorder=2,
+            )
 
 
 def fit_to_points(ax: Axes) -> None:
@@ -291,20 +314,16 @@ def draw_paired(
     style: dict[str, Any],
     label: str,
     offset: float = 0.0,
-    negate: bool = False,
     annotate: bool = True,
     as_percent: bool = True,
 ) -> None:
     """Mean paired difference (points) at each x with its 95% CI, p-values written above;
     differences of accuracies in points, of other values (losses) as they are."""
-    sign = -1 if negate else 1
     scale = percent if as_percent else (lambda v: np.asarray(v, dtype=float))
     xs = np.array([x for x, _ in points], dtype=float) + offset
-    mean = sign * scale([r.diff_mean for _, r in points])
-    low = sign * scale([r.ci_low for _, r in points])
-    high = sign * scale([r.ci_high for _, r in points])
-    if negate:
-        low, high = high, low
+    mean = scale([r.diff_mean for _, r in points])
+    low = scale([r.ci_low for _, r in points])
+    high = scale([r.ci_high for _, r in points])
     err = np.vstack(
         [mean - np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high) - mean]
     )
@@ -333,7 +352,7 @@ def draw_paired(
                 color=style["color"],
             )
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.margins(y=0.18)  # room for the p-values above the bars
+    ax.margins(x=0.12, y=0.18)  # room for the p-values above the bars, the last one included
 
 
 def draw_paired_by_depth(
