@@ -229,3 +229,12 @@ def report(tables: SweepTables, draw: bool = True) -> tuple[list[str], list[Path
 
         figures = convergence_figure(summary, rows, tables, tables.sweep_dir / "figures")
     return section(tables, summary, rows, [p for p in figures if p.suffix == ".png"]), figures
+
+
+def advice_lines(section_lines: list[str]) -> list[str]:
+    """The section's lines on what to raise, as plain text for the console."""
+    return [
+        "convergence: " + line[2:].strip().replace("**", "").replace("`", "")
+        for line in section_lines
+        if line.startswith("- ")
+    ]

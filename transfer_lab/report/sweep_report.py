@@ -107,6 +107,7 @@ def report_sweep(
     except Exception as error:  # like a figure: never at the cost of the tables
         log.warning("measures section not written: %s", error, exc_info=True)
         figure_errors.append(f"the measures section failed: {type(error).__name__}: {error}")
+    found: list[str] = []
     try:  # whether the networks finished learning, and what to raise where they did not
         found, convergence_figures = convergence.report(tables, draw)
         sections, drawn = [*found, *sections], drawn + convergence_figures
@@ -116,4 +117,6 @@ def report_sweep(
     sections += provenance.section(sweep_dir)
     write_markdown(tables, drawn, figure_errors, sections)
     print_report(console, tables, drawn, figure_errors)
+    for line in convergence.advice_lines(found):
+        console.print(line, markup=False)
     return len(tables.problems)
