@@ -504,3 +504,35 @@ def test_report_refuses_a_folder_that_holds_no_sweep(tmp_path, capsys):
         error = capsys.readouterr().err
         assert error.count("\n") == 1 and "holds no sweep" in error and str(folder) in error
         assert list(folder.glob("*.csv")) == [] and not (folder / "summary.md").exists()
+
+
+def test_summary_names_the_code_versions_machine_and_times_that_made_the_sweep(tmp_path):
+    sweep = tmp_path / "provenance"
+    for seed in range(2):
+        results = ok_results(0.8, split_seed=seed)
+        results["cpu_seconds"] = 90.0
+        results["provenance"] = {
+            "commit": "abc123",
+            "dirty": seed == 1,
+            "torch": "2.14.1",
+            "lightning": "2.6.6",
+            "python": "3.11.7",
+            "threads": 1,
+            "precision": "32-true",
+            "host": "vm",
+            "started": 1000.0 + 60 * seed,
+            "finished": 1100.0 + 60 * seed,
+        }
+        make_job(sweep, seed, [f"data.split_seed={seed}"], results)
+    source = sweep / "sources" / "k0"
+    source.mkdir(parents=True)
+    (source / "results.json").write_text(
+        json.dumps({**ok_results(0.9, split_seed=0), "cpu_seconds": 30.0, "provenance": {}})
+    )
+    report(sweep, draw=False)
+    text = (sweep / "summary.md").read_text()
+    assert "## Provenance" in text
+    assert "abc123, abc123 (with uncommitted changes)" in text
+    assert "torch 2.14.1, Lightning 2.6.6" in text and "CPU threads per job: 1" in text
+    assert "wall time: 2 min 40 s" in text  # 1000 → 1160
+    assert "CPU time: 3 min 30 s" in text  # 90 + 90 + the source's 30
