@@ -187,6 +187,7 @@ def paired_table(found: list[Comparison], name_columns: list[str]) -> pd.DataFra
     table.insert(
         table.columns.get_loc("holm_family") + 1, "holm_m", family["p_t"].transform("count")
     )
+    table.insert(table.columns.get_loc("ci_high") + 1, "detectable", table.pop("detectable"))
     # differences of two accuracies lie in [−1, 1]; a t-interval from few pairs may not
     table[["ci_low", "ci_high"]] = table[["ci_low", "ci_high"]].clip(-1.0, 1.0)
     return table
