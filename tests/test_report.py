@@ -377,11 +377,11 @@ def beta_family_sweep(root: Path, seeds: int) -> Path:
     sweep = root / f"family{seeds}"
     number = 0
     gains = {
-        0.0: [0.0] * 5,
-        0.2: [0.01, 0.02, 0.0, 0.03, 0.01],
-        0.4: [0.03, 0.02, 0.04, 0.03, 0.05],
+        0.0: [0.0] * 6,
+        0.2: [0.01, 0.02, 0.0, 0.03, 0.01, 0.02],
+        0.4: [0.03, 0.02, 0.04, 0.03, 0.05, 0.04],
     }
-    gains[0.67] = [-0.01, 0.02, 0.0, -0.02, 0.01]
+    gains[0.67] = [-0.01, 0.02, 0.0, -0.02, 0.01, 0.0]
     for beta, gain in gains.items():
         for split_seed in range(seeds):
             target = 0.7 + 0.05 * split_seed + gain[split_seed]
@@ -415,17 +415,70 @@ def test_comparisons_against_one_baseline_get_holm_adjusted_p_beside_the_raw_p(t
     assert holm_cell in console and holm_cell in (sweep / "summary.md").read_text()
 
 
-def test_fewer_than_five_pairs_are_warned_about_and_five_are_not(tmp_path):
-    few = beta_family_sweep(tmp_path, 3)
+def test_fewer_than_six_pairs_are_first_looks_and_six_are_not(tmp_path):
+    few = beta_family_sweep(tmp_path, 5)  # Wilcoxon's floor at n = 5 is 0.0625 > 0.05
     _, console = report(few, draw=False)
     markdown = (few / "summary.md").read_text()
-    assert "fewer than 5 pairs" in console and "0.25 at n = 3" in console
-    assert "> **Warning:** \\* fewer than 5 pairs" in markdown and "| 3* |" in markdown
+    assert "fewer than 6 pairs" in console and "0.0625 at n = 5" in console
+    assert "> **Warning:** \\* first look, not a finding" in markdown and "| 5* |" in markdown
+    assert pd.read_csv(few / "paired.csv")["first_look"].all()
 
-    enough = beta_family_sweep(tmp_path, 5)
+    enough = beta_family_sweep(tmp_path, 6)
     _, console = report(enough, draw=False)
     markdown = (enough / "summary.md").read_text()
-    assert "fewer than" not in console and "Warning" not in markdown and "| 5 |" in markdown
+    assert "fewer than" not in console and "Warning" not in markdown and "| 6 |" in markdown
+    assert not pd.read_csv(enough / "paired.csv")["first_look"].any()
+
+
+def test_each_comparison_states_the_difference_it_could_detect(tmp_path):
+    from transfer_lab.report.statistics import detectable_difference
+
+    sweep = beta_family_sweep(tmp_path, 6)
+    report(sweep, draw=False)
+    paired = pd.read_csv(sweep / "paired.csv")
+    for row in paired.itertuples():
+        expected = detectable_difference(row.diff_std, row.pairs)
+        assert row.detectable == pytest.approx(expected, nan_ok=True)
+    target = paired[paired["metric"] == "target_test_acc"]
+    assert target["detectable"].notna().all()
+    shown = f"{100 * target['detectable'].iloc[0]:.2f}"
+    assert "detectable (points)" in (sweep / "summary.md").read_text()
+    assert f"| {shown} |" in (sweep / "summary.md").read_text()
+
+
+def test_holm_runs_over_the_depths_of_an_arm_family_and_the_budgets_of_a_study(tmp_path):
+    """AnB+ against baseB at n = 1, 2 and two budgets is one family of four; AnB another."""
+    from transfer_lab.report.statistics import holm
+
+    sweep, number = tmp_path / "family", 0
+    arms = [("baseB", "scratch", 0, False), ("A1B", "transfer", 1, True)]
+    arms += [("A1B+", "transfer", 1, False), ("A2B+", "transfer", 2, False)]
+    for fraction in (0.1, 0.5):
+        for label, treatment, depth, freeze in arms:
+            for split_seed in range(4):
+                gain = (
+                    0.0 if treatment == "scratch" else 0.01 * (split_seed + depth) + fraction / 10
+                )
+                results = ok_results(
+                    0.7 + 0.03 * split_seed + gain,
+                    split_seed=split_seed,
+                    treatment=treatment,
+                    depth=depth,
+                    freeze=freeze,
+                    fraction=fraction,
+                )
+                overrides = [f"transfer.arm={label}", f"data.fraction={fraction}"]
+                make_job(sweep, number, [*overrides, f"data.split_seed={split_seed}"], results)
+                number += 1
+    report(sweep, draw=False)
+    paired = pd.read_csv(sweep / "paired.csv")
+    target = paired[(paired["metric"] == "target_test_acc") & (paired["comparison"] == "vs baseB")]
+    plus = target[target["config"].str.startswith(("A1B+", "A2B+"))]
+    assert len(plus) == 4 and plus["holm_family"].nunique() == 1 and (plus["holm_m"] == 4).all()
+    assert plus["p_t_holm"].to_numpy() == pytest.approx(holm(plus["p_t"].to_numpy()))
+    frozen = target[target["config"].str.startswith("A1B ")]
+    assert len(frozen) == 2 and (frozen["holm_m"] == 2).all()
+    assert set(frozen["holm_family"]).isdisjoint(plus["holm_family"])
 
 
 def test_accuracy_intervals_in_summary_csv_stay_within_0_and_1(tmp_path):
@@ -451,3 +504,35 @@ def test_report_refuses_a_folder_that_holds_no_sweep(tmp_path, capsys):
         error = capsys.readouterr().err
         assert error.count("\n") == 1 and "holds no sweep" in error and str(folder) in error
         assert list(folder.glob("*.csv")) == [] and not (folder / "summary.md").exists()
+
+
+def test_summary_names_the_code_versions_machine_and_times_that_made_the_sweep(tmp_path):
+    sweep = tmp_path / "provenance"
+    for seed in range(2):
+        results = ok_results(0.8, split_seed=seed)
+        results["cpu_seconds"] = 90.0
+        results["provenance"] = {
+            "commit": "abc123",
+            "dirty": seed == 1,
+            "torch": "2.14.1",
+            "lightning": "2.6.6",
+            "python": "3.11.7",
+            "threads": 1,
+            "precision": "32-true",
+            "host": "vm",
+            "started": 1000.0 + 60 * seed,
+            "finished": 1100.0 + 60 * seed,
+        }
+        make_job(sweep, seed, [f"data.split_seed={seed}"], results)
+    source = sweep / "sources" / "k0"
+    source.mkdir(parents=True)
+    (source / "results.json").write_text(
+        json.dumps({**ok_results(0.9, split_seed=0), "cpu_seconds": 30.0, "provenance": {}})
+    )
+    report(sweep, draw=False)
+    text = (sweep / "summary.md").read_text()
+    assert "## Provenance" in text
+    assert "abc123, abc123 (with uncommitted changes)" in text
+    assert "torch 2.14.1, Lightning 2.6.6" in text and "CPU threads per job: 1" in text
+    assert "wall time: 2 min 40 s" in text  # 1000 → 1160
+    assert "CPU time: 3 min 30 s" in text  # 90 + 90 + the source's 30

@@ -135,3 +135,44 @@ def test_wilcoxon_floor_is_the_exact_tests_smallest_p():
     assert [wilcoxon_floor(n) for n in (3, 4, 5)] == [0.25, 0.125, 0.0625]
     # every difference positive is the most extreme sign pattern: scipy's exact p hits the floor
     assert paired([0.9, 0.8, 0.7, 0.6], [0.8, 0.6, 0.4, 0.2]).p_wilcoxon == pytest.approx(0.125)
+
+
+def test_power_at_no_difference_is_the_tests_level():
+    from transfer_lab.report.statistics import t_test_power
+
+    for n in (2, 3, 6, 20):
+        assert t_test_power(0.0, n) == pytest.approx(0.05, abs=1e-9)
+
+
+def test_detectable_difference_meets_the_normal_closed_form_for_many_pairs():
+    """With n → ∞ the paired t-test is a z-test: δ = (z₀.₉₇₅ + z₀.₈) · sd / √n, the closed form
+    1.959964 + 0.841621 = 2.801585 (the far tail adds under 1e-9)."""
+    from transfer_lab.report.statistics import detectable_difference
+
+    n, sd = 40_000, 0.03
+    assert detectable_difference(sd, n) == pytest.approx(2.801585 * sd / math.sqrt(n), rel=2e-4)
+
+
+def test_detectable_difference_with_few_pairs_is_wider_than_the_normal_one_and_has_80_percent_power():
+    """At n = 6 the t's heavier tails ask for more than the z closed form (2.8016·sd/√6 =
+    1.1437·sd); a simulated paired t-test at the returned difference rejects 80% of the time."""
+    from scipy import stats
+
+    from transfer_lab.report.statistics import detectable_difference
+
+    n, sd = 6, 0.02
+    effect = detectable_difference(sd, n)
+    assert effect > 2.801585 * sd / math.sqrt(n) * 1.2
+    rng = np.random.default_rng(0)
+    draws = rng.normal(effect, sd, size=(40_000, n))
+    p = stats.ttest_1samp(draws, 0.0, axis=1).pvalue
+    assert (p < 0.05).mean() == pytest.approx(0.80, abs=0.01)
+
+
+def test_detectable_difference_needs_two_pairs_and_a_spread():
+    from transfer_lab.report.statistics import detectable_difference
+
+    assert math.isnan(detectable_difference(0.02, 1))
+    assert math.isnan(detectable_difference(0.0, 5))
+    assert math.isnan(paired([0.8], [0.7]).detectable)
+    assert paired([0.81, 0.72, 0.96], [0.80, 0.70, 0.90]).detectable > 0

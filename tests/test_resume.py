@@ -111,9 +111,10 @@ def test_a_stopped_job_resumes_from_its_last_checkpoint_to_the_same_selection(cl
         json.loads((cli.cwd / d / "results.json").read_text()) for d in ("whole", "cut")
     )
     assert resumed["status"] == "ok"
-    for key in ("val_acc", "test_acc", "epochs", "test_history"):
+    for key in ("val_acc", "test_acc", "epochs", "test_history", "history", "convergence"):
         assert resumed["target"][key] == whole["target"][key], key
     assert resumed["target"]["test_history"]["epoch"] == [1, 2, 3, 4]
+    assert len(resumed["target"]["history"]["train_loss"]) == 4  # the epoch history resumes too
     a, b = selected_weights(cli.cwd / "whole"), selected_weights(cut)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not (cut / "checkpoints" / "target-last.ckpt").exists()  # done: nothing to resume

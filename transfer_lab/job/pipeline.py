@@ -24,6 +24,7 @@ from transfer_lab.job.target import baseb_definition, baseb_network, train_on_b
 from transfer_lab.machine import threads_line
 from transfer_lab.store.keys import code_sha256
 from transfer_lab.store.results import JobResults, PhaseResults
+from transfer_lab.train.provenance import Started, cpu_time, provenance
 from transfer_lab.train.tensorboard import log_hparams
 from transfer_lab.train.trainer import configured_loggers
 from transfer_lab.transfer import arms
@@ -56,7 +57,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     """Run one job end to end and return its results (also written to results.json)."""
     # 1. Check the config before anything is trained or written.
     validate(cfg)
-    started = time.time()
+    started = Started.now()
     log.info("%s · %s", ctx.banner, threads_line())  # they move the last bits of the numbers
 
     # 2. Split: both datasets, tasks A and B with their budgets, and the plan of the arm.
@@ -153,11 +154,13 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     return results
 
 
-def finish(results: JobResults, ctx: JobContext, started: float) -> JobResults:
+def finish(results: JobResults, ctx: JobContext, started: Started) -> JobResults:
     """Mark the job done and write results.json (whole or absent); a finished job has nothing
     left to resume, so its last checkpoints, which only take disk space, go."""
     results.status = "ok"
-    results.seconds = round(time.time() - started, 2)
+    results.seconds = round(time.time() - started.wall, 2)
+    results.cpu_seconds = round(cpu_time() - started.cpu, 2)
+    results.provenance = provenance((results.config.get("trainer") or {}).get("precision"), started)
     results.write(ctx.job_dir)
     for last in (ctx.job_dir / "checkpoints").glob("*-last.*"):
         last.unlink()
@@ -170,7 +173,7 @@ def finish_measures_only(
     job: data_tasks.JobData,
     source_state: dict,
     results: JobResults,
-    started: float,
+    started: Started,
 ) -> JobResults:
     """Train (or reuse) baseB, record CKA between the source and baseB per stage, write results."""
     base_b_state, _, _ = baseb_network(cfg, job, ctx, phase="source")

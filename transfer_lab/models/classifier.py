@@ -87,6 +87,7 @@ class TransferModule(pl.LightningModule):
         # one, unless the phase names the few its callbacks watch (train/fit.py)
         self.watched = set(SELECTABLE)
         self.validated: dict[str, torch.Tensor] = {}  # the last validation's epoch means
+        self.trained: dict[str, torch.Tensor] = {}  # the last training epoch's means
         self.train()  # Lightning keeps each submodule's mode, so frozen BN must start in eval
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -178,6 +179,8 @@ class TransferModule(pl.LightningModule):
             return
         if split == "val":
             self.validated = values
+        if split == "train":
+            self.trained = values  # for the epoch history (train/callbacks.EpochHistory)
         logged = self.watched & set(values) if split == "val" else set()
         for name in logged:  # what early stopping, a configured checkpoint and the bar read
             self.log(name, values[name], prog_bar=name == "val/acc")

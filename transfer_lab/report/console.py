@@ -14,7 +14,7 @@ from transfer_lab.report.pairing import KINDS
 from transfer_lab.report.statistic import OURS, OURS_WORDS, PAPER, metric
 from transfer_lab.report.tables import SweepTables, few_pairs_warning, paired_rows, summary_rows
 
-PAIRED_COLUMNS = ["config", "baseline", "n", "Δ", "95% CI", "p (t)", "Holm p", "p (W)"]
+PAIRED_COLUMNS = ["config", "baseline", "n", "Δ", "95% CI", "detect", "p (t)", "Holm p", "p (W)"]
 
 
 def print_report(
@@ -58,9 +58,9 @@ def print_tables(console: Console, tables: SweepTables) -> None:
             continue
         table = Table(
             title=f"paired, {kind}: target test accuracy ({words}), same split seeds",
-            caption="Δ = config − baseline (accuracy points) · n pairs · p (t): paired "
-            "t-test · Holm p: p (t) adjusted over the table's comparisons against one baseline "
-            "· p (W): Wilcoxon signed-rank",
+            caption="Δ = config − baseline (accuracy points) · n pairs · detect: the smallest "
+            "Δ found with 80% power · p (t): paired t-test · Holm p: p (t) adjusted over its "
+            "family (an arm family's depths, a study's budgets) · p (W): Wilcoxon signed-rank",
             box=box.SIMPLE_HEAD,
             pad_edge=False,
         )

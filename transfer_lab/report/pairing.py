@@ -14,10 +14,15 @@ Three kinds of comparison, each made only when the sweep holds both sides:
 A pair is one replicate (split seed and training seed) that both sides finished. Replicates
 only one side has are left out and counted, never filled in.
 
-A *family* is every comparison of one kind against one baseline in one metric (β = 0.2, 0.4
-and 0.67 against β = 0; every arm against baseB at one budget): its p-values are also given
-Holm-adjusted (`p_t_holm`, `p_wilcoxon_holm`), since the smallest of several raw p-values is
-small by chance more often than one is.
+A *family* is every comparison a figure or table reads at once: one kind, one metric, one arm
+family (AnB+, BnB, …) and every other setting fixed, across all its depths, all the study's
+budgets and, against β = 0, all its β values (`holm_family`, with its size `holm_m`). Its
+p-values are also given Holm-adjusted (`p_t_holm`, `p_wilcoxon_holm`), since the smallest of
+several raw p-values is small by chance more often than one is.
+
+Each row also says the smallest difference it could detect (`detectable`, 80% power at
+α = 0.05, from the observed spread of its differences) and whether it is a first look
+(`first_look`: fewer than FEW_PAIRS pairs).
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ from typing import Any
 import pandas as pd
 
 from transfer_lab.report.collect import METRICS, SOURCE_ONLY, TREATMENT_COLUMNS
-from transfer_lab.report.statistics import Paired, holm, paired
-from transfer_lab.report.summary import Configuration, missing
+from transfer_lab.report.statistics import FEW_PAIRS, Paired, holm, paired
+from transfer_lab.report.summary import Configuration, format_value, missing
 from transfer_lab.transfer import arms
 
 BETA, BASEB, SPECIFICITY = "β vs β=0", "vs baseB", "AnB vs BnB"
 KINDS = (BETA, BASEB, SPECIFICITY)
+# The design values a Holm family spans: an arm family's depths and a study's data budgets.
+SPANNED = ("label", "depth", "fraction", "per_class")
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,20 @@ class Comparison:
             return None
         mine, theirs = self.config.metric(metric), self.baseline.metric(metric)
         return paired([mine[k] for k in shared], [theirs[k] for k in shared])
+
+
+def holm_family(comparison: Comparison, columns: list[str]) -> str:
+    """The family a comparison is adjusted in: its kind, its arm family and every design value
+    of `columns` it does not span (against β = 0 the β values are spanned too)."""
+    spanned = {*SPANNED, "family", *(("beta",) if comparison.kind == BETA else ())}
+    values = comparison.config.values
+    parts = [comparison.kind, str(values.get("family") or "")]
+    parts += [
+        f"{c}={format_value(values.get(c))}"
+        for c in columns
+        if c not in spanned and not missing(values.get(c))
+    ]
+    return " · ".join(p for p in parts if p)
 
 
 def find(found: list[Comparison], kind: str, config: Configuration) -> Comparison | None:
@@ -144,6 +165,7 @@ def paired_table(found: list[Comparison], name_columns: list[str]) -> pd.DataFra
             rows.append(
                 {
                     "comparison": comparison.kind,
+                    "holm_family": holm_family(comparison, name_columns),
                     "config": comparison.config.name(name_columns),
                     "baseline": comparison.baseline.name(name_columns),
                     "metric": metric,
@@ -151,16 +173,21 @@ def paired_table(found: list[Comparison], name_columns: list[str]) -> pd.DataFra
                     "pairs": result.n,
                     "split_seeds": " ".join(str(k[0]) for k in shared),
                     "unpaired_split_seeds": " ".join(map(str, only)),
+                    "first_look": result.n < FEW_PAIRS,
                     **{k: v for k, v in result.as_dict().items() if k != "n"},
                 }
             )
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    family = table.groupby(["comparison", "baseline", "metric"], sort=False)
+    family = table.groupby(["holm_family", "metric"], sort=False)
     for column in ("p_t", "p_wilcoxon"):  # each beside its raw p
         adjusted = family[column].transform(lambda p: holm(p.to_numpy()))
         table.insert(table.columns.get_loc(column) + 1, f"{column}_holm", adjusted)
+    table.insert(
+        table.columns.get_loc("holm_family") + 1, "holm_m", family["p_t"].transform("count")
+    )
+    table.insert(table.columns.get_loc("ci_high") + 1, "detectable", table.pop("detectable"))
     # differences of two accuracies lie in [−1, 1]; a t-interval from few pairs may not
     table[["ci_low", "ci_high"]] = table[["ci_low", "ci_high"]].clip(-1.0, 1.0)
     return table

@@ -11,8 +11,9 @@ training seed), so it can be checked by hand. Degenerate inputs never raise:
 
 The tests and intervals are scipy.stats' (ttest_rel, ttest_1samp, wilcoxon, ttest_ind); what
 is written here is the handling of those degenerate inputs, which scipy answers with NaN and
-warnings, and Holm's step-down adjustment for a family of tests (scipy has only the FDR ones,
-and statsmodels is not a dependency).
+warnings, Holm's step-down adjustment for a family of tests (scipy has only the FDR ones,
+and statsmodels is not a dependency), and the smallest difference a comparison could detect
+(its power, from scipy's noncentral t).
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 CONFIDENCE = 0.95
-# Below this many pairs the t-interval is wide and Wilcoxon's exact p cannot fall below 2/2ⁿ.
-FEW_PAIRS = 5
+# Below this many pairs a comparison is a first look, not a finding: Wilcoxon's exact p cannot
+# fall below 2/2ⁿ, which is 0.0625 at n = 5 (never significant at 5%), 0.031 at n = 6.
+FEW_PAIRS = 6
+# The detectable difference: what a two-sided paired t-test at level ALPHA finds with POWER.
+ALPHA, POWER = 0.05, 0.80
 # Differences this small are rounding, not measurement: accuracies are ratios of counts.
 TOLERANCE = 1e-12
 
@@ -48,6 +52,7 @@ class Paired:
     p_wilcoxon: float
     p_unpaired: float  # Welch's t-test ignoring the pairing, for contrast only
     note: str = ""
+    detectable: float = math.nan  # smallest true difference found with 80% power (see below)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -177,7 +182,33 @@ def paired(treatment, baseline, confidence: float = CONFIDENCE) -> Paired:
         w,
         p_w,
         p_unpaired,
+        detectable=detectable_difference(sd, n),
     )
+
+
+def t_test_power(effect: float, n: int, alpha: float = ALPHA) -> float:
+    """The chance a two-sided one-sample (paired) t-test on n values rejects at `alpha` when
+    the true mean is `effect` standard deviations from zero: the noncentral t's two tails
+    beyond the critical values, noncentrality effect·√n on n − 1 degrees of freedom."""
+    df = n - 1
+    critical = stats.t.ppf(1 - alpha / 2, df)
+    shift = effect * math.sqrt(n)
+    # the lower tail as the upper one of the mirrored shift: scipy's cdf there can give NaN
+    return float(stats.nct.sf(critical, df, shift) + stats.nct.sf(critical, df, -shift))
+
+
+def detectable_difference(sd: float, n: int, alpha: float = ALPHA, power: float = POWER) -> float:
+    """The smallest true mean difference a two-sided paired t-test on n pairs detects with
+    `power` at level `alpha`, taking the observed SD of the differences as the true one; NaN
+    below two pairs or without spread. A difference smaller than this can go unseen: a
+    comparison that finds nothing has not shown there is nothing."""
+    if n < 2 or not math.isfinite(sd) or sd <= 0:
+        return math.nan
+    high = 1.0
+    while t_test_power(high, n, alpha) < power:  # bracket the effect size, then solve
+        high *= 2
+    effect = optimize.brentq(lambda e: t_test_power(e, n, alpha) - power, 0.0, high, xtol=1e-10)
+    return float(effect * sd)
 
 
 def wilcoxon(d: np.ndarray) -> tuple[float, float]:

@@ -9,6 +9,8 @@ Writes into the sweep folder:
   figures/      PNG and SVG of each figure the sweep has data for
   measures.csv, agreement.csv   the sources' transferability measures beside the measured
                 curve, when the jobs recorded them (report/measures.py)
+  convergence.csv   per job and phase: how it stopped, whether it was still improving
+                (report/convergence.py); summary.md also gets the sweep's provenance
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from transfer_lab.report import measures
+from transfer_lab.report import convergence, measures, provenance
 from transfer_lab.report.collect import collect, design_columns, distinct
 from transfer_lab.report.console import print_report
 from transfer_lab.report.markdown import write_markdown
@@ -106,6 +108,16 @@ def report_sweep(
     except Exception as error:  # like a figure: never at the cost of the tables
         log.warning("measures section not written: %s", error, exc_info=True)
         figure_errors.append(f"the measures section failed: {type(error).__name__}: {error}")
+    found: list[str] = []
+    try:  # whether the networks finished learning, and what to raise where they did not
+        found, convergence_figures = convergence.report(tables, draw)
+        sections, drawn = [*found, *sections], drawn + convergence_figures
+    except Exception as error:  # like a figure: never at the cost of the tables
+        log.warning("convergence section not written: %s", error, exc_info=True)
+        figure_errors.append(f"the convergence section failed: {type(error).__name__}: {error}")
+    sections += provenance.section(sweep_dir)
     write_markdown(tables, drawn, figure_errors, sections)
     print_report(console, tables, drawn, figure_errors)
+    for line in convergence.advice_lines(found):
+        console.print(line, markup=False)
     return len(tables.problems)

@@ -41,6 +41,7 @@ PAIRED_HEADER = [
     "pairs",
     "diff (points)",
     "95% CI (points)",
+    "detectable (points)",
     "t-test p",
     "Holm p",
     "Wilcoxon p",
@@ -125,7 +126,11 @@ def p_text(value: float) -> str:
 
 HOLM_WORDS = (
     "Holm p: the t-test's p adjusted by Holm's step-down method over its family (every "
-    "comparison of the kind against the same baseline), the one to read when several were made"
+    "comparison a figure reads at once: one kind and arm family, all its depths, all the "
+    "study's budgets, all β against β = 0; paired.csv names it in holm_family), the one to "
+    "read when several were made. Detectable: the smallest true difference the comparison "
+    "finds with 80% power at α = 0.05 (two-sided paired t, the noncentral t, with the "
+    "observed SD of its differences); a difference smaller than that may be there unseen"
 )
 
 
@@ -141,8 +146,8 @@ def few_pairs_warning(pairs) -> str:
         return ""
     floors = ", ".join(f"{wilcoxon_floor(n):.3g} at n = {n}" for n in few)
     return (
-        f"* fewer than {FEW_PAIRS} pairs: the t-interval is wide and Wilcoxon's p cannot fall "
-        f"below 2/2ⁿ ({floors}); these rows are a first look, not a finding."
+        f"* first look, not a finding: fewer than {FEW_PAIRS} pairs, so the t-interval is wide "
+        f"and Wilcoxon's p cannot fall below 2/2ⁿ ({floors}); run more split seeds to decide."
     )
 
 
@@ -161,6 +166,7 @@ def paired_rows(table: pd.DataFrame, metric: str, notes: bool = False) -> list[l
             pairs_text(row.pairs),
             points(row.diff_mean),
             interval,
+            points(row.detectable, signed=False),
             p_text(row.p_t),
             p_text(row.p_t_holm),
             p_text(row.p_wilcoxon),

@@ -32,6 +32,11 @@ class PhaseResults:
     ({"epoch": […], "acc": […], "loss": […]}, 1-based epochs) tests the network as it was at the
     end of each epoch the paper's statistic needs; selection never reads them.
     `select` says which weights were kept: best (on `monitor`) or last (the final epoch).
+    `history` holds each epoch's training and validation loss and accuracy
+    ({"epoch": […], "train_loss": […], "train_acc": […], "val_loss": […], "val_acc": […]}), so
+    the curves can be read; `convergence` says whether the phase had finished learning when it
+    stopped (train/convergence.py); `epoch_cap` is the most epochs it was allowed and
+    `cpu_seconds` the processor time its fit took.
     """
 
     trained: bool = False
@@ -51,6 +56,10 @@ class PhaseResults:
     output_measures: dict[str, float] | None = None
     cka: dict[str, list[float]] | None = None
     origin: str | None = None  # a pretrained source: where its weights came from (else trained)
+    epoch_cap: int | None = None
+    cpu_seconds: float | None = None
+    history: dict[str, list] | None = None  # per-epoch train/val loss and accuracy
+    convergence: dict[str, Any] | None = None  # finished learning, or still improving
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> PhaseResults:
@@ -67,7 +76,12 @@ class PhaseResults:
 
 @dataclass
 class JobResults:
-    """Everything one job records; `status` is "ok", "failed" (with `reason`) or "running"."""
+    """Everything one job records; `status` is "ok", "failed" (with `reason`) or "running".
+
+    `cpu_seconds` is the processor time the job took (its process and any it waited for),
+    `provenance` where and with what it ran (commit, versions, threads, precision, host, start
+    and end times): the report sums and names them so a sweep can be recomputed.
+    """
 
     status: str
     reason: str | None = None
@@ -95,6 +109,8 @@ class JobResults:
     source: PhaseResults = field(default_factory=PhaseResults)
     target: PhaseResults | None = None
     seconds: float | None = None
+    cpu_seconds: float | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

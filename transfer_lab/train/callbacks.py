@@ -211,3 +211,59 @@ class LearningRateHistory(pl.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.history = {k: list(v) for k, v in state_dict.get("history", {}).items()}
+
+
+class EpochHistory(pl.Callback):
+    """Records each epoch's training and validation loss and accuracy (and the selection
+    monitor), {"epoch": [1, 2, …], "train_loss": […], "val_acc": […], …}, so a phase's curves
+    can be read from results.json and its convergence judged (train/convergence.py).
+
+    Validation metrics are read when this callback's epoch end runs (after the validation
+    pass); the training means only when the module's own epoch end has computed them, which
+    Lightning calls after the callbacks, so they are caught up at the next epoch's end, at the
+    fit's end, and before the resumable checkpoint keeps this record.
+    """
+
+    def __init__(self, monitor: str = "val/acc") -> None:
+        self.names = [
+            "val/loss",
+            "val/acc",
+            *([monitor] if monitor not in ("val/loss", "val/acc") else []),
+        ]
+        self.history: dict[str, list] = {"epoch": []}
+        self.module: pl.LightningModule | None = None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self.module = pl_module
+
+    def _catch_up(self) -> None:
+        """Add the last epoch's training means, once the module has them."""
+        trained = getattr(self.module, "trained", None) or {}
+        if len(self.history.get("train_loss", [])) < len(self.history["epoch"]) and trained:
+            for name in ("train/loss", "train/acc"):
+                value = trained.get(name)
+                key = name.replace("/", "_")
+                self.history.setdefault(key, []).append(None if value is None else float(value))
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._catch_up()
+        validated = getattr(pl_module, "validated", None) or {}
+        if trainer.sanity_checking or not validated:
+            return
+        self.history["epoch"].append(trainer.current_epoch + 1)
+        for name in self.names:
+            value = validated.get(name)
+            key = name.replace("/", "_")
+            self.history.setdefault(key, []).append(None if value is None else float(value))
+        if hasattr(pl_module, "trained"):
+            pl_module.trained = {}  # this epoch's training means are still to come
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._catch_up()
+
+    def state_dict(self) -> dict[str, Any]:
+        self._catch_up()
+        return {"history": {k: list(v) for k, v in self.history.items()}}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = {k: list(v) for k, v in state_dict.get("history", {"epoch": []}).items()}

@@ -33,12 +33,15 @@ from transfer_lab.store.results import PhaseResults
 from transfer_lab.train.callbacks import (
     BestWeights,
     ConfigStamp,
+    EpochHistory,
     EpochSeeds,
     LearningRateHistory,
     check_finite_test,
 )
+from transfer_lab.train.convergence import convergence
 from transfer_lab.train.epoch_tests import EpochTests
 from transfer_lab.train.folders import RunFolders
+from transfer_lab.train.provenance import cpu_time
 from transfer_lab.train.selection import monitor_for
 from transfer_lab.train.trainer import build_trainer, is_distributed, one_device_settings
 from transfer_lab.train.validation import OnePassValidation, final_test
@@ -193,6 +196,7 @@ def fit_and_test(
         else []
     )
     rates = LearningRateHistory()
+    history = EpochHistory(monitor.metric)
     seeds = EpochSeeds(derived_seed(cfg.seed, phase))
     if cfg.trainer.get("channels_last"):
         module = module.to(memory_format=torch.channels_last)
@@ -200,23 +204,24 @@ def fit_and_test(
     # monitoring callback, is written after all of them)
     validation = OnePassValidation(cfg.trainer.get("limit_val_batches"), tests)
     stamp = [ConfigStamp(config_fingerprint(cfg))] if every else []
-    always = [validation, selection, tests, *last, *stamp, rates, seeds]
+    always = [validation, selection, history, tests, *last, *stamp, rates, seeds]
     trainer = build_trainer(cfg, phase_cfg, folders, phase, always, monitor)
     module.watched = watched_metrics(trainer.callbacks, bool(trainer.progress_bar_callback))
     resume = last_checkpoint(folders, phase)
     if resume.parent.is_symlink():  # every checkpoint would go where it points
         raise UserError(link_sentence(resume.parent))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_time()
     # with no last checkpoints (checkpoint_every: 0) there is nothing to resume
     resume_from = str(resume) if every and resumable(resume, cfg) else None
     # weights_only: Lightning's own load (and its SLURM hpc_ckpt_* resume) unpickles nothing
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, cpu_time() - cpu_started
     if distributed:  # the ranks' callbacks are gone with them: read the last checkpoint
         state = torch.load(resume, map_location="cpu", weights_only=True)
         selection.load_state_dict(state["callbacks"][selection.state_key])
         rates.load_state_dict(state["callbacks"].get(rates.state_key, {}))
         tests.load_state_dict(state["callbacks"].get(tests.state_key, {}))
+        history.load_state_dict(state["callbacks"].get(history.state_key, {}))
     last_state = None
     if keep_last:
         final = state["state_dict"] if distributed else module.state_dict()
@@ -249,5 +254,15 @@ def fit_and_test(
         select=select,
         lr_history=rates.history,
         test_history=tests.history if test_epochs else None,
+        epoch_cap=int(phase_cfg.epochs),
+        cpu_seconds=round(cpu_seconds, 2),
+        history=history.history,
+        convergence=convergence(
+            history.history,
+            monitor.metric,
+            monitor.mode,
+            selection.epoch + 1 if selection.epoch is not None else None,
+            int(phase_cfg.epochs),
+        ),
     )
     return Fitted(results, checkpoint, list(trainer.loggers), last_state)
