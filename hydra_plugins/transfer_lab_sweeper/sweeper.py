@@ -87,7 +87,7 @@ class SourcesFirstSweeper(BasicSweeper):
     def sweep(self, arguments: list[str]) -> Any:
         from transfer_lab.errors import UserError
         from transfer_lab.sweep.grid import JOB_COUNT_ENV, grid
-        from transfer_lab.sweep.plan import check_launcher, make_plan, source_jobs, target_jobs
+        from transfer_lab.sweep.plan import make_plan, source_jobs, target_jobs
         from transfer_lab.sweep.progress import start_round
 
         jobs = grid(None, [*self._parse_config(), *arguments], self.hydra_context.config_loader)
@@ -95,8 +95,7 @@ class SourcesFirstSweeper(BasicSweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         master = HydraConfig.instance().cfg
-        try:
-            check_launcher(OmegaConf.to_container(self.config.hydra.launcher, resolve=False))
+        try:  # the launcher was checked before the sweep began (transfer_lab.cli.main)
             plan = make_plan(sweep_dir, jobs, self.source_to_train)
         except UserError as error:  # one sentence, not Hydra's traceback
             print(f"error: {error}", file=sys.stderr)
