@@ -127,9 +127,13 @@ def test_list_datasets_reads_only_the_configs(tmp_path):
     assert "fashion_mnist" in out and "digits_beta" not in out
 
 
-def test_list_backbones_builds_them_without_lightning(tmp_path):
-    out = run_without_torch(["list", "backbones"], tmp_path, unwanted=LIGHTNING)
-    assert "lenet" in out and "densenet" in out
+def test_list_backbones_builds_them_once_without_lightning_then_reads_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    built = run_without_torch(["list", "backbones"], tmp_path, unwanted=LIGHTNING)
+    assert "lenet" in built and "densenet_bc_layers" in built and "block1_layer01" in built
+    assert run_without_torch(["list", "backbones"], tmp_path) == built  # no torch the second time
+    resnets = run_without_torch(["list", "backbones", "--pattern", "resnet*"], tmp_path)
+    assert "resnet56" in resnets and "lenet" not in resnets
 
 
 FIRST_LINE = """
