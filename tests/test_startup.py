@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from transfer_lab.store.results import JobResults, PhaseResults
@@ -163,4 +164,25 @@ def test_a_sweeps_first_line_comes_before_torch_within_a_second_of_cpu(tmp_path)
     assert line.strip() == "checking 170 jobs before anything runs …"
     assert heavy == "-", f"imported {heavy} first"
     assert float(cpu) < 1.0, f"{cpu} s of CPU before the first line"
+    assert not (tmp_path / "multirun").exists()
+
+
+@pytest.mark.slow  # a new interpreter that imports torch: seconds
+def test_the_checks_before_a_sweep_build_backbones_without_lightning(tmp_path):
+    """The pre-run check imports torch to build each backbone on the meta device, never
+    Lightning (seconds more), which only a job that trains needs."""
+    code = (
+        "import sys\n"
+        "from transfer_lab.cli.main import check_before_running\n"
+        "check_before_running('sweep', ['model.beta=0,0.4'])\n"
+        "assert 'torch' in sys.modules, 'the backbones were not built'\n"
+        f"loaded = sorted(m for m in sys.modules if m.split('.')[0] in {LIGHTNING!r})\n"
+        "assert not loaded, f'imported {loaded[:5]}'\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("checking 2 jobs before anything runs …")
     assert not (tmp_path / "multirun").exists()
