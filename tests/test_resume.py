@@ -256,6 +256,17 @@ def test_the_same_command_finds_its_newest_sweep_folder_finished_or_not(tmp_path
     )
 
 
+def test_new_takes_its_word_out_and_a_named_folder_is_kept(tmp_path):
+    from pathlib import Path
+
+    from transfer_lab.sweep.resume import folder_to_go_on
+
+    args = ["model.beta=0,0.4", "--new"]
+    assert folder_to_go_on(tmp_path, args) is None and args == ["model.beta=0,0.4"]
+    args = ["hydra.sweep.dir=mine", "--new"]
+    assert folder_to_go_on(tmp_path, args) == Path("mine") and args == ["hydra.sweep.dir=mine"]
+
+
 def test_new_and_resume_together_are_refused(cli):
     done = cli(["sweep", "--new", "--resume", "model.beta=0,0.4"], check=False)
     assert done.returncode == 2

@@ -71,29 +71,6 @@ def check_before_running(command: str, args: list[str], sweep_dir: Path | None =
     return master
 
 
-def sweep_folder(rest: list[str]) -> Path | None:
-    """A sweep's folder when it is already chosen: given, `--resume`d or the same command's
-    (`--new`: none). Says so in the command's first line."""
-    from transfer_lab.sweep.resume import NEW, going_on_line, resume_arguments, same_command_sweep
-
-    if NEW in rest and "--resume" in rest:
-        raise UserError(f"give {NEW} (a new sweep) or --resume (the newest unfinished), not both.")
-    if "--resume" in rest:
-        rest.remove("--resume")
-        folder, rest[:] = resume_arguments(SWEEPS, rest)
-        return folder
-    if has_override(rest, "hydra.sweep.dir"):
-        return Path(override_value(rest, "hydra.sweep.dir"))
-    if NEW in rest:
-        rest.remove(NEW)
-        return None
-    folder = same_command_sweep(SWEEPS, rest)
-    if folder is not None:
-        print(going_on_line(folder), flush=True)
-        rest.append(f"hydra.sweep.dir={folder}")
-    return folder
-
-
 def main(argv: list[str] | None = None) -> int:
     command, rest = split_command(list(sys.argv[1:] if argv is None else argv))
     if command == "list":
@@ -108,13 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     from transfer_lab.cli.interrupt import interruptible, stopped
     from transfer_lab.config.folders import free_dir, unique_dir
     from transfer_lab.job.task import quiet_libraries, run_hydra
+    from transfer_lab.sweep.resume import folder_to_go_on
 
     quiet_libraries()
     informational = any(a.split("=")[0] in INFO_FLAGS for a in rest)
     sweep_dir = planned = master = None
     try:
         if command == "sweep":
-            sweep_dir = sweep_folder(rest)
+            sweep_dir = folder_to_go_on(SWEEPS, rest)  # given, --resume'd or this command's
         if command == "sweep" and not informational and sweep_dir is None:
             planned = free_dir(SWEEPS)  # named before the checks, made after them
         if not informational:

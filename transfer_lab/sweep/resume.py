@@ -59,6 +59,29 @@ def going_on_line(folder: Path) -> str:
     return f"going on with the sweep in {folder} ({state}; `sweep {NEW}` starts afresh)"
 
 
+def folder_to_go_on(root: Path, args: list[str]) -> Path | None:
+    """A sweep's folder when it is already chosen (None: a new one): `hydra.sweep.dir=` given,
+    the newest unfinished under root for `--resume`, or the newest this same command started
+    unless `--new` is among `args` (the words are taken out of `args`, the folder put in)."""
+    if NEW in args and "--resume" in args:
+        raise UserError(f"give {NEW} (a new sweep) or --resume (the newest unfinished), not both.")
+    if "--resume" in args:
+        args.remove("--resume")
+        folder, args[:] = resume_arguments(root, args)
+        return folder
+    new = NEW in args
+    if new:
+        args.remove(NEW)
+    given = [a.split("=", 1)[1] for a in args if a.lstrip("+").startswith("hydra.sweep.dir=")]
+    if given or new:
+        return Path(given[0]) if given else None
+    folder = same_command_sweep(root, args)
+    if folder is not None:
+        print(going_on_line(folder), flush=True)
+        args.append(f"hydra.sweep.dir={folder}")
+    return folder
+
+
 def unfinished_sweeps(root: Path) -> list[Path]:
     """Sweep folders under root, newest first, whose grid has a job without an ok results.json."""
     found = []
