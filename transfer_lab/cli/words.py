@@ -63,10 +63,8 @@ def not_a_command(word: str, commands: tuple[str, ...], command: str = "run") ->
             return f"{flag} goes with sweep: python -m transfer_lab sweep {flag}."
         if flag in (*HYDRA_FLAGS, *SWEEP_FLAGS):
             return None
-        return (
-            f"{flag} is not an option of {command}{closest(flag, (*HYDRA_FLAGS, *SWEEP_FLAGS))}; see "
-            f"python -m transfer_lab --help."
-        )
+        hint = closest(flag, (*HYDRA_FLAGS, *SWEEP_FLAGS))
+        return f"{flag} is not an option of {command}{hint}; see python -m transfer_lab --help."
     if "=" in word or word.startswith(("+", "~")):
         return None
     return (
