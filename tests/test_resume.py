@@ -267,6 +267,20 @@ def test_new_takes_its_word_out_and_a_named_folder_is_kept(tmp_path):
     assert folder_to_go_on(tmp_path, args) == Path("mine") and args == ["hydra.sweep.dir=mine"]
 
 
+def test_the_same_command_is_refused_while_its_sweep_runs(tmp_path):
+    from transfer_lab.errors import UserError
+    from transfer_lab.sweep.resume import folder_to_go_on, running
+
+    folder = tmp_path / "2026-01-02" / "10-00-00"
+    folder.mkdir(parents=True)
+    command = ["model.beta=0,0.4"]
+    (folder / "command.json").write_text(json.dumps([*command, f"hydra.sweep.dir={folder}"]))
+    (folder / "jobs.json").write_text(json.dumps([["model.beta=0"], ["model.beta=0.4"]]))
+    with running(folder), pytest.raises(UserError, match="is still running .* add --new"):
+        folder_to_go_on(tmp_path, list(command))
+    assert folder_to_go_on(tmp_path, list(command)) == folder  # ended: it goes on
+
+
 def test_new_and_resume_together_are_refused(cli):
     done = cli(["sweep", "--new", "--resume", "model.beta=0,0.4"], check=False)
     assert done.returncode == 2

@@ -7,6 +7,7 @@ command word may stand anywhere among the arguments. Each job is job/task.py's H
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import sys
@@ -122,7 +123,7 @@ def sweep(rest: list[str], sweep_dir: Path | None, planned: Path | None, master)
     from transfer_lab.cli.interrupt import interruptible, stopped
     from transfer_lab.config.folders import unique_dir
     from transfer_lab.job.task import run_hydra
-    from transfer_lab.sweep.resume import failed_line, write_command
+    from transfer_lab.sweep.resume import failed_line, running, write_command
 
     if master is not None:  # not --help and the like
         if sweep_dir is None:
@@ -133,7 +134,8 @@ def sweep(rest: list[str], sweep_dir: Path | None, planned: Path | None, master)
 
         if wants_driver_job(rest):
             return submit_driver_job(rest, sweep_dir, master)
-    with interruptible() as interrupted:
+    held = running(sweep_dir) if sweep_dir else contextlib.nullcontext()
+    with held, interruptible() as interrupted:
         run_hydra(["--multirun", *rest])
     if interrupted:
         where = f"the sweep in {sweep_dir}" if sweep_dir else "the sweep"

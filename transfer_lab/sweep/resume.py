@@ -4,8 +4,12 @@ names the command that retries them. The saved command (command.json) is what th
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 
 from transfer_lab.errors import UserError
@@ -14,6 +18,7 @@ from transfer_lab.sweep.plan import JOBS_FILE, finished
 
 COMMAND_FILE = "command.json"  # a sweep's arguments, for `sweep --resume` and the same command
 NEW = "--new"  # the word that starts a sweep afresh in a new folder
+RUNNING = ".running"  # locked while a process drives the sweep in this folder
 
 
 def write_command(sweep_dir: Path, args: list[str]) -> None:
@@ -68,18 +73,63 @@ def folder_to_go_on(root: Path, args: list[str]) -> Path | None:
     if "--resume" in args:
         args.remove("--resume")
         folder, args[:] = resume_arguments(root, args)
-        return folder
+        return refuse_if_running(folder)
     new = NEW in args
     if new:
         args.remove(NEW)
     given = [a.split("=", 1)[1] for a in args if a.lstrip("+").startswith("hydra.sweep.dir=")]
     if given or new:
-        return Path(given[0]) if given else None
+        return refuse_if_running(Path(given[0])) if given else None
     folder = same_command_sweep(root, args)
     if folder is not None:
+        refuse_if_running(folder)
         print(going_on_line(folder), flush=True)
         args.append(f"hydra.sweep.dir={folder}")
     return folder
+
+
+def refuse_if_running(folder: Path) -> Path:
+    """The folder, unless another process drives a sweep in it now (two would train the same
+    jobs in the same folders)."""
+    if is_running(folder):
+        raise UserError(
+            f"the sweep in {folder} is still running (another process drives it); wait for it "
+            f"to end, or add {NEW} for a second sweep in a new folder."
+        )
+    return folder
+
+
+def _lock(folder: Path) -> int:
+    """An open descriptor of the folder's RUNNING file (made if absent, never a symlink's
+    target), locked without waiting: BlockingIOError when another process holds it."""
+    handle = os.open(folder / RUNNING, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(handle)
+        raise
+    return handle
+
+
+@contextlib.contextmanager
+def running(sweep_dir: Path) -> Iterator[None]:
+    """Held while this process drives the sweep, so the same command run elsewhere meanwhile
+    does not go on with it too (it is refused, and told about --new)."""
+    handle = _lock(sweep_dir)
+    try:
+        yield
+    finally:
+        os.close(handle)  # closing releases the lock
+
+
+def is_running(folder: Path) -> bool:
+    try:
+        os.close(_lock(folder))
+    except BlockingIOError:
+        return True
+    except OSError:  # a folder we cannot write in: the sweep itself will say so
+        return False
+    return False
 
 
 def unfinished_sweeps(root: Path) -> list[Path]:
