@@ -6,7 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from transfer_lab.cli.main import split_command, unique_dir
+from transfer_lab.cli.main import split_command
+from transfer_lab.config.folders import unique_dir
 
 
 def test_the_command_word_may_stand_anywhere():

@@ -57,7 +57,7 @@ def srun_hints(monkeypatch) -> list[str]:
 
     from lightning_fabric.plugins.environments import SLURMEnvironment
 
-    from transfer_lab.cli.main import quiet_libraries
+    from transfer_lab.job.task import quiet_libraries
 
     monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
     monkeypatch.delenv("SLURM_NTASKS", raising=False)

@@ -493,7 +493,7 @@ def test_accuracy_intervals_in_summary_csv_stay_within_0_and_1(tmp_path):
 
 
 def test_report_refuses_a_folder_that_holds_no_sweep(tmp_path, capsys):
-    from transfer_lab.report.cli import main
+    from transfer_lab.cli.report import main
 
     (tmp_path / "empty").mkdir()
     (tmp_path / "run" / ".hydra").mkdir(parents=True)  # a single run's folder, not a sweep's

@@ -235,3 +235,99 @@ def test_resume_takes_the_newest_unfinished_sweep_and_its_arguments(tmp_path):
     folder, args = resume_arguments(tmp_path, [])
     assert folder == wanted != newest_finished
     assert args == ["+experiment=unfinished", "x=1", f"hydra.sweep.dir={wanted}"]
+
+
+def test_the_same_command_finds_its_newest_sweep_folder_finished_or_not(tmp_path):
+    from transfer_lab.store.results import JobResults
+    from transfer_lab.sweep.resume import going_on_line, same_command_sweep
+
+    grid = [["model.beta=0"], ["model.beta=0.4"]]
+
+    def sweep(time: str, command: list[str], done: int, planned: bool = True):
+        folder = tmp_path / "2026-01-02" / time
+        folder.mkdir(parents=True)
+        (folder / "command.json").write_text(json.dumps([*command, f"hydra.sweep.dir={folder}"]))
+        if planned:
+            (folder / "jobs.json").write_text(json.dumps(grid))
+        for n in range(done):
+            JobResults(status="ok", overrides=grid[n]).write(folder / str(n))
+        return folder
+
+    command = ["+experiment=digits_beta", "model.beta=0,0.4"]
+    sweep("10-00-00", command, done=1)
+    newest = sweep("11-00-00", command, done=2)
+    sweep("12-00-00", ["+experiment=digits_beta"], done=0)  # another command
+    sweep("13-00-00", command, done=0, planned=False)  # stopped before its plan: no grid
+    assert same_command_sweep(tmp_path, command) == newest
+    assert same_command_sweep(tmp_path, ["+experiment=other"]) is None
+    assert going_on_line(newest) == (
+        f"going on with the sweep in {newest} (all 2 jobs finished, nothing to train; "
+        f"`sweep --new` starts afresh)"
+    )
+
+
+def test_new_takes_its_word_out_and_a_named_folder_is_kept(tmp_path):
+    from pathlib import Path
+
+    from transfer_lab.sweep.resume import folder_to_go_on
+
+    args = ["model.beta=0,0.4", "--new"]
+    assert folder_to_go_on(tmp_path, args) is None and args == ["model.beta=0,0.4"]
+    args = ["hydra.sweep.dir=mine", "--new"]
+    assert folder_to_go_on(tmp_path, args) == Path("mine") and args == ["hydra.sweep.dir=mine"]
+
+
+def test_the_same_command_is_refused_while_its_sweep_runs(tmp_path):
+    from transfer_lab.errors import UserError
+    from transfer_lab.sweep.lock import sweep_lock
+    from transfer_lab.sweep.resume import folder_to_go_on
+
+    folder = tmp_path / "2026-01-02" / "10-00-00"
+    folder.mkdir(parents=True)
+    command = ["model.beta=0,0.4"]
+    (folder / "command.json").write_text(json.dumps([*command, f"hydra.sweep.dir={folder}"]))
+    (folder / "jobs.json").write_text(json.dumps([["model.beta=0"], ["model.beta=0.4"]]))
+    with sweep_lock(folder), pytest.raises(UserError, match="another sweep .pid .*--new"):
+        folder_to_go_on(tmp_path, list(command))
+    assert folder_to_go_on(tmp_path, list(command)) == folder  # ended: it goes on
+
+
+def test_new_and_resume_together_are_refused(cli):
+    done = cli(["sweep", "--new", "--resume", "model.beta=0,0.4"], check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: give --new (a new sweep) or --resume (the newest unfinished), not both."
+    )
+    assert cli(["--new"], check=False).stderr.strip() == (
+        "error: --new goes with sweep: python -m transfer_lab sweep --new."
+    )
+
+
+@pytest.mark.slow
+def test_the_same_sweep_command_goes_on_in_its_folder_and_new_starts_afresh(cli):
+    args = ["sweep", "transfer.arm=baseB", "data.split_seed=0,1", "target.epochs=1"]
+    args += ["trainer.limit_train_batches=2", *TINY[2:]]
+    cli(args)
+    (first,) = cli.cwd.glob("multirun/*/*")
+    kept = (first / "0" / "results.json").read_bytes()
+    (first / "1" / "results.json").unlink()  # as if the sweep had stopped during job 1
+
+    again = cli(args)
+    folder = first.relative_to(cli.cwd)
+    assert again.stdout.splitlines()[0] == (
+        f"going on with the sweep in {folder} (1 of 2 jobs finished; `sweep --new` starts afresh)"
+    )
+    assert "then 1 target job(s) (1 of 2 already finished)" in again.stdout
+    assert list(cli.cwd.glob("multirun/*/*")) == [first]
+    assert (first / "0" / "results.json").read_bytes() == kept  # not trained again
+
+    finished = {p: p.read_bytes() for p in first.glob("*/results.json")}
+    third = cli(args)
+    assert "(all 2 jobs finished, nothing to train;" in third.stdout.splitlines()[0]
+    assert "then 0 target job(s) (2 of 2 already finished)" in third.stdout
+    assert list(cli.cwd.glob("multirun/*/*")) == [first]
+    assert {p: p.read_bytes() for p in first.glob("*/results.json")} == finished
+
+    fresh = cli([*args, "--new"])
+    assert fresh.stdout.startswith("checking 2 jobs")
+    assert len(list(cli.cwd.glob("multirun/*/*"))) == 2

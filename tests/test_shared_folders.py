@@ -394,7 +394,7 @@ def test_a_second_sweep_in_a_folder_in_use_is_refused_naming_the_first(cli):
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(f"error: another sweep (pid {first.pid} on ")
-    assert line.endswith("give this one a new hydra.sweep.dir.")
+    assert line.endswith("give this one a new folder (--new, or a new hydra.sweep.dir).")
     assert not list(sweep.glob("*/results.json"))  # it ran nothing
 
 
@@ -423,7 +423,7 @@ def test_two_sweeps_started_at_once_in_one_folder_the_second_is_refused(tmp_path
     assert second.returncode == 2
     assert second.stderr.strip().splitlines() == [
         f"error: another sweep (pid {first.pid} on {socket.gethostname()}) is running in "
-        "sweep; wait for it to end, or give this one a new hydra.sweep.dir."
+        "sweep; wait for it to end, or give this one a new folder (--new, or a new hydra.sweep.dir)."
     ]
 
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from transfer_lab.store.results import JobResults, PhaseResults
@@ -17,11 +18,13 @@ from transfer_lab.store.results import JobResults, PhaseResults
 REPO = Path(__file__).resolve().parents[1]
 
 
-TORCH = ("torch", "lightning", "pytorch_lightning", "torchvision", "lightning_fabric")
+LIGHTNING = ("lightning", "pytorch_lightning", "lightning_fabric")
+TORCH = ("torch", "torchvision", *LIGHTNING)
 
 
-def run_without_torch(args: list[str], cwd: Path) -> str:
-    """Run `python -m transfer_lab ARGS` in a new interpreter; fail if it imported torch."""
+def run_without_torch(args: list[str], cwd: Path, unwanted: tuple[str, ...] = TORCH) -> str:
+    """Run `python -m transfer_lab ARGS` in a new interpreter; fail if it imported torch (or
+    another of the `unwanted` packages)."""
     code = (
         "import sys\n"
         "from transfer_lab.cli.main import main\n"
@@ -29,7 +32,7 @@ def run_without_torch(args: list[str], cwd: Path) -> str:
         f"    code = main({args!r})\n"
         "except SystemExit as stop:\n"
         "    code = stop.code\n"
-        f"loaded = sorted(m for m in sys.modules if m.split('.')[0] in {TORCH!r})\n"
+        f"loaded = sorted(m for m in sys.modules if m.split('.')[0] in {unwanted!r})\n"
         "assert not loaded, f'imported {loaded[:5]}'\n"
         "sys.exit(code)\n"
     )
@@ -123,3 +126,63 @@ def test_a_bad_value_is_refused_without_torch_in_under_two_seconds_of_cpu(tmp_pa
 def test_list_datasets_reads_only_the_configs(tmp_path):
     out = run_without_torch(["list", "datasets"], tmp_path)
     assert "fashion_mnist" in out and "digits_beta" not in out
+
+
+def test_list_backbones_builds_them_once_without_lightning_then_reads_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    built = run_without_torch(["list", "backbones"], tmp_path, unwanted=LIGHTNING)
+    assert "lenet" in built and "densenet_bc_layers" in built and "block1_layer01" in built
+    assert run_without_torch(["list", "backbones"], tmp_path) == built  # no torch the second time
+    resnets = run_without_torch(["list", "backbones", "--pattern", "resnet*"], tmp_path)
+    assert "resnet56" in resnets and "lenet" not in resnets
+
+
+FIRST_LINE = """
+import builtins, sys, time
+from transfer_lab.cli.main import main
+
+def first_line(*args, **kwargs):
+    heavy = sorted(m for m in sys.modules if m.split('.')[0] in {torch!r})
+    sys.__stdout__.write(f"{{time.process_time():.2f}} {{','.join(heavy[:3]) or '-'}} {{args[0]}}\\n")
+    raise SystemExit(0)
+
+builtins.print = first_line
+main({args!r})
+"""
+
+
+def test_a_sweeps_first_line_comes_before_torch_within_a_second_of_cpu(tmp_path):
+    """What a researcher sees first: the pre-run check says what it checks before composing
+    170 jobs and importing torch (seconds, on a busy machine many)."""
+    code = FIRST_LINE.format(torch=TORCH, args=["+experiment=digits_yosinski", "sweep"])
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    cpu, heavy, line = done.stdout.split(" ", 2)
+    assert line.strip() == "checking 170 jobs before anything runs …"
+    assert heavy == "-", f"imported {heavy} first"
+    assert float(cpu) < 1.0, f"{cpu} s of CPU before the first line"
+    assert not (tmp_path / "multirun").exists()
+
+
+@pytest.mark.slow  # a new interpreter that imports torch: seconds
+def test_the_checks_before_a_sweep_build_backbones_without_lightning(tmp_path):
+    """The pre-run check imports torch to build each backbone on the meta device, never
+    Lightning (seconds more), which only a job that trains needs."""
+    code = (
+        "import sys\n"
+        "from transfer_lab.cli.main import check_before_running\n"
+        "check_before_running('sweep', ['model.beta=0,0.4'])\n"
+        "assert 'torch' in sys.modules, 'the backbones were not built'\n"
+        f"loaded = sorted(m for m in sys.modules if m.split('.')[0] in {LIGHTNING!r})\n"
+        "assert not loaded, f'imported {loaded[:5]}'\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("checking 2 jobs before anything runs …")
+    assert not (tmp_path / "multirun").exists()

@@ -103,12 +103,11 @@ class SourcesFirstSweeper(BasicSweeper):
     def run_rounds(self, jobs: list[list[str]], sweep_dir: Path) -> Any:
         """Plan the sweep and run its rounds: the missing sources, then the unfinished jobs."""
         from transfer_lab.store.atomic import write_text_atomically
-        from transfer_lab.sweep.plan import check_launcher, make_plan, source_jobs, target_jobs
+        from transfer_lab.sweep.plan import make_plan, source_jobs, target_jobs
         from transfer_lab.sweep.progress import start_round
 
         master = HydraConfig.instance().cfg
-        try:
-            check_launcher(OmegaConf.to_container(self.config.hydra.launcher, resolve=False))
+        try:  # the launcher was checked before the sweep began (transfer_lab.cli.main)
             plan = make_plan(sweep_dir, jobs, self.source_to_train)
         finally:
             HydraConfig.instance().cfg = master

@@ -2,11 +2,16 @@
 
 `list` reads only the config files, so it starts in well under a second; `list backbones` also
 builds each backbone on the meta device (no memory, no initialisation) to count its parameters
-and name its stages, which needs torch.
+and name its stages, which needs torch: once per version of the code, then read from a cache.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
+import hashlib
+import json
+import os
 import re
 from pathlib import Path
 
@@ -18,6 +23,7 @@ from transfer_lab.cli.words import OneLineParser, refuse
 from transfer_lab.config.paths import config_dir
 from transfer_lab.config.schema import closest
 from transfer_lab.errors import UserError
+from transfer_lab.store.atomic import write_json_atomically
 
 
 def description(path: Path) -> str:
@@ -72,8 +78,37 @@ def abbreviate(stages: list[str], limit: int = 12) -> str:
 
 
 def backbone_rows(pattern: str) -> list[tuple[str, int, int, list[str]]]:
-    """(backbone=CHOICE, parameters, feature width, stages) for each registered backbone and
-    each config file that selects one with other settings (e.g. densenet_bc_layers)."""
+    """(backbone=CHOICE, parameters, feature width, stages) for each registered backbone whose
+    name matches `pattern` and each config file that selects one with other settings (e.g.
+    densenet_bc_layers). Building them needs torch and torchvision (seconds to import), so the
+    table is kept in the user's cache, keyed by the code and config files it comes from."""
+    saved = rows_cache()
+    try:
+        rows = json.loads(saved.read_text())
+    except (OSError, ValueError):
+        rows = built_rows()
+        with contextlib.suppress(OSError):  # a read-only cache only costs the next call time
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomically(saved, rows)
+    return [(c, p, w, stages) for name, c, p, w, stages in rows if fnmatch.fnmatch(name, pattern)]
+
+
+def rows_cache() -> Path:
+    """Where the backbone table is kept: named by a hash of what it is built from (the models'
+    code, conf/backbone/, the torch and torchvision versions)."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(f"{version('torch')} {version('torchvision')}".encode())
+    models = Path(__file__).resolve().parents[1] / "models"  # not imported: that is torch
+    for path in [*sorted(models.glob("*.py")), *sorted((config_dir() / "backbone").glob("*"))]:
+        digest.update(path.name.encode() + path.read_bytes())
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "transfer_lab" / f"backbones-{digest.hexdigest()[:16]}.json"
+
+
+def built_rows() -> list[tuple[str, str, int, int, list[str]]]:
+    """(registered name, backbone=CHOICE, parameters, feature width, stages), each backbone
+    built on the meta device."""
     import torch
 
     from transfer_lab.models import create_backbone
@@ -81,7 +116,7 @@ def backbone_rows(pattern: str) -> list[tuple[str, int, int, list[str]]]:
 
     configs = backbone_configs()
     rows = []
-    for name in list_backbones(pattern):
+    for name in list_backbones():
         choices = [stem for stem, cfg in configs.items() if cfg.get("name") == name] or [name]
         for choice in sorted(choices, key=lambda c: (c != name, c)):
             kwargs = {k: v for k, v in configs.get(choice, {}).items() if k != "name"}
@@ -92,7 +127,7 @@ def backbone_rows(pattern: str) -> list[tuple[str, int, int, list[str]]]:
             except UserError:  # an optional library missing (backbone=timm without timm)
                 continue
             params = sum(p.numel() for p in backbone.parameters())
-            rows.append((choice, params, backbone.feature_dim, backbone.stage_names))
+            rows.append((name, choice, params, backbone.feature_dim, backbone.stage_names))
     return rows
 
 

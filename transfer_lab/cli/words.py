@@ -24,7 +24,7 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message}{hint}; see {self.prog} --help.\n")
 
 
-# Hydra's own flags, which `run` and `sweep` pass on; `--resume` is ours, for `sweep`.
+# Hydra's own flags, which `run` and `sweep` pass on; `--resume` and `--new` are ours, for `sweep`.
 HYDRA_FLAGS = [
     "--help",
     "-h",
@@ -52,19 +52,19 @@ HYDRA_FLAGS = [
     "-i",
 ]
 
+SWEEP_FLAGS = ("--resume", "--new")
+
 
 def not_a_command(word: str, commands: tuple[str, ...], command: str = "run") -> str | None:
     """A sentence for an argument that is neither a setting nor a flag run/sweep take, else None."""
     if word.startswith("-"):
         flag = word.split("=")[0]
-        if flag == "--resume" and command != "sweep":
-            return "--resume goes with sweep: python -m transfer_lab sweep --resume."
-        if flag in (*HYDRA_FLAGS, "--resume"):
+        if flag in SWEEP_FLAGS and command != "sweep":
+            return f"{flag} goes with sweep: python -m transfer_lab sweep {flag}."
+        if flag in (*HYDRA_FLAGS, *SWEEP_FLAGS):
             return None
-        return (
-            f"{flag} is not an option of {command}{closest(flag, (*HYDRA_FLAGS, '--resume'))}; see "
-            f"python -m transfer_lab --help."
-        )
+        hint = closest(flag, (*HYDRA_FLAGS, *SWEEP_FLAGS))
+        return f"{flag} is not an option of {command}{hint}; see python -m transfer_lab --help."
     if "=" in word or word.startswith(("+", "~")):
         return None
     return (

@@ -1,4 +1,5 @@
-"""Where a run writes: each folder can be written, and holds nothing of another run.
+"""Where a run writes: each folder can be written, and holds nothing of another run; a new
+run's or sweep's folder is named by its date and time.
 
 OS errors become one sentence (the folder, why, what to do); a sweep folder or a job folder
 that holds another sweep's or job's settings is refused rather than mixed.
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -125,7 +127,7 @@ def remove_empty_files(folder: Path) -> None:
 def quiet_write_errors_in_threads() -> None:
     """A write that fails for a reason in WRITE_ERRNOS in a library's thread (TensorBoard's event
     writer) prints no traceback there: the library raises it again in the job's own thread,
-    where it becomes one sentence (cli/main.task). Other errors in threads print as before."""
+    where it becomes one sentence (job/task.py). Other errors in threads print as before."""
     previous = threading.excepthook
     if getattr(previous, "quiets_write_errors", False):  # installed already
         return
@@ -198,3 +200,30 @@ def check_folders(master: DictConfig, multirun: bool) -> None:
         folder = Path(given["hydra.run.dir"])
         check_run_folder(folder, task_overrides)
         check_writable(folder, "hydra.run.dir")
+
+
+def _candidates(root: Path, now: datetime | None):
+    now = now or datetime.now()
+    base = root / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S")
+    for attempt in range(1, 10_000):
+        yield base if attempt == 1 else base.with_name(f"{base.name}-{attempt}")
+
+
+def unique_dir(root: Path, now: datetime | None = None, first: Path | None = None) -> Path:
+    """root/<date>/<time> (or `first`, a name chosen before), made now; a second made in the
+    same second gets a suffix."""
+    for candidate in [first] if first else _candidates(root, now):
+        candidate.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    if first:  # taken meanwhile
+        return unique_dir(root, now)
+    raise RuntimeError(f"could not make a new folder under {root}")
+
+
+def free_dir(root: Path, now: datetime | None = None) -> Path:
+    """The name unique_dir would make now, not made yet (the checks compose with it first)."""
+    return next(c for c in _candidates(root, now) if not c.exists())

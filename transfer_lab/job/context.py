@@ -18,6 +18,38 @@ class JobContext:
     overrides: tuple[str, ...] = ()
     number: str = ""  # the zero-padded grid number in a sweep, "" for a single run
     source_key: str = ""  # a sweep's source job: the cache key it trains (its folder's name)
+    sweep_dir: Path | None = None  # the sweep's folder; None for a single run
+
+    @classmethod
+    def from_hydra(cls, only_source: bool) -> JobContext:
+        """The running job's context, from Hydra's runtime config: its folder, and in a sweep
+        its number in the grid (its folder's name, transfer_lab.sweep.plan) or the cache key
+        of the source it trains. The run's name is given once the job knows its arm."""
+        import os
+
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        from transfer_lab.sweep.grid import JOB_COUNT_ENV
+
+        hc = HydraConfig.get()
+        job_dir = Path(hc.runtime.output_dir)
+        common = dict(
+            job_dir=job_dir,
+            experiment=hc.runtime.choices.get("experiment"),
+            overrides=tuple(hc.overrides.task),
+        )
+        if hc.mode != RunMode.MULTIRUN:
+            return cls(tensorboard_dir=job_dir / "tensorboard", name="run", banner="job", **common)
+        sweep_dir = Path(hc.sweep.dir)
+        common.update(tensorboard_dir=sweep_dir / "tensorboard", sweep_dir=sweep_dir)
+        folder = job_dir.name
+        if only_source:
+            return cls(name=folder, banner=f"source {folder[:8]}", source_key=folder, **common)
+        total = os.environ.get(JOB_COUNT_ENV, "?")
+        number = job_number(folder, total)
+        banner = f"job {int(folder) + 1}/{total}" if folder.isdigit() else f"job {folder}"
+        return cls(name=number, banner=banner, number=number, **common)
 
     def folders(self) -> RunFolders:
         """Where a phase of this job writes (what train/ needs of it), once the run is named."""

@@ -84,3 +84,16 @@ def submit_driver(
         flush=True,
     )
     return job_id
+
+
+def submit_driver_job(args: list[str], sweep_dir: Path, master: Any) -> int:
+    """`hydra.launcher.driver=true`: submit this sweep's driver; the command's exit status."""
+    from omegaconf import OmegaConf
+
+    launcher = OmegaConf.to_container(master.hydra.launcher, resolve=False)
+    try:
+        submit_driver(args, sweep_dir, launcher, master.hydra.runtime.choices.get("experiment"))
+    except queue.ClusterError as error:
+        print(f"error: {error}.", file=sys.stderr)
+        return 2
+    return 0

@@ -1,10 +1,10 @@
 """Each sweep job's config composed once per process, where Hydra would compose it three times.
 
 The pre-flight checks every job, the sweeper plans every job, and the in-process launcher runs
-every job, each from Hydra's `load_sweep_config` (0.7–0.9 s a job on a 2-core machine). They run
-in one process (`cli/main.py` calls `hydra.main` in-process), so they share one composition,
-keyed by what Hydra composes from: the folder, the config files, the sweep's Hydra overrides
-and the job's.
+every job, each from Hydra's `load_sweep_config` (0.7–0.9 s a job on a 2-core machine). They
+run in one process (`job/task.run_hydra` calls `hydra.main` in-process), so they share one
+composition, keyed by what Hydra composes from: the folder, the config files, the sweep's Hydra
+overrides and the job's.
 The launch takes the job's config out of the memo, since the job then writes into it.
 
 Jobs of a grid differ mostly in plain values (transfer.arm=A3B, data.split_seed=4): those are

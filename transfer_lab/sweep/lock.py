@@ -33,7 +33,7 @@ def sweep_lock(sweep_dir: Path) -> Iterator[None]:
             holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip()
             raise UserError(
                 f"another sweep ({holder or 'a process'}) is running in {sweep_dir}; wait for "
-                "it to end, or give this one a new hydra.sweep.dir."
+                "it to end, or give this one a new folder (--new, or a new hydra.sweep.dir)."
             ) from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)

@@ -43,13 +43,47 @@ class SweepPlan:
 
 
 def check_launcher(launcher: dict) -> None:
-    """A job is one process on one node: several GPUs are ranks it spawns, not SLURM tasks."""
+    """What a sweep asks of its launcher, checked once, before a folder is made or a job
+    submitted: one task on one node (several GPUs are ranks a job spawns, not SLURM tasks), a
+    number of parallel jobs, and for SLURM a request that some node of the partition can meet
+    (sinfo)."""
+    from transfer_lab.machine import runs_elsewhere
+
     tasks, nodes = launcher.get("tasks_per_node") or 1, launcher.get("nodes") or 1
     if tasks > 1 or nodes > 1:
         raise UserError(
             f"hydra.launcher.tasks_per_node={tasks} and nodes={nodes}: a job runs as one task on "
             f"one node; for several GPUs per job use trainer=ddp with "
             f"hydra.launcher.gpus_per_node=N and keep tasks_per_node=1 and nodes=1."
+        )
+    n_jobs = launcher.get("n_jobs", 1)
+    if "joblib" in str(launcher.get("_target_")) and not (
+        isinstance(n_jobs, int) and not isinstance(n_jobs, bool) and (n_jobs >= 1 or n_jobs == -1)
+    ):
+        raise UserError(
+            f"hydra.launcher.n_jobs={n_jobs!r} is not a number of jobs to run at once; give 1 or "
+            f"more (or -1, one per core), e.g. hydra.launcher.n_jobs=2."
+        )
+    if runs_elsewhere(launcher):
+        from transfer_lab.slurm.queue import check_request
+
+        check_request(launcher)
+
+
+def check_something_to_sweep(master, args: list[str]) -> None:
+    """A sweep on this machine needs a grid: an experiment's, or values the user gives
+    (model.beta=0,0.4). A one-job sweep on SLURM (or submitit) is how one job is submitted."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    local = any(n in str(master.hydra.launcher.get("_target_")) for n in ("Basic", "Joblib"))
+    if master.hydra.sweeper.get("params") or not local:
+        return
+    overrides = OverridesParser.create().parse_overrides([a for a in args if "=" in a])
+    if not any(o.is_sweep_override() for o in overrides):
+        raise UserError(
+            "sweep has nothing to sweep: add +experiment=NAME (python -m transfer_lab list "
+            "experiments) or values to sweep such as model.beta=0,0.4, or drop the word sweep "
+            "to run one job."
         )
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from transfer_lab.transferability.measure import PROBE, Measure
 
@@ -23,6 +20,11 @@ def linear_probe_accuracy(
     The closest cheap stand-in for "freeze stages 1..n and train a new top": it sees only B's
     training budget and is scored on B's validation images, never the test set.
     """
+    # scikit-learn here, not above: the report imports this module for the measure's name
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=max_iter))
     probe.fit(train_features, train_labels)
     return float(probe.score(val_features, val_labels))

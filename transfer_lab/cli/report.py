@@ -1,5 +1,5 @@
 """`python -m transfer_lab report [DIR]`: the command's arguments; the report itself is
-`sweep_report.report_sweep`."""
+`transfer_lab.report.sweep_report.report_sweep`."""
 
 from __future__ import annotations
 
