@@ -12,14 +12,12 @@ from omegaconf import OmegaConf
 
 from tests import formats
 from tests.conftest import TINY, compose, source_jobs
-from transfer_lab.data.fashion_mnist import load_fashion_mnist
+from transfer_lab.data.datasets.cifar10 import load_cifar10
+from transfer_lab.data.datasets.cifar100 import load_cifar100
+from transfer_lab.data.datasets.fashion_mnist import load_fashion_mnist
+from transfer_lab.data.datasets.mnist import load_mnist
+from transfer_lab.data.datasets.svhn import load_svhn
 from transfer_lab.data.loading import datamodule_for
-from transfer_lab.data.readers import (
-    load_cifar10,
-    load_cifar100,
-    load_mnist,
-    load_svhn,
-)
 from transfer_lab.data.tasks import SUPERCLASS_GROUPS, build_job_data
 from transfer_lab.errors import UserError
 
@@ -255,7 +253,7 @@ def test_out_of_domain_target_is_the_whole_other_dataset(data_root):
         OmegaConf.set_struct(cfg, False)
         cfg.data.target = OmegaConf.create(
             {
-                "reader": {"_target_": "transfer_lab.data.readers.load_svhn"},
+                "reader": {"_target_": "transfer_lab.data.datasets.svhn.load_svhn"},
                 "root": str(data_root / "svhn"),
                 "download": False,
             }

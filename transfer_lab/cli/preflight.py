@@ -9,7 +9,6 @@ Each job is composed once per process: the sweeper plans and launches from the s
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -18,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from transfer_lab.config.checks import RESERVED_TRAINER_KEYS, closest, problems
 from transfer_lab.config.folders import check_folders
-from transfer_lab.data.files import datasets_of, missing_sentence
+from transfer_lab.data.files import data_problems, datasets_of
 from transfer_lab.errors import UserError
 from transfer_lab.machine import runs_elsewhere
 from transfer_lab.sweep.compose import sweep_config
@@ -148,16 +147,12 @@ def _changes_data(grid: list[list[str]]) -> bool:
 
 
 def check_data(configs: Iterable[DictConfig]) -> None:
-    """Look for each distinct dataset's files once (not read): a missing dataset is one sentence
-    for the whole sweep, before anything starts. (HydraConfig holds the sweep's config.)"""
-    datasets: dict = {}
-    for cfg in configs:
-        with contextlib.suppress(Exception):  # a misshapen data section is a config problem
-            for key, spec in datasets_of(cfg).items():
-                datasets.setdefault(key, spec)
-    missing = [m for spec in datasets.values() if (m := missing_sentence(*spec))]
-    if missing:
-        raise UserError("\n".join(dict.fromkeys(missing)))
+    """Look for each distinct dataset's files once (not read) and check every job's class counts
+    against the data's: a missing dataset or a class count it cannot meet is one sentence for
+    the whole sweep, before anything starts. (HydraConfig holds the sweep's config.)"""
+    found = data_problems(list(configs))
+    if found:
+        raise UserError("\n".join(found))
 
 
 def check_backbones(jobs: Iterable[DictConfig]) -> None:

@@ -155,6 +155,11 @@ class JobData:
         return self.source_images is not self.target_images
 
     @property
+    def files(self) -> list[str]:
+        """The files read for A and B (results.json names them)."""
+        return list(dict.fromkeys([*self.source_images.files, *self.target_images.files]))
+
+    @property
     def name(self) -> str:
         a, b = self.source_images.name, self.target_images.name
         return f"{a}→{b}" if self.out_of_domain else a
