@@ -90,7 +90,7 @@ def class_problems(cfg: Any, classes: dict[str, Classes | None]) -> list[str]:
         return found
     b = data.get("target_classes")
     wanted = (_count(source) if source is not None else 0) + (_count(b) if b is not None else 0)
-    where = f"{data.get('name')} ({total} classes)"
+    where = data.get("name")
     if b is not None and wanted > total:
         found.append(
             f"data.source_classes={source} and data.target_classes={b} ask for {wanted} classes "
@@ -99,7 +99,7 @@ def class_problems(cfg: Any, classes: dict[str, Classes | None]) -> list[str]:
     elif b is None and source is not None and total - _count(source) < 2:
         found.append(
             f"data.target_classes=null takes the classes not in A, but data.source_classes="
-            f"{source} leaves {total - _count(source)} of {where}; B needs at least 2, so use "
+            f"{source} leaves {total - _count(source)} of {where}'s {total}; B needs at least 2, so use "
             f"fewer source classes."
         )
     return found
@@ -111,11 +111,15 @@ def _asked(key: str, value: Any, total: int | None) -> list[str]:
         return []
     if isinstance(value, int):
         if value > total:
-            return [f"{key}={value} asks for more classes than the data's {total}; use at most {total}."]
+            return [
+                f"{key}={value} asks for more classes than the data's {total}; use at most {total}."
+            ]
         return []
     bad = [c for c in value if not 0 <= int(c) < total]
     if bad:
-        return [f"{key} lists class ids {bad}, which the data's {total} classes (0..{total - 1}) lack."]
+        return [
+            f"{key} lists class ids {bad}, which the data's {total} classes (0..{total - 1}) lack."
+        ]
     return []
 
 

@@ -49,7 +49,12 @@ class ImageSet:
         of a dataset with other pixels never reuses a network trained on the real ones."""
         if self._digest is None:
             sha = hashlib.sha256()
-            for tensor in (self.train_images, self.train_labels, self.test_images, self.test_labels):
+            for tensor in (
+                self.train_images,
+                self.train_labels,
+                self.test_images,
+                self.test_labels,
+            ):
                 sha.update(str(tuple(tensor.shape)).encode())
                 sha.update(tensor.contiguous().numpy())
             self._digest = sha.hexdigest()
