@@ -67,59 +67,53 @@ def _count(value: Any) -> int:
 
 
 def class_problems(cfg: Any, classes: dict[str, Classes | None]) -> list[str]:
-    """A job's class settings against the classes its data has (`classes` by config key): the
-    sentences for sizes or ids the data cannot meet."""
+    """A job's class settings against the classes its data has (`classes` by config key): one
+    sentence for each setting the data cannot meet."""
     from omegaconf import OmegaConf
 
     data = OmegaConf.to_container(cfg.data, resolve=True)
+    target, own = data.get("target"), classes.get("data")
     found = []
-    own = classes.get("data")
-    target = data.get("target")
     if target is not None and classes.get("data.target") is not None:
-        wanted = target.get("classes")
-        found += _asked("data.target.classes", wanted, classes["data.target"].count)
+        total = classes["data.target"].count
+        found += _asked("data.target.classes", target.get("classes"), total, target.get("name"))
     if own is None or own.count is None or data.get("split", "random") != "random":
         return found
-    total, source = own.count, data.get("source_classes")
-    asked = [("data.source_classes", source)]
-    if target is None:
-        asked.append(("data.target_classes", data.get("target_classes")))
-    for key, value in asked:
-        found += _asked(key, value, total)
-    if found or target is not None:
+    total, name = own.count, data.get("name")
+    a, b = data.get("source_classes"), None if target is not None else data.get("target_classes")
+    for key, value in (("data.source_classes", a), ("data.target_classes", b)):
+        if isinstance(value, list):
+            found += _asked(key, value, total, name)
+    if found or target is not None or a is None:
         return found
-    b = data.get("target_classes")
-    wanted = (_count(source) if source is not None else 0) + (_count(b) if b is not None else 0)
-    where = data.get("name")
-    if b is not None and wanted > total:
-        found.append(
-            f"data.source_classes={source} and data.target_classes={b} ask for {wanted} classes "
-            f"but {where} has {total}; make them add up to at most {total}."
-        )
-    elif b is None and source is not None and total - _count(source) < 2:
-        found.append(
-            f"data.target_classes=null takes the classes not in A, but data.source_classes="
-            f"{source} leaves {total - _count(source)} of {where}'s {total}; B needs at least 2, so use "
-            f"fewer source classes."
-        )
-    return found
+    if b is not None and _count(a) + _count(b) > total:
+        return [
+            f"data.source_classes={a} and data.target_classes={b} ask for "
+            f"{_count(a) + _count(b)} classes but {name} has {total}; make them add up to at "
+            f"most {total}."
+        ]
+    if b is None and total - _count(a) < 2:
+        return [
+            f"data.source_classes={a} leaves {max(total - _count(a), 0)} of {name}'s {total} "
+            f"classes for B (data.target_classes=null takes the rest), which needs at least 2; "
+            f"use at most {total - 2} source classes."
+        ]
+    return []
 
 
-def _asked(key: str, value: Any, total: int | None) -> list[str]:
-    """A class setting that the dataset's `total` classes cannot meet (a count or ids)."""
+def _asked(key: str, value: Any, total: int | None, name: Any) -> list[str]:
+    """A class setting (a count or ids) that the dataset's `total` classes cannot meet."""
     if value is None or total is None:
         return []
     if isinstance(value, int):
         if value > total:
             return [
-                f"{key}={value} asks for more classes than the data's {total}; use at most {total}."
+                f"{key}={value} asks for more classes than {name}'s {total}; use at most {total}."
             ]
         return []
     bad = [c for c in value if not 0 <= int(c) < total]
     if bad:
-        return [
-            f"{key} lists class ids {bad}, which the data's {total} classes (0..{total - 1}) lack."
-        ]
+        return [f"{key} lists class ids {bad}, which {name} lacks; its ids are 0..{total - 1}."]
     return []
 
 

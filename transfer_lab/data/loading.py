@@ -65,7 +65,8 @@ def _read(read, arguments: dict[str, Any], stamp: tuple | None):
     images = read(**arguments)
     if stamp is None and (dataset := dataset_for(reader_name(read))) is not None:
         stamp = dataset.stamp(**arguments)  # after a download: what was fetched
-    images.files = [f"{path} ({size} bytes)" for path, size, _ in stamp or ()]
+    if not images.files:  # a reader may say it better (an image tree: how many images)
+        images.files = [f"{path} ({size} bytes)" for path, size, _ in stamp or ()]
     images.channel_stats()
     images.digest()
     return images

@@ -246,6 +246,7 @@ def build_job_data(cfg: DictConfig) -> JobData:
         assert direction in ("AB", "BA"), "config/checks.py"
         if direction == "BA":
             split = ClassSplit(source=split.target, target=split.source)
+    heads = heads if split.source else 0  # no A (a pretrained source): no partitions of it
     task_a = _task(source_images, split.source, data, heads, budget=False)
     task_b = _task(target_images, split.target, data, 0, budget=True)
     warn_if_budget_capped(target_images, task_b, data.get("per_class"))

@@ -151,7 +151,7 @@ def load_image_folder(
     else:
         train, test = carve_test(train, TEST_FRACTION, TEST_SPLIT_SEED)
     crop = int(crop_size) if crop_size is not None else first_image_side(found[0])
-    return FolderSet(
+    images = FolderSet(
         name=name,
         train=train,
         test=test,
@@ -162,3 +162,10 @@ def load_image_folder(
         std=None if std is None else list(std),
         eval_crop=str(eval_crop),
     )
+    if len(found) > 1:
+        images.files = [f"{found[0]} ({len(train.samples)} images)"]
+        images.files.append(f"{found[1]} ({len(test.samples)} images)")
+    else:
+        total = len(train.samples) + len(test.samples)
+        images.files = [f"{found[0]} ({total} images, {len(test.samples)} kept as the test set)"]
+    return images
