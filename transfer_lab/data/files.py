@@ -53,15 +53,6 @@ def survey(key: str, target: str, kwargs: dict[str, Any]) -> Classes | None:
         raise UserError(missing.sentence(key)) from None
 
 
-def missing_sentence(key: str, target: str, kwargs: dict[str, Any]) -> str | None:
-    """The sentence for a dataset whose files are not there or cannot be used, or None."""
-    try:
-        survey(key, target, kwargs)
-    except UserError as error:
-        return str(error)
-    return None
-
-
 def _count(value: Any) -> int:
     return value if isinstance(value, int) else len(value)
 

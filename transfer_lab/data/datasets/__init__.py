@@ -1,12 +1,3 @@
-"""One file per dataset, each registering its reader with what it reads (registry.py); importing
-this package registers them all, without torch (readers import it when they read)."""
-
-from transfer_lab.data.datasets import (  # noqa: F401  (each registers its reader)
-    cifar10,
-    cifar100,
-    digits,
-    fashion_mnist,
-    image_folder,
-    mnist,
-    svhn,
-)
+"""One file per dataset, each registering its reader with what it reads (registry.py). A data
+config's `reader._target_` names the reader; its module is imported, and so registered, when
+the checks or the job first ask for it. Modules here import torch only inside their readers."""
