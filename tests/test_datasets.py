@@ -412,6 +412,10 @@ def test_every_data_config_trains_a_job_end_to_end(cli, data_root):
     trained = {s["source"]["cache_key"] for s in source_jobs(sweep) if s["source"]["trained"]}
     assert trained == {r["source"]["cache_key"] for r in results.values()}
     assert len(trained) == len(names) - 2
+    for job in (j for j in sweep.iterdir() if (j / "results.json").is_file()):
+        read = json.loads((job / "results.json").read_text())["data_files"]  # issue 30
+        assert read and all(f.startswith(str(data_root)) for f in read), read
+        assert read[0] in (job / "job.log").read_text()
     assert results["cifar100_to_svhn"]["dataset"] == "cifar100→svhn"
     assert results["cifar100_to_svhn"]["target_classes"] == list(range(10))
     assert len(results["cifar100"]["source_classes"]) == 50

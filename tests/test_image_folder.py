@@ -106,3 +106,28 @@ def test_more_classes_than_the_folder_has_are_refused_by_the_command_before_any_
         "image_folder has 4; make them add up to at most 4."
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pngs"]
+
+
+@pytest.mark.slow
+def test_a_job_on_a_png_tree_runs_end_to_end_and_names_what_it_read(cli, tmp_path):
+    import json
+
+    root = formats.write_png_tree(tmp_path / "pngs", classes=4, train_per_class=8, size=16)
+    cli(
+        [
+            "data=image_folder",
+            f"data.root={root}",
+            "data.source_classes=2",
+            "data.target_classes=2",
+            "data.num_workers=0",
+            "backbone=lenet",
+            "source.epochs=1",
+            "target.epochs=1",
+            "trainer.enable_progress_bar=false",
+        ]
+    )
+    (job,) = list((cli.cwd / "outputs").glob("*/*"))
+    result = json.loads((job / "results.json").read_text())
+    assert result["status"] == "ok" and result["dataset"] == "image_folder"
+    assert result["data_files"] == [f"{root / 'train'} (32 images)", f"{root / 'test'} (8 images)"]
+    assert result["data_files"][0] in (job / "job.log").read_text()
