@@ -131,3 +131,14 @@ def test_a_job_on_a_png_tree_runs_end_to_end_and_names_what_it_read(cli, tmp_pat
     assert result["status"] == "ok" and result["dataset"] == "image_folder"
     assert result["data_files"] == [f"{root / 'train'} (32 images)", f"{root / 'test'} (8 images)"]
     assert result["data_files"][0] in (job / "job.log").read_text()
+
+
+def test_a_tree_whose_images_change_gets_another_digest_for_the_source_key(tmp_path):
+    from PIL import Image
+
+    root = formats.write_png_tree(tmp_path, classes=2)
+    before = load_image_folder(str(root)).digest()
+    assert load_image_folder(str(root)).digest() == before
+    image = root / "train" / "class_0" / "0.png"
+    Image.new("L", (30, 30), color=7).save(image)
+    assert load_image_folder(str(root)).digest() != before

@@ -64,6 +64,7 @@ class FolderSet:
     settings: Any = field(default=None, repr=False)
     eval_crop: str = "center"  # center | train (the training crop without the flip)
     files: list[str] = field(default_factory=list)  # what was read (data/loading.py)
+    _digest: str | None = field(default=None, repr=False)
 
     @property
     def train_labels(self) -> torch.Tensor:
@@ -104,12 +105,14 @@ class FolderSet:
     def digest(self) -> str:
         """SHA-256 of every file's name, size and time and of the classes: what a source's
         cache key holds of a tree (its images are not hashed: ImageNet is 13 GB)."""
-        sha = hashlib.sha256(json.dumps(self.class_names).encode())
-        for part in (self.train, self.test):
-            for path, label in part.samples:
-                info = Path(path).stat()
-                sha.update(f"{path}\0{label}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
-        return sha.hexdigest()
+        if self._digest is None:
+            sha = hashlib.sha256(json.dumps(self.class_names).encode())
+            for part in (self.train, self.test):
+                for path, label in part.samples:
+                    info = Path(path).stat()
+                    sha.update(f"{path}\0{label}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+            self._digest = sha.hexdigest()
+        return self._digest
 
 
 class _Part(Dataset):
