@@ -451,3 +451,14 @@ def test_missing_data_offline_stops_before_training_with_one_sentence(cli, tmp_p
     assert "CIFAR-10 is missing data_batch_1" in line and "data.download=true" in line
     assert str(nowhere) in line
     assert list(cli.cwd.iterdir()) == []  # no outputs, no cache, no data folder
+
+
+def test_each_registered_shape_is_the_shape_its_reader_serves(data_root):
+    """The backbone check before a run takes the shape from the registration, unread."""
+    from transfer_lab.data.files import image_shape
+    from transfer_lab.data.loading import load_images
+
+    for name in [*IN_MEMORY, "digits", "imagenet100"]:
+        extra = ["data.image_size=16"] if name == "digits" else []
+        data = job_config(data_root, name, *extra).data
+        assert image_shape(data) == tuple(load_images(data).shape), name

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from transfer_lab.config.checks import RESERVED_TRAINER_KEYS, closest, problems
 from transfer_lab.config.folders import check_folders
-from transfer_lab.data.files import data_problems, datasets_of
+from transfer_lab.data.files import data_problems, datasets_of, image_shape
 from transfer_lab.errors import UserError
 from transfer_lab.machine import runs_elsewhere
 from transfer_lab.sweep.compose import sweep_config
@@ -157,19 +157,21 @@ def check_data(configs: Iterable[DictConfig]) -> None:
 
 def check_backbones(jobs: Iterable[DictConfig]) -> None:
     """Build each distinct backbone of the jobs once, for its dataset's images, on the meta
-    device; a class that cannot be built with the job's arguments is one sentence, here."""
+    device; a class that cannot be built with the job's arguments is one sentence, here. The
+    images' shape comes from the dataset's registration, so that refusal reads no data; then
+    each dataset is read (once per process: the jobs reuse it), so bad data is refused too."""
     from transfer_lab.config.checks import meta_stage_names
     from transfer_lab.data.loading import load_images
 
-    seen = set()
+    jobs, seen = list(jobs), set()
     for cfg in jobs:
         backbone = OmegaConf.to_container(cfg.backbone, resolve=True)
         key = json.dumps([backbone, *datasets_of(cfg)], sort_keys=True, default=str)
         if key in seen:
             continue
         seen.add(key)
-        images = load_images(cfg.data)  # read once per process: the jobs reuse it
-        channels, size, _ = images.shape
+        shape = image_shape(cfg.data)  # from the dataset's registration, else by reading it
+        channels, size, _ = shape if shape is not None else load_images(cfg.data).shape
         try:
             meta_stage_names(json.dumps(backbone, sort_keys=True), channels, size)
         except UserError:
@@ -183,6 +185,9 @@ def check_backbones(jobs: Iterable[DictConfig]) -> None:
                 f"take in_channels and image_size besides the keys under backbone, as "
                 f"docs/backbones.md says."
             ) from None
+    read = {json.dumps([*datasets_of(cfg)]): cfg.data for cfg in jobs}
+    for data in read.values():
+        load_images(data)
 
 
 def check_no_repeats(params: dict[str, str], overrides: list[str], loader: Any) -> None:

@@ -53,6 +53,16 @@ def survey(key: str, target: str, kwargs: dict[str, Any]) -> Classes | None:
         raise UserError(missing.sentence(key)) from None
 
 
+def image_shape(data: Any) -> tuple[int, int, int] | None:
+    """(channels, height, width) of a dataset config's images, from its registration, without
+    reading them (None: a reader that does not say, or a download still to come)."""
+    target, kwargs = reader_arguments(data)
+    dataset = dataset_for(target)
+    if dataset is None or dataset.shape is None or kwargs.get("download"):
+        return None
+    return dataset.shape(**kwargs)
+
+
 def _count(value: Any) -> int:
     return value if isinstance(value, int) else len(value)
 

@@ -53,6 +53,7 @@ def read_cifar(cls, name: str, root: str, download: bool, check_md5: bool):
     locate=lambda root, **_: locate_cifar("CIFAR-10", root),
     classes=10,
     smallest_class=5000,
+    shape=(3, 32, 32),
 )
 def load_cifar10(root: str, download: bool = False, check_md5: bool = True):
     """CIFAR-10 from `root`/cifar-10-batches-py (the python pickles), through torchvision."""

@@ -38,6 +38,7 @@ def superclass_map(fine: np.ndarray, coarse: np.ndarray, num_classes: int) -> np
     locate=lambda root, **_: locate_cifar("CIFAR-100", root),
     classes=100,
     smallest_class=500,
+    shape=(3, 32, 32),
 )
 def load_cifar100(root: str, download: bool = False, check_md5: bool = True):
     """CIFAR-100 from `root`/cifar-100-python, with each fine class's coarse superclass."""

@@ -35,7 +35,12 @@ def bundled(**_) -> list[Path]:
     return []
 
 
-@register_dataset("digits", locate=bundled, classes=10, smallest_class=130)
+def digits_shape(image_size: int | None = None, **_) -> tuple[int, int, int]:
+    side = 8 if image_size is None else int(image_size)
+    return (1, side, side)
+
+
+@register_dataset("digits", locate=bundled, classes=10, smallest_class=130, shape=digits_shape)
 def load_digits(root: str | None = None, download: bool = False, image_size: int | None = None):
     """Digits as uint8 1×8×8 images (0..16 scaled to 0..255) with a fixed stratified test part.
 

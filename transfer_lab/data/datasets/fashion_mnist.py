@@ -73,6 +73,7 @@ def survey_fashion(files: list[Path], **_):
     classes=10,
     smallest_class=SMALLEST_CLASS,
     survey=survey_fashion,
+    shape=(1, 28, 28),
 )
 def load_fashion_mnist(
     root: str,

@@ -111,7 +111,13 @@ def first_image_side(folder: Path) -> int:
         return min(image.size)
 
 
-@register_dataset("image folder", locate=locate_tree, survey=survey_tree)
+def tree_shape(crop_size: int | None = None, **keywords) -> tuple[int, int, int]:
+    """RGB crops of `crop_size`, else of the first training image's shorter side."""
+    side = crop_size if crop_size is not None else first_image_side(locate_tree(**keywords)[0])
+    return (3, int(side), int(side))
+
+
+@register_dataset("image folder", locate=locate_tree, survey=survey_tree, shape=tree_shape)
 def load_image_folder(
     root: str,
     download: bool = False,

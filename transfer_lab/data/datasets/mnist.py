@@ -29,6 +29,7 @@ def locate_mnist(root: str, **_) -> list[Path]:
     classes=10,
     smallest_class=SMALLEST_CLASS,
     survey=partial(idx.check_headers, classes=10, smallest=SMALLEST_CLASS),
+    shape=(1, 28, 28),
 )
 def load_mnist(root: str, download: bool = False, check_md5: bool = True):
     """MNIST from `root`/MNIST/raw (IDX files); `download=true` lets torchvision fetch them."""

@@ -53,6 +53,8 @@ class Dataset:
     `locate(**keywords)` returns the files (or folders) the reader would read, or raises
     `MissingFiles`; `classes` and `smallest_class` are fixed facts of the dataset, or `survey`
     counts them from the located files (an image folder), refusing files that cannot be images.
+    `shape(**keywords)` is the (channels, height, width) of the images served, known without
+    reading them, so the backbone check before a run reads no data.
     """
 
     title: str
@@ -60,6 +62,7 @@ class Dataset:
     classes: int | None = None
     smallest_class: int | None = None
     survey: Callable[..., Classes] | None = None
+    shape: Callable[..., tuple[int, int, int]] | None = None
 
     def files(self, **keywords: Any) -> list[Path]:
         """What the reader would read with these keywords (`MissingFiles` when not there)."""
@@ -99,11 +102,14 @@ def register_dataset(
     classes: int | None = None,
     smallest_class: int | None = None,
     survey: Callable[..., Classes] | None = None,
+    shape: tuple[int, int, int] | Callable[..., tuple[int, int, int]] | None = None,
 ) -> Callable[[Callable], Callable]:
-    """Decorator: register a reader `read(root, download, …)` and what it reads."""
+    """Decorator: register a reader `read(root, download, …)` and what it reads; `shape` is its
+    images' (channels, height, width), or a function of the reader's keywords giving it."""
 
     def add(read: Callable) -> Callable:
-        _REGISTRY[reader_name(read)] = Dataset(title, locate, classes, smallest_class, survey)
+        size = (lambda **_: tuple(shape)) if isinstance(shape, tuple) else shape
+        _REGISTRY[reader_name(read)] = Dataset(title, locate, classes, smallest_class, survey, size)
         return read
 
     return add

@@ -18,7 +18,7 @@ def locate_svhn(root: str, **_) -> list[Path]:
     return require("SVHN", path, SVHN_FILES, how)
 
 
-@register_dataset("SVHN", locate=locate_svhn, classes=10)
+@register_dataset("SVHN", locate=locate_svhn, classes=10, shape=(3, 32, 32))
 def load_svhn(root: str, download: bool = False, check_md5: bool = True):
     """SVHN's train_32x32.mat and test_32x32.mat from `root`, through torchvision (0 for '10')."""
     from torchvision import datasets
