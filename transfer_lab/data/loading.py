@@ -64,8 +64,8 @@ def read_once(read, arguments: dict[str, Any]):
 def _read(read, arguments: dict[str, Any], stamp: tuple | None):
     images = read(**arguments)
     if stamp is None and (dataset := dataset_for(reader_name(read))) is not None:
-        stamp = dataset.stamp(**arguments)  # after a download: what was fetched
-    if not images.files:  # a reader may say it better (an image tree: how many images)
+        stamp = dataset.stamp(**{**arguments, "download": False})  # what a download fetched
+    if not getattr(images, "files", None):  # a reader may say it better (a tree: its images)
         images.files = [f"{path} ({size} bytes)" for path, size, _ in stamp or ()]
     images.channel_stats()
     images.digest()
