@@ -52,7 +52,7 @@ fashion-data:  ## get the real Fashion-MNIST: Debian's dataset-fashion-mnist, el
 	  echo "Fashion-MNIST is not installed; run: sudo apt-get install dataset-fashion-mnist" >&2; exit 2; \
 	else \
 	  $(MAKE) --no-print-directory $(STAMP) && \
-	  $(PY) -c 'from transfer_lab.data.fashion_mnist import load_fashion_mnist as f; f("data", download=True)' \
+	  $(PY) -c 'from transfer_lab.data.datasets.fashion_mnist import load_fashion_mnist as f; f("data", download=True)' \
 	  && echo "Fashion-MNIST downloaded into data/FashionMNIST/raw/"; \
 	fi
 

@@ -107,10 +107,10 @@ def cli(args: list[str], cwd: Path, timeout: float) -> float:
 def fashion_job(trainer: list[str], dry: bool, where: Path) -> dict:
     """One job of the 100-epoch Fashion-MNIST recipe, wall time from the command line."""
     from benchmarks.fake_data import write_fashion_tree
-    from transfer_lab.data.files import DEBIAN_FASHION, MissingFiles, find_fashion_copy
+    from transfer_lab.data.datasets.fashion_mnist import DEBIAN_FOLDER, MissingFiles, find_copy
 
     try:
-        real = not dry and bool(find_fashion_copy(ROOT / "data", DEBIAN_FASHION))
+        real = not dry and bool(find_copy(ROOT / "data", DEBIAN_FOLDER))
     except MissingFiles:
         real = False
     data = []

@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.formats import write_cifar10  # noqa: E402
 from transfer_lab.data.augment import DeviceAugment, torchvision_transform  # noqa: E402
 from transfer_lab.data.batches import DeviceBatches  # noqa: E402
-from transfer_lab.data.readers import _unverified, load_cifar10  # noqa: E402
+from transfer_lab.data.datasets.cifar10 import load_cifar10  # noqa: E402
+from transfer_lab.data.datasets.fetch import unverified  # noqa: E402
 
 
 def rate(batches, count: int, epochs: int, device: torch.device) -> float:
@@ -66,7 +67,7 @@ def compare(
         n = len(data.train_labels)
         mean, std = data.channel_stats()
         on_device = data.train_images.to(device), data.train_labels.to(device)
-        cifar = _unverified(
+        cifar = unverified(
             datasets.CIFAR10,
             train_list=[[f, None] for f, _ in datasets.CIFAR10.train_list],
             test_list=[[f, None] for f, _ in datasets.CIFAR10.test_list],

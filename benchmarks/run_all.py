@@ -476,10 +476,10 @@ def planning(where: Path, per_class: tuple[int, int] = (500, 100), grid: list[st
 def real_epoch(epochs: int, repeats: int) -> dict | None:
     """The Fashion-MNIST source epoch (LeNet, batch 256) of transfer_lab's default CPU path and
     of its fast path (trainer=cpu_fast), each against the same plain fp32 loop, in turns."""
-    from transfer_lab.data.files import DEBIAN_FASHION, MissingFiles, find_fashion_copy
+    from transfer_lab.data.datasets.fashion_mnist import DEBIAN_FOLDER, MissingFiles, find_copy
 
     try:
-        find_fashion_copy(ROOT / "data", DEBIAN_FASHION)
+        find_copy(ROOT / "data", DEBIAN_FOLDER)
     except MissingFiles:
         return None  # `make fashion-data` first
     return epoch_case(

@@ -215,3 +215,32 @@ def write_image_folder(
             folder.mkdir(parents=True, exist_ok=True)
             Image.fromarray(image).save(folder / f"{part}_{j}.JPEG", quality=90)
     return root
+
+
+def write_png_tree(
+    root: Path,
+    classes: int = 4,
+    train_per_class: int = 6,
+    test_per_class: int | None = 2,
+    size: int = 12,
+    grey: bool = True,
+    seed: int = 0,
+) -> Path:
+    """root/train/<class>/*.png (and root/test/<class>/*.png unless `test_per_class` is None):
+    a user's own images, as `data=image_folder` reads them."""
+    from PIL import Image
+
+    root = Path(root)
+    parts = [("train", train_per_class, seed)]
+    if test_per_class is not None:
+        parts.append(("test", test_per_class, seed + 1))
+    for part, per_class, s in parts:
+        labels = np.repeat(np.arange(classes), per_class)
+        shape = (size, size) if grey else (size, size, 3)
+        for j, (label, image) in enumerate(
+            zip(labels, class_images(labels, shape, classes, s), strict=True)
+        ):
+            folder = root / part / f"class_{label}"
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(folder / f"{j}.png")
+    return root

@@ -345,7 +345,7 @@ def test_long_stage_lists_are_folded_readably():
 
 
 def test_digits_resized_for_bigger_backbones_stay_uint8_with_the_same_split():
-    from transfer_lab.data.digits import load_digits
+    from transfer_lab.data.datasets.digits import load_digits
 
     small, big = load_digits(), load_digits(image_size=32)
     assert small.shape == (1, 8, 8) and big.shape == (1, 32, 32)

@@ -2,7 +2,7 @@
 
 
 def test_bundled_digits_are_read_once_per_process_and_each_job_gets_its_own_copy():
-    from transfer_lab.data.digits import load_digits
+    from transfer_lab.data.datasets.digits import load_digits
     from transfer_lab.data.loading import read_once
 
     first = read_once(load_digits, {"root": None, "download": False, "image_size": None})

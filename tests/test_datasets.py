@@ -12,14 +12,12 @@ from omegaconf import OmegaConf
 
 from tests import formats
 from tests.conftest import TINY, compose, source_jobs
-from transfer_lab.data.fashion_mnist import load_fashion_mnist
+from transfer_lab.data.datasets.cifar10 import load_cifar10
+from transfer_lab.data.datasets.cifar100 import load_cifar100
+from transfer_lab.data.datasets.fashion_mnist import load_fashion_mnist
+from transfer_lab.data.datasets.mnist import load_mnist
+from transfer_lab.data.datasets.svhn import load_svhn
 from transfer_lab.data.loading import datamodule_for
-from transfer_lab.data.readers import (
-    load_cifar10,
-    load_cifar100,
-    load_mnist,
-    load_svhn,
-)
 from transfer_lab.data.tasks import SUPERCLASS_GROUPS, build_job_data
 from transfer_lab.errors import UserError
 
@@ -255,7 +253,7 @@ def test_out_of_domain_target_is_the_whole_other_dataset(data_root):
         OmegaConf.set_struct(cfg, False)
         cfg.data.target = OmegaConf.create(
             {
-                "reader": {"_target_": "transfer_lab.data.readers.load_svhn"},
+                "reader": {"_target_": "transfer_lab.data.datasets.svhn.load_svhn"},
                 "root": str(data_root / "svhn"),
                 "download": False,
             }
@@ -414,6 +412,10 @@ def test_every_data_config_trains_a_job_end_to_end(cli, data_root):
     trained = {s["source"]["cache_key"] for s in source_jobs(sweep) if s["source"]["trained"]}
     assert trained == {r["source"]["cache_key"] for r in results.values()}
     assert len(trained) == len(names) - 2
+    for job in (j for j in sweep.iterdir() if (j / "results.json").is_file()):
+        read = json.loads((job / "results.json").read_text())["data_files"]  # issue 30
+        assert read and all(f.startswith(str(data_root)) for f in read), read
+        assert read[0] in (job / "job.log").read_text()
     assert results["cifar100_to_svhn"]["dataset"] == "cifar100→svhn"
     assert results["cifar100_to_svhn"]["target_classes"] == list(range(10))
     assert len(results["cifar100"]["source_classes"]) == 50
@@ -449,3 +451,14 @@ def test_missing_data_offline_stops_before_training_with_one_sentence(cli, tmp_p
     assert "CIFAR-10 is missing data_batch_1" in line and "data.download=true" in line
     assert str(nowhere) in line
     assert list(cli.cwd.iterdir()) == []  # no outputs, no cache, no data folder
+
+
+def test_each_registered_shape_is_the_shape_its_reader_serves(data_root):
+    """The backbone check before a run takes the shape from the registration, unread."""
+    from transfer_lab.data.files import image_shape
+    from transfer_lab.data.loading import load_images
+
+    for name in [*IN_MEMORY, "digits", "imagenet100"]:
+        extra = ["data.image_size=16"] if name == "digits" else []
+        data = job_config(data_root, name, *extra).data
+        assert image_shape(data) == tuple(load_images(data).shape), name

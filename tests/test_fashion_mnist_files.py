@@ -14,8 +14,8 @@ import pytest
 
 from tests import formats
 from transfer_lab.data import loading
-from transfer_lab.data.fashion_mnist import FILES, find_copy, load_fashion_mnist
-from transfer_lab.data.readers import MissingFiles
+from transfer_lab.data.datasets.fashion_mnist import FILES, find_copy, load_fashion_mnist
+from transfer_lab.data.datasets.registry import MissingFiles
 from transfer_lab.errors import UserError
 
 
@@ -58,11 +58,33 @@ def test_a_copy_is_looked_for_in_torchvision_layout_then_flat_root_then_the_syst
     assert find_copy(root, system)[0] == root / "FashionMNIST" / "raw" / f"{FILES[0]}.gz"
 
 
-def test_an_incomplete_folder_is_passed_over(tmp_path):
+def test_an_incomplete_folder_is_an_error_naming_the_missing_file_not_debians_copy(tmp_path):
+    """A partial data.root was silently swapped for Debian's copy (issue 30)."""
     root, system = tmp_path / "root", flat_copy(tmp_path / "debian", seed=3)
     flat_copy(root, seed=2)
-    (root / f"{FILES[3]}.gz").unlink()  # three of four: not a copy
-    assert find_copy(root, system)[0].parent == system
+    (root / f"{FILES[3]}.gz").unlink()  # three of four: a partial copy
+    with pytest.raises(MissingFiles) as caught:
+        find_copy(root, system)
+    assert caught.value.missing == [FILES[3]] and caught.value.root == root
+
+
+def test_a_folder_in_a_files_place_is_named(tmp_path):
+    root, system = tmp_path / "root", flat_copy(tmp_path / "debian", seed=3)
+    flat_copy(root, seed=2)
+    (root / f"{FILES[0]}.gz").unlink()
+    (root / FILES[0]).mkdir()
+    with pytest.raises(MissingFiles, match=f"{FILES[0]} \\(a folder stands in its place\\)"):
+        find_copy(root, system)
+
+
+def test_a_cut_file_is_refused_from_its_header_before_any_hashing(tmp_path):
+    from transfer_lab.data.datasets.idx import check_headers
+
+    root = flat_copy(tmp_path / "root", seed=0, compress=False)
+    images = root / FILES[0]
+    images.write_bytes(images.read_bytes()[:-7])
+    with pytest.raises(UserError, match="truncated"):
+        check_headers(find_copy(root, None), 10, None)
 
 
 def test_no_copy_gives_one_sentence_with_the_three_ways_to_get_one(tmp_path):

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from transfer_lab.data.datamodule import TaskDataModule
-from transfer_lab.data.digits import load_digits
+from transfer_lab.data.datasets.digits import load_digits
 from transfer_lab.data.splits import make_task
 from transfer_lab.models.classifier import TransferModule, beta_loss
 from transfer_lab.models.lenet import LeNet

@@ -123,7 +123,7 @@ def test_imagenet100_beta_evaluates_with_the_training_crop():
 
 
 def test_an_unknown_evaluation_crop_is_refused(tmp_path):
-    from transfer_lab.data.folder import load_image_folder
+    from transfer_lab.data.datasets.image_folder import load_image_folder
     from transfer_lab.errors import UserError
 
     with pytest.raises(UserError, match="eval_crop"):

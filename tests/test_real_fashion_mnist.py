@@ -16,8 +16,13 @@ import numpy as np
 import pytest
 
 from tests.conftest import compose, source_jobs
-from transfer_lab.data.fashion_mnist import DEBIAN_FOLDER, FILES, find_copy, load_fashion_mnist
-from transfer_lab.data.readers import MissingFiles
+from transfer_lab.data.datasets.fashion_mnist import (
+    DEBIAN_FOLDER,
+    FILES,
+    find_copy,
+    load_fashion_mnist,
+)
+from transfer_lab.data.datasets.registry import MissingFiles
 from transfer_lab.data.tasks import build_job_data
 from transfer_lab.errors import UserError
 

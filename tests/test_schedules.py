@@ -18,7 +18,7 @@ import torch
 
 from tests.conftest import compose
 from transfer_lab.config.paths import config_dir
-from transfer_lab.data.digits import load_digits
+from transfer_lab.data.datasets.digits import load_digits
 from transfer_lab.data.loading import datamodule_for
 from transfer_lab.data.tasks import build_job_data
 from transfer_lab.errors import UserError

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
-from transfer_lab.data.digits import load_digits
+from transfer_lab.data.datasets.digits import load_digits
 from transfer_lab.data.splits import (
     binary_partitions,
     budget_indices,

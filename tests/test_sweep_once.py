@@ -67,14 +67,14 @@ def test_a_backbone_that_cannot_be_built_is_refused_before_any_folder(tmp_path):
 def test_the_files_each_reader_needs_are_torchvisions():
     from torchvision import datasets
 
-    from transfer_lab.data import files
+    from transfer_lab.data.datasets import cifar10, idx, svhn
 
     for name, cls in (("CIFAR-10", datasets.CIFAR10), ("CIFAR-100", datasets.CIFAR100)):
-        folder, archive, names = files.CIFAR[name]
+        folder, archive, names = cifar10.CIFAR[name]
         assert (folder, archive) == (cls.base_folder, cls.filename)
         assert names == [f for f, _ in cls.train_list + cls.test_list] + [cls.meta["filename"]]
-    assert [datasets.SVHN.split_list[s][1] for s in ("train", "test")] == files.SVHN_FILES
-    assert [Path(f).stem for f, _ in datasets.MNIST.resources] == files.MNIST_FILES
+    assert [datasets.SVHN.split_list[s][1] for s in ("train", "test")] == svhn.SVHN_FILES
+    assert [Path(f).stem for f, _ in datasets.MNIST.resources] == list(idx.IDX_FILES)
 
 
 def test_a_dataset_is_read_once_per_process_until_its_files_change(tmp_path, monkeypatch):
@@ -84,7 +84,7 @@ def test_a_dataset_is_read_once_per_process_until_its_files_change(tmp_path, mon
     folder = write_cifar100(tmp_path)
     data = OmegaConf.create(
         {
-            "reader": {"_target_": "transfer_lab.data.readers.load_cifar100"},
+            "reader": {"_target_": "transfer_lab.data.datasets.cifar100.load_cifar100"},
             "root": str(tmp_path),
             "download": False,
             "check_md5": False,

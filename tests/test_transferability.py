@@ -289,7 +289,7 @@ def test_measure_features_gives_one_value_per_measure_per_stage():
 @pytest.mark.slow
 def test_measures_of_a_tiny_digits_source_on_b():
     """Train a small LeNet on digits A for three epochs, then measure it on B's budget."""
-    from transfer_lab.data.digits import load_digits
+    from transfer_lab.data.datasets.digits import load_digits
     from transfer_lab.data.splits import make_task, split_classes
     from transfer_lab.transferability.table import measure_source, network_cka, task_batches
 

@@ -7,7 +7,7 @@ import torch
 from omegaconf import OmegaConf
 
 from tests.conftest import compose
-from transfer_lab.data.digits import load_digits
+from transfer_lab.data.datasets.digits import load_digits
 from transfer_lab.data.tasks import build_job_data
 from transfer_lab.errors import UserError
 from transfer_lab.job.networks import build_module, target_schedule

@@ -213,7 +213,7 @@ def test_smallest_class_is_the_readers_own():
     import numpy as np
 
     from tests.conftest import compose
-    from transfer_lab.data.digits import load_digits
+    from transfer_lab.data.datasets.digits import load_digits
 
     counts = np.bincount(load_digits().train_labels.numpy())
     assert compose([]).data.smallest_class == counts.min()

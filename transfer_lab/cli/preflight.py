@@ -9,7 +9,6 @@ Each job is composed once per process: the sweeper plans and launches from the s
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -19,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from transfer_lab.cli.hydra_errors import check_added_launcher_keys, composition_sentence
 from transfer_lab.config.checks import problems
 from transfer_lab.config.folders import check_folders
-from transfer_lab.data.files import datasets_of, missing_sentence
+from transfer_lab.data.files import data_problems, datasets_of, image_shape
 from transfer_lab.errors import UserError
 from transfer_lab.machine import runs_elsewhere
 from transfer_lab.sweep.compose import sweep_config
@@ -156,26 +155,24 @@ def _changes_data(grid: list[list[str]]) -> bool:
 
 
 def check_data(configs: Iterable[DictConfig]) -> None:
-    """Look for each distinct dataset's files once (not read): a missing dataset is one sentence
-    for the whole sweep, before anything starts. (HydraConfig holds the sweep's config.)"""
-    datasets: dict = {}
-    for cfg in configs:
-        with contextlib.suppress(Exception):  # a misshapen data section is a config problem
-            for key, spec in datasets_of(cfg).items():
-                datasets.setdefault(key, spec)
-    missing = [m for spec in datasets.values() if (m := missing_sentence(*spec))]
-    if missing:
-        raise UserError("\n".join(dict.fromkeys(missing)))
+    """Look for each distinct dataset's files once (not read) and check every job's class counts
+    against the data's: a missing dataset or a class count it cannot meet is one sentence for
+    the whole sweep, before anything starts. (HydraConfig holds the sweep's config.)"""
+    found = data_problems(list(configs))
+    if found:
+        raise UserError("\n".join(found))
 
 
 def check_backbones(jobs: Iterable[DictConfig]) -> None:
     """Build each distinct backbone of the jobs once, for its dataset's images, on the meta
-    device; a class that cannot be built with the job's arguments is one sentence, here."""
+    device; a class that cannot be built with the job's arguments is one sentence, here. The
+    images' shape comes from the dataset's registration, so that refusal reads no data; then
+    each dataset is read (once per process: the jobs reuse it), so bad data is refused too."""
     from transfer_lab.config.checks import meta_stage_names
     from transfer_lab.data.loading import load_images
     from transfer_lab.models.pretrained import load_pretrained, pretrained_kind
 
-    seen = set()
+    jobs, seen = list(jobs), set()
     for cfg in jobs:
         backbone = OmegaConf.to_container(cfg.backbone, resolve=True)
         weights = [cfg.source.get("pretrained"), cfg.source.get("weights")]
@@ -183,8 +180,8 @@ def check_backbones(jobs: Iterable[DictConfig]) -> None:
         if key in seen:
             continue
         seen.add(key)
-        images = load_images(cfg.data)  # read once per process: the jobs reuse it
-        channels, size, _ = images.shape
+        shape = image_shape(cfg.data)  # from the dataset's registration, else by reading it
+        channels, size, _ = shape if shape is not None else load_images(cfg.data).shape
         try:
             meta_stage_names(json.dumps(backbone, sort_keys=True), channels, size)
         except UserError:
@@ -200,6 +197,9 @@ def check_backbones(jobs: Iterable[DictConfig]) -> None:
             ) from None
         if pretrained_kind(cfg.source) is not None:  # found, readable, fitting the backbone
             load_pretrained(cfg, channels, size)
+    read = {json.dumps([*datasets_of(cfg)]): cfg.data for cfg in jobs}
+    for data in read.values():
+        load_images(data)
 
 
 def check_no_repeats(params: dict[str, str], overrides: list[str], loader: Any) -> None:

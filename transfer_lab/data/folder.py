@@ -1,12 +1,13 @@
-"""ImageFolder data (ImageNet and the like): too big for memory, so read through a DataLoader.
+"""Image trees (ImageNet, your own images): too big for memory, so served through a DataLoader.
 
-The tree is `root/train/<class>/*` and `root/val/<class>/*` (the official validation set serves
-as the test set). Only the file lists and labels are held; images are decoded per batch by
-DataLoader workers with torchvision's transforms.
+The reader is data/datasets/image_folder.py. Only the file lists and labels are held; images are
+decoded per batch by DataLoader workers with torchvision's transforms.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,31 +18,53 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import ImageFolder
 
-from transfer_lab.data.augment import EVAL_CROPS, imagenet_transforms
-from transfer_lab.data.files import locate_image_folder
-from transfer_lab.data.splits import Task, label_map
-from transfer_lab.errors import UserError
+from transfer_lab.data.augment import imagenet_transforms
+from transfer_lab.data.splits import Task, label_map, stratified_carve
 
-IMAGENET_MEAN = [0.485, 0.456, 0.406]  # ImageNet's training-set channel statistics
-IMAGENET_STD = [0.229, 0.224, 0.225]
+STATS_IMAGES = 512  # training images, evenly spaced, that measure a tree's channel statistics
+
+
+@dataclass
+class Files:
+    """Some of an ImageFolder's files (a test part carved from its training images)."""
+
+    samples: list[tuple[str, int]]
+    classes: list[str]
+    loader: Any
+
+    @property
+    def targets(self) -> list[int]:
+        return [label for _, label in self.samples]
+
+
+def carve_test(tree: ImageFolder, fraction: float, seed: int) -> tuple[Files, Files]:
+    """(train, test) of a tree without a test folder: `fraction` of each class, fixed by `seed`."""
+    kept, carved = stratified_carve(np.asarray(tree.targets), fraction, seed, "folder-test")
+    pick = lambda chosen: Files([tree.samples[i] for i in chosen], tree.classes, tree.loader)  # noqa: E731
+    return pick(kept), pick(carved)
 
 
 @dataclass
 class FolderSet:
-    """The labels and file lists of an ImageFolder tree, plus how its images are sized."""
+    """The labels and file lists of an ImageFolder tree, plus how its images are sized.
+
+    `mean`/`std` None: measured on (up to `STATS_IMAGES` of) the training images, as they are
+    evaluated (resized, centre-cropped)."""
 
     name: str
-    train: ImageFolder
-    test: ImageFolder
+    train: ImageFolder | Files
+    test: ImageFolder | Files
     class_names: list[str]
     crop_size: int
     resize_size: int
-    mean: list[float]
-    std: list[float]
+    mean: list[float] | None
+    std: list[float] | None
     superclass_of: np.ndarray | None = None
     superclass_names: list[str] | None = None
     settings: Any = field(default=None, repr=False)
     eval_crop: str = "center"  # center | train (the training crop without the flip)
+    files: list[str] = field(default_factory=list)  # what was read (data/loading.py)
+    _digest: str | None = field(default=None, repr=False)
 
     @property
     def train_labels(self) -> torch.Tensor:
@@ -60,53 +83,36 @@ class FolderSet:
         return (3, self.crop_size, self.crop_size)
 
     def channel_stats(self) -> tuple[list[float], list[float]]:
+        if self.mean is None or self.std is None:
+            mean, std = self._measured()
+            self.mean = mean if self.mean is None else self.mean
+            self.std = std if self.std is None else self.std
         return list(self.mean), list(self.std)
 
+    def _measured(self) -> tuple[list[float], list[float]]:
+        from torchvision import transforms as T
 
-def load_image_folder(
-    root: str,
-    download: bool = False,
-    train_dir: str = "train",
-    test_dir: str = "val",
-    crop_size: int = 224,
-    resize_size: int = 256,
-    mean: list[float] | None = None,
-    std: list[float] | None = None,
-    name: str = "imagefolder",
-    check_md5: bool = True,
-    eval_crop: str = "center",
-) -> FolderSet:
-    """An ImageFolder tree with the same class folders under `train_dir` and `test_dir`.
+        look = T.Compose([T.Resize(self.resize_size), T.CenterCrop(self.crop_size), T.ToTensor()])
+        count = len(self.train.samples)
+        chosen = np.unique(np.linspace(0, count - 1, min(count, STATS_IMAGES)).astype(int))
+        pixels = torch.stack(
+            [look(self.train.loader(self.train.samples[i][0])) for i in chosen]
+        ).to(torch.float64)
+        mean = pixels.mean(dim=(0, 2, 3))
+        std = pixels.std(dim=(0, 2, 3)).clamp_min(1e-6)
+        return mean.tolist(), std.tolist()
 
-    `eval_crop` is how validation and test images are cropped: "center" (resize, centre crop) or
-    "train" (the training crop without the flip, as CS6784 tested). (`check_md5` is accepted
-    like every reader's, but an ImageFolder has no checksums.)
-    """
-    if eval_crop not in EVAL_CROPS:
-        raise UserError(
-            f"data.reader.eval_crop={eval_crop!r} is not a crop; use center (resize and centre "
-            f"crop) or train (the training crop without the flip)."
-        )
-    locate_image_folder(root, train_dir, test_dir, name)
-    path = Path(root).expanduser().resolve()
-    train, test = ImageFolder(str(path / train_dir)), ImageFolder(str(path / test_dir))
-    if train.classes != test.classes:
-        only = sorted(set(train.classes) ^ set(test.classes))[:5]
-        raise UserError(
-            f"{path / train_dir} and {path / test_dir} hold different class folders (e.g. "
-            f"{', '.join(only)}); give both parts the same classes."
-        )
-    return FolderSet(
-        name=name,
-        train=train,
-        test=test,
-        class_names=list(train.classes),
-        crop_size=int(crop_size),
-        resize_size=int(resize_size),
-        mean=list(mean or IMAGENET_MEAN),
-        std=list(std or IMAGENET_STD),
-        eval_crop=str(eval_crop),
-    )
+    def digest(self) -> str:
+        """SHA-256 of every file's name, size and time and of the classes: what a source's
+        cache key holds of a tree (its images are not hashed: ImageNet is 13 GB)."""
+        if self._digest is None:
+            sha = hashlib.sha256(json.dumps(self.class_names).encode())
+            for part in (self.train, self.test):
+                for path, label in part.samples:
+                    info = Path(path).stat()
+                    sha.update(f"{path}\0{label}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+            self._digest = sha.hexdigest()
+        return self._digest
 
 
 class _Part(Dataset):

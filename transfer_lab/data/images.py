@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,9 @@ class ImageSet:
     settings: Any = field(
         default=None, init=False, repr=False
     )  # how a job loads it (transfer_lab.data.loading)
+    files: list[str] = field(default_factory=list, init=False)  # what was read (loading.py)
     _stats: tuple[list[float], list[float]] | None = field(default=None, init=False, repr=False)
+    _digest: str | None = field(default=None, init=False, repr=False)
 
     @property
     def num_classes(self) -> int:
@@ -40,6 +43,22 @@ class ImageSet:
     def shape(self) -> tuple[int, int, int]:
         """(channels, height, width) of one image."""
         return tuple(self.train_images.shape[1:])
+
+    def digest(self) -> str:
+        """SHA-256 of every image and label as read: a source's cache key holds it, so a copy
+        of a dataset with other pixels never reuses a network trained on the real ones."""
+        if self._digest is None:
+            sha = hashlib.sha256()
+            for tensor in (
+                self.train_images,
+                self.train_labels,
+                self.test_images,
+                self.test_labels,
+            ):
+                sha.update(str(tuple(tensor.shape)).encode())
+                sha.update(tensor.contiguous().numpy())
+            self._digest = sha.hexdigest()
+        return self._digest
 
     def channel_stats(self) -> tuple[list[float], list[float]]:
         """Per-channel mean and std of all training images' pixels, in [0, 1] units.
@@ -60,3 +79,16 @@ class ImageSet:
             std = var.clamp_min(0).sqrt().clamp_min(1e-6)
             self._stats = (mean.tolist(), std.tolist())
         return self._stats
+
+
+def as_image_set(name, train_x, train_y, test_x, test_y, class_names, **extra) -> ImageSet:
+    """An ImageSet from arrays as readers hold them (uint8 N×C×H×W images, integer labels)."""
+    return ImageSet(
+        name=name,
+        train_images=torch.as_tensor(np.ascontiguousarray(train_x), dtype=torch.uint8),
+        train_labels=torch.as_tensor(np.asarray(train_y), dtype=torch.int64),
+        test_images=torch.as_tensor(np.ascontiguousarray(test_x), dtype=torch.uint8),
+        test_labels=torch.as_tensor(np.asarray(test_y), dtype=torch.int64),
+        class_names=list(class_names),
+        **extra,
+    )

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
-from transfer_lab.data.files import MissingFiles, files_stamp, reader_arguments
+from transfer_lab.data.datasets.registry import MissingFiles, dataset_for, reader_name
+from transfer_lab.data.files import reader_arguments
 from transfer_lab.data.splits import Task
 from transfer_lab.errors import UserError
+
+log = logging.getLogger(__name__)
 
 STATS = ("own", "source")  # how a second dataset (data.target) is normalised
 
@@ -38,39 +42,51 @@ _READ: dict[tuple[str, str], Any] = {}  # images already read in this process, p
 
 
 def read_once(read, arguments: dict[str, Any]):
-    """`read(**arguments)`, once per process for a reader that can say what it would read.
+    """`read(**arguments)`, once per process for a registered reader (data/datasets/).
 
-    A reader marked `reads_no_files` (the bundled digits) is a pure function of its arguments;
-    one with a `stamp(**arguments)`, or one whose files `data/files.py` can locate, names the
-    files it would read with their sizes and times (None: do not cache). Every job gets its own
-    shallow copy (tensors and channel statistics shared, never written), so a sweep's planning
-    and its jobs read each dataset once, without a copy of its images per job.
+    Its registration names the files it would read, with their sizes and times (None: a
+    download is asked for or files are missing: do not cache; the bundled digits read none).
+    Every job gets its own shallow copy (tensors and channel statistics shared, never written),
+    so a sweep's planning and its jobs read each dataset once, without a copy of its images per
+    job. The copy's `files` are what was read; its `digest()` is computed once, here.
     """
-    name = f"{read.__module__}.{read.__qualname__}"
-    if getattr(read, "reads_no_files", False):
-        stamp: Any = ()
-    elif hasattr(read, "stamp"):
-        stamp = read.stamp(**arguments)
-    else:
-        stamp = files_stamp(name, arguments)
+    name = reader_name(read)
+    dataset = dataset_for(name)
+    stamp = None if dataset is None else dataset.stamp(**arguments)
     if stamp is None:
-        return read(**arguments)
+        return _read(read, arguments, stamp)
     key = (name, json.dumps([arguments, stamp], sort_keys=True, default=str))
     if key not in _READ:
-        images = read(**arguments)
-        images.channel_stats()
-        _READ[key] = images
+        _READ[key] = _read(read, arguments, stamp)
     return copy.copy(_READ[key])
 
 
+def _read(read, arguments: dict[str, Any], stamp: tuple | None):
+    images = read(**arguments)
+    if stamp is None and (dataset := dataset_for(reader_name(read))) is not None:
+        stamp = dataset.stamp(**{**arguments, "download": False})  # what a download fetched
+    if not getattr(images, "files", None):  # a reader may say it better (a tree: its images)
+        images.files = [f"{path} ({size} bytes)" for path, size, _ in stamp or ()]
+    images.channel_stats()
+    images.digest()
+    return images
+
+
 def load_images(data: DictConfig, key: str = "data", parent: DictConfig | None = None):
-    """Read one dataset as its config says; missing files become one sentence naming `key`."""
+    """Read one dataset as its config says; missing files become one sentence naming `key`.
+    The files read go to the job's log (and its results.json, from `images.files`)."""
     target, arguments = reader_arguments(data, parent)
     read = get_method(target)  # called directly: Hydra would wrap our errors
     try:
         images = read_once(read, arguments)
     except MissingFiles as missing:
         raise UserError(missing.sentence(key)) from None
+    log.info(
+        "%s (%s): read %s",
+        key,
+        images.name,
+        ", ".join(images.files) or "no file (the data ships with the code)",
+    )
     base = parent if parent is not None else data
     augment = str(data.get("augment", "none"))
     images.settings = DataSettings(

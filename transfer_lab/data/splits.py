@@ -39,7 +39,8 @@ def split_classes(
     """Draw disjoint A and B from `num_classes` classes.
 
     `source`/`target` are sizes (drawn at random from the split seed) or explicit class lists.
-    A target of None takes every class not in A.
+    A target of None takes every class not in A. A source of 0 means no A: every class (or
+    `target` of them) goes to B, as when the source network comes pretrained.
     """
     explicit_a = not isinstance(source, int)
     explicit_b = target is not None and not isinstance(target, int)
@@ -63,8 +64,9 @@ def split_classes(
         b = rest
     else:
         b = rest[: int(target)]
+    no_a = not explicit_a and int(source) == 0
     sizes_ok = (
-        len(a) > 1
+        (len(a) > 1 or no_a)
         and len(b) > 1
         and (explicit_a or len(a) == int(source))
         and (explicit_b or target is None or len(b) == int(target))
@@ -72,8 +74,8 @@ def split_classes(
     if not sizes_ok:
         raise UserError(
             f"cannot draw {source} source and {target} target classes from {num_classes} classes; "
-            f"set data.source_classes and data.target_classes so that both are at least 2 and "
-            f"together at most {num_classes}."
+            f"set data.source_classes and data.target_classes so that both are at least 2 (or "
+            f"data.source_classes=0: no A) and together at most {num_classes}."
         )
     if set(a) & set(b):
         raise UserError(
@@ -146,7 +148,12 @@ def stratified_carve(
         n = min(len(idx) - 1, max(1, round(fraction * len(idx)))) if fraction > 0 else 0
         carved.append(idx[:n])
         kept.append(idx[n:])
-    return np.sort(np.concatenate(kept)), np.sort(np.concatenate(carved))
+    return _joined(kept), _joined(carved)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """Sorted indices of all parts (none for a task without classes: no A)."""
+    return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
 
 def budget_indices(
@@ -174,7 +181,7 @@ def budget_indices(
             else max(1, math.ceil(fraction * len(idx)))
         )
         chosen.append(idx[:n])
-    return np.sort(np.concatenate(chosen))
+    return _joined(chosen)
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,11 @@ class JobData:
         return self.source_images is not self.target_images
 
     @property
+    def files(self) -> list[str]:
+        """The files read for A and B (results.json names them)."""
+        return list(dict.fromkeys([*self.source_images.files, *self.target_images.files]))
+
+    @property
     def name(self) -> str:
         a, b = self.source_images.name, self.target_images.name
         return f"{a}→{b}" if self.out_of_domain else a
@@ -241,6 +246,7 @@ def build_job_data(cfg: DictConfig) -> JobData:
         assert direction in ("AB", "BA"), "config/checks.py"
         if direction == "BA":
             split = ClassSplit(source=split.target, target=split.source)
+    heads = heads if split.source else 0  # no A (a pretrained source): no partitions of it
     task_a = _task(source_images, split.source, data, heads, budget=False)
     task_b = _task(target_images, split.target, data, 0, budget=True)
     warn_if_budget_capped(target_images, task_b, data.get("per_class"))

@@ -75,6 +75,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
         status="running",
         experiment=ctx.experiment,
         dataset=job.name,
+        data_files=job.files,
         split_seed=int(cfg.data.split_seed),
         seed=int(cfg.seed),
         treatment=plan.treatment,

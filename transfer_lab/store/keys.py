@@ -1,8 +1,8 @@
 """What a source network's cache key hashes: the package's code, the library versions, the
 device, precision, CPU thread count and CPU kernels of the machine the job runs on
-(transfer_lab.machine), and the definition of the network (data, classes, exact images,
-backbone, β and K, schedule, seed, Trainer settings); a pretrained source's key hashes its
-weights instead."""
+(transfer_lab.machine), and the definition of the network (data, the bytes read, classes,
+exact images, backbone, β and K, schedule, seed, Trainer settings); a pretrained source's key
+hashes its weights instead."""
 
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ DISPLAY_KEYS = {"enable_progress_bar", "enable_model_summary", "log_every_n_step
 
 
 # Data keys that act on a source network only through its classes and image indices (hashed
-# separately in its cache key), or that say where files live: leaving them out of the key lets
-# jobs that differ only there (budgets, directions, out-of-domain targets) share a source.
+# separately in its cache key), or that say where files live (what was read is hashed as
+# `data_sha256`): leaving them out of the key lets jobs that differ only there (budgets,
+# directions, out-of-domain targets, copies of the same files) share a source.
 SPLIT_ONLY_DATA_KEYS = {
     "root",
     "download",
@@ -128,6 +129,7 @@ def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str
             "pytorch_lightning": pl.__version__,
         },
         "dataset": images.name,
+        "data_sha256": images.digest(),  # what was read: other pixels, another source
         "image_shape": list(images.shape),
         "data": data,
         "classes": list(task.classes),

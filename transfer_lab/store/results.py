@@ -87,6 +87,7 @@ class JobResults:
     reason: str | None = None
     experiment: str | None = None
     dataset: str | None = None
+    data_files: list[str] = field(default_factory=list)  # the files read, with their sizes
     split_seed: int | None = None
     seed: int | None = None
     treatment: str | None = None

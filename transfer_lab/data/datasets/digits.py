@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-from sklearn.datasets import load_digits as _sklearn_digits
+from pathlib import Path
 
-from transfer_lab.data.images import ImageSet
+import numpy as np
+
+from transfer_lab.data.datasets.registry import register_dataset
 from transfer_lab.data.splits import stratified_carve
 from transfer_lab.errors import UserError
 
@@ -17,6 +16,9 @@ TEST_SPLIT_SEED = 20_140_000  # fixed: the test set must not move with the split
 
 def resize_uint8(images: np.ndarray, side: int) -> np.ndarray:
     """N×C×h×w uint8 images resized to side×side (bilinear, antialiased when shrinking), uint8."""
+    import torch
+    import torch.nn.functional as F
+
     x = torch.from_numpy(images).float()
     x = F.interpolate(
         x,
@@ -28,16 +30,30 @@ def resize_uint8(images: np.ndarray, side: int) -> np.ndarray:
     return x.round_().clamp_(0, 255).to(torch.uint8).numpy()
 
 
-def load_digits(
-    root: str | None = None, download: bool = False, image_size: int | None = None
-) -> ImageSet:
+def bundled(**_) -> list[Path]:
+    """The data ships inside scikit-learn: no file of ours to find, a pure function to cache."""
+    return []
+
+
+def digits_shape(image_size: int | None = None, **_) -> tuple[int, int, int]:
+    side = 8 if image_size is None else int(image_size)
+    return (1, side, side)
+
+
+@register_dataset("digits", locate=bundled, classes=10, smallest_class=130, shape=digits_shape)
+def load_digits(root: str | None = None, download: bool = False, image_size: int | None = None):
     """Digits as uint8 1×8×8 images (0..16 scaled to 0..255) with a fixed stratified test part.
 
     `image_size` resizes them to image_size×image_size (still uint8), so backbones designed
     for 32×32 or 224×224 inputs can run on them. The data ships inside scikit-learn, so `root`
     and `download` are accepted and ignored.
     """
-    bunch = _sklearn_digits()
+    import torch
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    from transfer_lab.data.images import ImageSet
+
+    bunch = sklearn_digits()
     images = np.clip(bunch.images * 16, 0, 255).astype(np.uint8)[:, None]
     if image_size is not None:
         if int(image_size) < 1:
@@ -53,6 +69,3 @@ def load_digits(
         test_labels=torch.from_numpy(labels[test]),
         class_names=[str(d) for d in range(10)],
     )
-
-
-load_digits.reads_no_files = True  # a pure function of its arguments: jobs of a process share it
