@@ -266,7 +266,7 @@ def run_plain(seeds: list[int], epoch_tests: bool = True) -> dict:
     from transfer_lab.data.tasks import build_job_data
     from transfer_lab.job.networks import build_module, stage_names, target_schedule
     from transfer_lab.job.target import BASEB
-    from transfer_lab.train.epoch_tests import epochs_to_test
+    from transfer_lab.test_epochs import epochs_to_test
     from transfer_lab.train.fit import derived_seed
     from transfer_lab.transfer.treatments import plan_from_config
 
