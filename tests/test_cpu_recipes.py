@@ -8,7 +8,7 @@ import yaml
 
 from tests.conftest import REPO, compose
 from transfer_lab.config.checks import problems
-from transfer_lab.report.statistic import paper_value
+from transfer_lab.report.ours_or_paper import paper_value
 from transfer_lab.train.epoch_tests import epochs_to_test
 
 CPU_STUDIES = ["fashion_yosinski_cpu", "fashion_beta_cpu", "fashion_fraction_cpu"]

@@ -17,7 +17,7 @@ from transfer_lab.data import tasks as data_tasks
 from transfer_lab.data.splits import Task
 from transfer_lab.errors import UserError
 from transfer_lab.job.context import JobContext
-from transfer_lab.job.measures import backbone_from_state, source_measures, stage_cka
+from transfer_lab.job.measure_step import backbone_from_state, source_measures, stage_cka
 from transfer_lab.job.networks import stage_names
 from transfer_lab.job.source import run_source, source_definition_for
 from transfer_lab.job.target import baseb_definition, baseb_network, train_on_b

@@ -17,12 +17,12 @@ import pandas as pd
 import yaml
 
 from transfer_lab.report.curves import CURVE_METRICS, curve_columns
-from transfer_lab.report.statistic import paper_value, paper_words
+from transfer_lab.report.ours_or_paper import paper_value, paper_words
 from transfer_lab.store.results import RESULTS_FILE, JobResults, PhaseResults
 
 REPLICATE_KEYS = ("split_seed", "seed")  # what a configuration is averaged over
 # ours (test_acc: the selected checkpoint, tested once) and the paper's (paper_acc, from the
-# per-epoch tests; report/statistic.py), then validation
+# per-epoch tests; report/ours_or_paper.py), then validation
 METRICS = (
     "target_test_acc",
     "target_val_acc",
@@ -37,7 +37,7 @@ PER_STAGE = (
     "measures",
     "output_measures",
     "cka",
-)  # per-stage values: report/measures.py reads them
+)  # per-stage values: report/measures_section.py reads them
 
 # Override keys with a design column of their own (read back from results.json).
 OVERRIDE_COLUMNS = {

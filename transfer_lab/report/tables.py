@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from transfer_lab.report.collect import METRICS, TREATMENT_COLUMNS, distinct
+from transfer_lab.report.ours_or_paper import OURS, OURS_WORDS
 from transfer_lab.report.pairing import BETA, Comparison
-from transfer_lab.report.statistic import OURS, OURS_WORDS
 from transfer_lab.report.statistics import FEW_PAIRS, wilcoxon_floor
 from transfer_lab.report.summary import Configuration, format_value, mean_std, missing
 
@@ -70,7 +70,7 @@ class SweepTables:
 
     @property
     def paper_words(self) -> str | None:
-        """How the sweep's paper scored a network (report/statistic.py), or None."""
+        """How the sweep's paper scored a network (report/ours_or_paper.py), or None."""
         found = distinct(self.jobs.get("paper_statistic", pd.Series(dtype=object)))
         return "; ".join(map(str, found)) or None
 

@@ -21,8 +21,8 @@ from transfer_lab.report.figures.plotting import (
     style_for,
     values_of,
 )
+from transfer_lab.report.ours_or_paper import OURS
 from transfer_lab.report.pairing import BASEB
-from transfer_lab.report.statistic import OURS
 from transfer_lab.report.statistics import paired
 from transfer_lab.report.summary import Configuration, missing
 from transfer_lab.transfer.arms import FAMILY_WORDS
