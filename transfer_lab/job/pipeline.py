@@ -112,7 +112,11 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     elif plan.source_task == "B":
         source_state, results.source, _ = baseb_network(cfg, job, ctx, phase="source")
     if cfg.get("only_source"):  # a sweep's first phase: the source network is all it needs
-        log_hparams(configured_loggers(cfg, ctx.folders(), "source"), results, phase="source")
+        log_hparams(
+            configured_loggers(cfg, ctx.folders(), "source"),
+            results,
+            source=arms.source_network(plan.source_task),
+        )
         return finish(results, ctx, started)
 
     # 3b. How transferable the source's features look on B, stage by stage (cached).

@@ -53,7 +53,7 @@ def train_on_b(
     Data order always follows the target stream; a network cut from baseB (BnB) draws its fresh
     layers from its own stream. `keep_last` also returns the last epoch's weights.
     """
-    stream = "selffer" if plan.source_task == "B" else "target"
+    stream = arms.SELFFER if plan.source_task == "B" else "target"
     pl.seed_everything(derived_seed(cfg.seed, stream), verbose=False)
     schedule = target_schedule(cfg, plan)
     module = build_module(

@@ -21,9 +21,10 @@ from transfer_lab.report.pairing import BASEB, Comparison, find
 from transfer_lab.report.statistics import Paired, t_interval
 from transfer_lab.report.summary import Configuration, format_value, missing
 from transfer_lab.store.atomic import own_folder, write_atomically
+from transfer_lab.transfer.arms import BASE_B
 
 FAMILY_STYLE: dict[str, dict[str, Any]] = {
-    "baseB": {"color": "black", "marker": "o", "facecolor": "white"},
+    BASE_B: {"color": "black", "marker": "o", "facecolor": "white"},
     "BnB": {"color": "#1f4e9c", "marker": "s"},
     "BnB+": {"color": "#6fa8dc", "marker": "s", "facecolor": "white"},
     "AnB": {"color": "#c62828", "marker": "^"},
