@@ -1,5 +1,5 @@
 """A study axis is declared once (store/results.AXES): the report's columns, a configuration's
-short names and TensorBoard's hparams all follow from the declaration."""
+short names, the tables' headers and TensorBoard's hparams all follow from the declaration."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from transfer_lab.report import collect, summary
+from transfer_lab.report import collect, summary, tables
 from transfer_lab.store.results import AXES
 from transfer_lab.train import tensorboard
 
@@ -25,6 +25,7 @@ NEW_AXIS = textwrap.dedent(
     results.AXES = (*results.AXES, results.Axis("data.crop", "crop", "c", recorded=False))
     from transfer_lab.report.collect import BASE_COLUMNS, OVERRIDE_COLUMNS, collect
     from transfer_lab.report.summary import SHORT_NAMES
+    from transfer_lab.report.tables import COLUMN_TITLES
     from transfer_lab.train.tensorboard import COVERED, hparams_of
 
     job = Path(sys.argv[1]) / "0"
@@ -39,14 +40,14 @@ NEW_AXIS = textwrap.dedent(
     row = collect(job.parent).iloc[0]
     assert "crop" in BASE_COLUMNS and OVERRIDE_COLUMNS["data.crop"] == "crop", BASE_COLUMNS
     assert row["crop"] == 24, row
-    assert SHORT_NAMES["crop"] == "c", SHORT_NAMES
+    assert SHORT_NAMES["crop"] == "c" and COLUMN_TITLES["crop"] == "c", SHORT_NAMES
     assert "data.crop" in COVERED and hparams_of(record)["data.crop"] == 24
     print("derived")
     """
 )
 
 
-def test_a_new_axis_declared_once_reaches_collect_summary_and_tensorboard(tmp_path):
+def test_a_new_axis_declared_once_reaches_collect_summary_tables_and_tensorboard(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-c", NEW_AXIS, str(tmp_path)],
@@ -62,6 +63,7 @@ def test_every_declared_axis_is_a_report_column_with_a_short_name_and_a_hparam()
     for axis in AXES:
         assert axis.column in (*collect.BASE_COLUMNS, *collect.REPLICATE_KEYS)
         assert summary.SHORT_NAMES[axis.column] == (axis.short or axis.column)
+        assert tables.COLUMN_TITLES[axis.column] == (axis.title or axis.short or axis.column)
         assert axis.key is None or axis.key in tensorboard.COVERED
     assert summary.SHORT_NAMES["beta"] == "β" and summary.SHORT_NAMES["depth"] == "n"
     assert collect.TREATMENT_COLUMNS[0] == "label"  # tables.py shows the rest under the label
