@@ -138,14 +138,14 @@ def log_hparams(loggers: list[Logger], results: JobResults, source: str | None =
     finished = results.target if source is None else results.source
     if logger is None or finished is None:
         return
-    source, target = results.source, results.target
-    metrics = {TRIAL + "source_val_acc": source.val_acc, TRIAL + "source_test_acc": source.test_acc}
+    learnt, tested = results.source, results.target
+    metrics = {TRIAL + "source_val_acc": learnt.val_acc, TRIAL + "source_test_acc": learnt.test_acc}
     if source is None:
         metrics.update(
             {
-                TRIAL + "target_test_acc": target.test_acc,
-                TRIAL + "target_test_loss": target.test_loss,
-                TRIAL + "target_val_acc": target.val_acc,
+                TRIAL + "target_test_acc": tested.test_acc,
+                TRIAL + "target_test_loss": tested.test_loss,
+                TRIAL + "target_val_acc": tested.val_acc,
             }
         )
     logger.log_metrics({k: v for k, v in metrics.items() if v is not None}, step=0)
