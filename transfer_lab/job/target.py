@@ -98,9 +98,9 @@ def baseb_definition(cfg: DictConfig, job: JobData) -> dict[str, Any]:
     return definition
 
 
-def source_select(cfg: DictConfig) -> str:
+def source_select(source_cfg: DictConfig) -> str:
     """Which weights a source network keeps: best (on validation) or last (the final epoch)."""
-    return str(cfg.source.get("select") or "best")
+    return str(source_cfg.get("select") or "best")
 
 
 def baseb_network(
