@@ -279,7 +279,7 @@ def run_plain(seeds: list[int], epoch_tests: bool = True) -> dict:
         target stream its batches."""
         nonlocal steps, trained
         pl.seed_everything(derived_seed(cfg.seed, init_stream), verbose=False)
-        schedule = target_schedule(cfg, plan)
+        schedule = target_schedule(cfg.target, plan)
         module = build_module(
             cfg,
             schedule,
@@ -290,7 +290,7 @@ def run_plain(seeds: list[int], epoch_tests: bool = True) -> dict:
             source_state=source_state,
         )
         dm = datamodule_for(job.target_images, job.task_b, derived_seed(cfg.seed, "target"))
-        tests = epochs_to_test(cfg, schedule, on_b=True) if epoch_tests else []
+        tests = epochs_to_test(cfg.get("paper"), schedule, on_b=True) if epoch_tests else []
         run = plain_fit(module, dm, int(schedule.epochs), device, False, tests)
         steps += run.step_seconds
         trained += 1
@@ -299,14 +299,14 @@ def run_plain(seeds: list[int], epoch_tests: bool = True) -> dict:
     for split_seed in seeds:
         cfg = compose([f"+experiment={EXPERIMENT}", f"data.split_seed={split_seed}"])
         job = build_job_data(cfg)
-        stages = stage_names(cfg, job.source_images)
+        stages = stage_names(cfg.backbone, job.source_images)
         seed = derived_seed(cfg.seed, "source")
         pl.seed_everything(seed, verbose=False)
         module = build_module(
             cfg, cfg.source, job.source_images, job.task_a, beta=float(cfg.model.beta)
         )
         dm = datamodule_for(job.source_images, job.task_a, seed)
-        tests = epochs_to_test(cfg, cfg.source, on_b=False) if epoch_tests else []
+        tests = epochs_to_test(cfg.get("paper"), cfg.source, on_b=False) if epoch_tests else []
         run = plain_fit(module, dm, int(cfg.source.epochs), device, False, tests)
         steps += run.step_seconds
         trained += 1

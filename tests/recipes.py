@@ -22,7 +22,7 @@ def target_module(cfg, plan, source_state=None, num_classes: int = 50, side: int
     task = Task(tuple(range(num_classes)), some, some, some, np.zeros((0, num_classes), dtype=int))
     images = SimpleNamespace(shape=(3, side, side))
     torch.manual_seed(1)
-    schedule = target_schedule(cfg, plan)
+    schedule = target_schedule(cfg.target, plan)
     return build_module(cfg, schedule, images, task, 0.0, plan, source_state)
 
 

@@ -8,7 +8,7 @@ import yaml
 
 from tests.conftest import REPO, compose
 from transfer_lab.config.checks import problems
-from transfer_lab.report.statistic import paper_value
+from transfer_lab.report.ours_or_paper import paper_value
 from transfer_lab.test_epochs import epochs_to_test
 
 CPU_STUDIES = ["fashion_yosinski_cpu", "fashion_beta_cpu", "fashion_fraction_cpu"]
@@ -39,7 +39,7 @@ def test_fashion_yosinski_cpu_reports_yosinskis_statistic_from_a_final_snapshot(
     cfg = compose(["+experiment=fashion_yosinski_cpu"])
     assert cfg.paper.statistic == "mean_best" and cfg.paper.best_n == 10
     assert cfg.source.select == "last"
-    assert epochs_to_test(cfg, cfg.target, on_b=True) == list(range(1, 101))
+    assert epochs_to_test(cfg.get("paper"), cfg.target, on_b=True) == list(range(1, 101))
     assert cfg.target.early_stopping >= cfg.paper.best_n  # ten tests to average, always
 
 
@@ -48,7 +48,7 @@ def test_fashion_beta_cpu_reports_the_last_epoch_trained_even_when_early_stoppin
     phase before its cap, so every epoch is tested and the last one trained is read."""
     cfg = compose(["+experiment=fashion_beta_cpu"])
     assert cfg.paper.statistic == "last"
-    assert epochs_to_test(cfg, cfg.target, on_b=True) == list(range(1, 101))
+    assert epochs_to_test(cfg.get("paper"), cfg.target, on_b=True) == list(range(1, 101))
     history = {"epoch": [1, 2, 3, 4], "acc": [0.5, 0.6, 0.7, 0.65]}
     assert paper_value(history, cfg.paper, epochs=4) == 0.65
 

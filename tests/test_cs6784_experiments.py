@@ -50,7 +50,7 @@ def test_the_question_is_beta_after_transfer(experiment):
     for cfg, plan in arms(experiment):
         if plan.label == "A6B+":  # classifier at 0.1, copied stages at 0.01 in epoch 1
             module = recipes.target_module(cfg, plan)
-            rates = recipes.rates_by_epoch(module, int(target_schedule(cfg, plan).epochs))
+            rates = recipes.rates_by_epoch(module, int(target_schedule(cfg.target, plan).epochs))
             assert rates["new"][0] == pytest.approx(0.1)
             assert rates["copied"][0] == pytest.approx(0.01)
 
@@ -58,7 +58,7 @@ def test_the_question_is_beta_after_transfer(experiment):
 def test_long_tail_keeps_60_images_per_class_for_40_epochs():
     for cfg, plan in arms("long_tail"):
         assert cfg.data.per_class == 60  # --limitTransClsSize 60
-        schedule = target_schedule(cfg, plan)
+        schedule = target_schedule(cfg.target, plan)
         module = recipes.target_module(cfg, plan)
         seen = recipes.rates_by_epoch(module, int(schedule.epochs))["new"]
         if plan.label == "baseB":  # adjust_opt_transfer_baseline: 275 epochs, 126 and 226
@@ -78,7 +78,7 @@ def test_ood_targets_are_cifar10_and_svhn_for_b_s_100_epochs():
     for cfg, plan in arms("ood_transfer", data="cifar100_to_svhn"):
         assert cfg.data.target.name == "svhn"
         if plan.label == "A6B+":
-            assert target_schedule(cfg, plan).epochs == 100  # args.nFTEpochs
+            assert target_schedule(cfg.target, plan).epochs == 100  # args.nFTEpochs
 
 
 def test_natural_manmade_copies_what_transblocks_kept():
@@ -95,5 +95,5 @@ def test_natural_manmade_copies_what_transblocks_kept():
         "A6B+": ("stem", "block1", "trans1", "block2", "trans2", "block3"),
     }
     for cfg, plan in arms("natural_manmade"):
-        assert target_schedule(cfg, plan).epochs == (275 if plan.label == "baseB" else 100)
+        assert target_schedule(cfg.target, plan).epochs == (275 if plan.label == "baseB" else 100)
         assert cfg.model.beta == 0

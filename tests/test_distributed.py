@@ -81,8 +81,8 @@ def test_several_devices_mean_spawned_ranks_and_plain_ddp_is_refused():
     from transfer_lab.errors import UserError
     from transfer_lab.train.trainer import SPAWNED_DDP, is_distributed, trainer_settings
 
-    cfg = compose(["trainer.devices=4", "trainer.accelerator=cpu"])
+    cfg = compose(["trainer.devices=4", "trainer.accelerator=cpu"]).trainer
     assert trainer_settings(cfg)["strategy"] == SPAWNED_DDP and is_distributed(cfg)
-    assert not is_distributed(compose(["trainer=cpu"]))
+    assert not is_distributed(compose(["trainer=cpu"]).trainer)
     with pytest.raises(UserError, match="re-running the command line; use trainer=ddp"):
-        trainer_settings(compose(["+trainer.strategy=ddp", "trainer.devices=2"]))
+        trainer_settings(compose(["+trainer.strategy=ddp", "trainer.devices=2"]).trainer)

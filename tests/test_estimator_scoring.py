@@ -15,7 +15,7 @@ from transfer_lab.transferability.agreement import (
     with_depth_baselines,
 )
 from transfer_lab.transferability.knn import knn_accuracy
-from transfer_lab.transferability.measures import PER_STAGE
+from transfer_lab.transferability.registry import PER_STAGE
 
 TRAIN_X = np.array([[0.0], [1.0], [2.0], [10.0], [11.0]])
 TRAIN_Y = np.array([0, 0, 1, 1, 1])

@@ -65,28 +65,28 @@ def test_cs6784_experiments_report_the_last_epoch(name):
     """data_extract.py plots each per-epoch CSV's last row: B's and A's last-epoch test."""
     cfg = experiment(name)
     assert cfg.paper.statistic == "last"
-    assert epochs_to_test(cfg, cfg.target, on_b=True) == [cfg.target.epochs]
-    assert epochs_to_test(cfg, cfg.source, on_b=False) == [cfg.source.epochs]
+    assert epochs_to_test(cfg.get("paper"), cfg.target, on_b=True) == [cfg.target.epochs]
+    assert epochs_to_test(cfg.get("paper"), cfg.source, on_b=False) == [cfg.source.epochs]
 
 
 def test_densenet_beta_tests_b_at_epoch_100_and_a_at_175():
     cfg = experiment("densenet_beta")
-    assert epochs_to_test(cfg, cfg.target, on_b=True) == [100]
-    assert epochs_to_test(cfg, cfg.source, on_b=False) == [175]
+    assert epochs_to_test(cfg.get("paper"), cfg.target, on_b=True) == [100]
+    assert epochs_to_test(cfg.get("paper"), cfg.source, on_b=False) == [175]
 
 
 def test_wrn_reports_epoch_60():
     """The published WRN B curves have 60 rows (data/paper/wrn_B.csv), the run asked for 71."""
     cfg = experiment("wrn_beta")
     assert cfg.target.epochs == 71 and cfg.paper.epoch == 60
-    assert epochs_to_test(cfg, cfg.target, on_b=True) == [60]
-    assert epochs_to_test(cfg, cfg.source, on_b=False) == [112]  # paper.epoch is B's
+    assert epochs_to_test(cfg.get("paper"), cfg.target, on_b=True) == [60]
+    assert epochs_to_test(cfg.get("paper"), cfg.source, on_b=False) == [112]  # paper.epoch is B's
 
 
 def test_freeze_depth_tests_at_epochs_1_21_40():
     """plot_layer_files_summary plots indices 0, len // 2 and len - 1 of the 40 epochs."""
     cfg = experiment("freeze_depth")
-    assert epochs_to_test(cfg, cfg.target, on_b=True) == [1, 21, 40]
+    assert epochs_to_test(cfg.get("paper"), cfg.target, on_b=True) == [1, 21, 40]
 
 
 @pytest.mark.parametrize("name", [*YOSINSKI, "digits_yosinski"])
@@ -95,13 +95,15 @@ def test_yosinski_experiments_report_the_mean_of_the_10_best(name):
     cfg = experiment(name)
     assert cfg.paper.statistic == "mean_best" and cfg.paper.best_n == 10
     epochs = int(cfg.target.epochs)
-    assert epochs_to_test(cfg, cfg.target, on_b=True) == list(range(1, epochs + 1))
-    assert epochs_to_test(cfg, cfg.source, on_b=False) == list(range(1, cfg.source.epochs + 1))
+    assert epochs_to_test(cfg.get("paper"), cfg.target, on_b=True) == list(range(1, epochs + 1))
+    assert epochs_to_test(cfg.get("paper"), cfg.source, on_b=False) == list(
+        range(1, cfg.source.epochs + 1)
+    )
 
 
 def test_yosinski_tests_all_179_epochs():
     cfg = experiment("yosinski")
-    assert len(epochs_to_test(cfg, cfg.target, on_b=True)) == 179
+    assert len(epochs_to_test(cfg.get("paper"), cfg.target, on_b=True)) == 179
 
 
 def test_imagenet100_beta_evaluates_with_the_training_crop():

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import TINY
-from transfer_lab.report.statistic import paper_value, paper_words
+from transfer_lab.report.ours_or_paper import paper_value, paper_words
 
 HISTORY = {"epoch": [1, 2, 3, 4], "acc": [0.5, 0.8, 0.6, 0.7], "loss": [1.0, 0.6, 0.8, 0.7]}
 

@@ -40,7 +40,7 @@ def built(overrides: list[str], stage: str = "target", arm: str = "A4B+"):
         module = build_module(cfg, cfg.source, IMAGES, job.task_a, float(cfg.model.beta))
         return module, cfg, cfg.source
     plan = plan_from_config(cfg.transfer, STAGES)
-    stage_cfg = target_schedule(cfg, plan)
+    stage_cfg = target_schedule(cfg.target, plan)
     source = build_module(cfg, cfg.source, IMAGES, job.task_a, 0.0).backbone.state_dict()
     module = build_module(cfg, stage_cfg, IMAGES, job.task_b, 0.0, plan, source)
     return module, cfg, stage_cfg

@@ -77,11 +77,11 @@ def test_a_sources_session_names_the_task_it_learnt_not_the_first_arm_that_neede
             source=PhaseResults(cache_key="ab" * 32),
         )
 
-    source_a = hparams_of(job("transfer", "A3B+"), "source")
+    source_a = hparams_of(job("transfer", "A3B+"), source="A")
     assert source_a["label"] == "source A" and source_a["family"] == "source"
     assert source_a["beta"] == "0.4" and source_a["split_seed"] == 1  # text: a discrete domain
     assert not {"depth", "freeze", "treatment", "transfer.arm", "only_source"} & set(source_a)
-    source_b = hparams_of(job("selffer", "B3B"), "source")
+    source_b = hparams_of(job("selffer", "B3B"), source="baseB")
     assert source_b["label"] == "source baseB" and "beta" not in source_b
     target = hparams_of(job("transfer", "A3B+"))
     assert (target["label"], target["depth"], target["beta"]) == ("A3B+", 3, "0.4")

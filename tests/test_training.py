@@ -64,7 +64,7 @@ def test_progress_bar_is_shown_in_a_single_run_unless_switched_off(monkeypatch):
     monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # an earlier test's sweep is over
 
     def cfg(value):
-        return OmegaConf.create({"trainer": {"enable_progress_bar": value}})
+        return OmegaConf.create({"enable_progress_bar": value})
 
     assert show_progress(cfg(None)) is True  # no Hydra multirun here: a single run
     assert show_progress(cfg(False)) is False

@@ -15,9 +15,9 @@ from transfer_lab.transferability.features import extract, pool
 from transfer_lab.transferability.hscore import h_score, ledoit_wolf_shrinkage
 from transfer_lab.transferability.leep import empirical_joint, leep
 from transfer_lab.transferability.logme import Spectrum, fit_evidence, log_evidence, logme
-from transfer_lab.transferability.measures import MEASURES, OUTPUT, PER_STAGE
 from transfer_lab.transferability.nce import nce, nce_from_probabilities
 from transfer_lab.transferability.probe import linear_probe_accuracy
+from transfer_lab.transferability.registry import MEASURES, OUTPUT, PER_STAGE
 from transfer_lab.transferability.table import measure_features
 from transfer_lab.transferability.transrate import coding_rate, transrate
 
@@ -334,7 +334,7 @@ def test_measures_of_a_tiny_digits_source_on_b():
 def test_every_declared_measure_reaches_the_report_under_its_title():
     """The table, the report's columns and the agreement read one list: a measure declared
     beside its estimator cannot drop out of agreement.csv for want of a title elsewhere."""
-    from transfer_lab.report.measures import MEASURE_TITLES, measure_names
+    from transfer_lab.report.measures_section import MEASURE_TITLES, measure_names
 
     names = [m.name for m in MEASURES]
     assert len(set(names)) == len(names) and {"probe", "logme", "leep"} <= set(names)

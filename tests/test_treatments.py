@@ -90,7 +90,7 @@ def built(arm: str, lr_scale: float = 0.1, freeze_bn_stats: bool = True):
     torch.manual_seed(derived_seed(0, "target"))
     module = build_module(
         cfg,
-        target_schedule(cfg, plan),
+        target_schedule(cfg.target, plan),
         IMAGES,
         task_b,
         beta=0.0,
@@ -146,12 +146,12 @@ def test_scratch_networks_have_their_own_length_and_schedule():
     scratch = plan_treatment("scratch", 0, False, STAGES)
     random_frozen = plan_treatment("random_frozen", 2, True, STAGES)
     transfer = plan_treatment("transfer", "all", False, STAGES)
-    assert target_schedule(cfg, scratch).epochs == 275
-    assert target_schedule(cfg, random_frozen).epochs == 275
-    assert target_schedule(cfg, transfer).epochs == 100
-    starts = [p.epoch for p in target_schedule(cfg, scratch).scheduler.phases]
+    assert target_schedule(cfg.target, scratch).epochs == 275
+    assert target_schedule(cfg.target, random_frozen).epochs == 275
+    assert target_schedule(cfg.target, transfer).epochs == 100
+    starts = [p.epoch for p in target_schedule(cfg.target, scratch).scheduler.phases]
     assert starts == [1, 126, 226]
-    assert [p.epoch for p in target_schedule(cfg, transfer).scheduler.phases] == [1, 51, 76]
+    assert [p.epoch for p in target_schedule(cfg.target, transfer).scheduler.phases] == [1, 51, 76]
 
 
 def test_direction_ba_swaps_the_halves():
@@ -194,6 +194,6 @@ def test_the_job_reads_its_stages_from_the_pre_flights_one_meta_device_build():
     channels, size, _ = images.shape  # as cli/preflight.check_backbones builds it
     backbone = json.dumps(OmegaConf.to_container(cfg.backbone, resolve=True), sort_keys=True)
     built = checks.meta_stage_names(backbone, channels, size)
-    assert stage_names(cfg, images) == list(built)
+    assert stage_names(cfg.backbone, images) == list(built)
     info = checks.meta_stage_names.cache_info()
     assert (info.misses, info.hits) == (1, 1)  # built once, read twice

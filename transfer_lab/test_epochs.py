@@ -56,13 +56,13 @@ def resolve_test_epochs(
     return chosen
 
 
-def epochs_to_test(cfg: DictConfig, phase_cfg: DictConfig, on_b: bool) -> list[int]:
+def epochs_to_test(paper_cfg: DictConfig | None, phase_cfg: DictConfig, on_b: bool) -> list[int]:
     """The 1-based epochs a phase also tests at for the paper's statistic (`test_epochs`).
 
-    `paper.epoch` is an epoch of B (the one CS6784's WRN curves end at), so it applies to
-    networks trained on B only.
+    `paper_cfg` is the config's `paper` (None: no paper statistic). `paper.epoch` is an epoch of
+    B (the one CS6784's WRN curves end at), so it applies to networks trained on B only.
     """
-    paper = cfg.get("paper") or {}
+    paper = paper_cfg or {}
     return resolve_test_epochs(
         phase_cfg.get("test_epochs", "auto"),
         int(phase_cfg.epochs),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from transfer_lab.cli.words import OneLineParser
 from transfer_lab.report.collect import job_dirs
-from transfer_lab.report.statistic import OURS, STATISTICS
+from transfer_lab.report.ours_or_paper import OURS, STATISTICS
 from transfer_lab.report.sweep_report import report_sweep
 
 __all__ = ["main", "newest_sweep", "report_sweep"]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transfer_lab.train.folders import RunFolders
+from transfer_lab.transfer.arms import source_network
 
 
 @dataclass
@@ -83,8 +84,8 @@ def run_name(
     (`source-baseB-…` for the network BnB copies), a single run `A3B+-beta0.4-split1`."""
     beta_part = [] if beta is None else [f"beta{beta:g}"]
     if source_of is not None:
-        arm = "A" if source_of == "A" else "baseB"
-        return "-".join(["source", arm, *beta_part, f"split{split_seed}", key[:8]])
+        network = source_network(source_of)
+        return "-".join(["source", network, *beta_part, f"split{split_seed}", key[:8]])
     return "-".join([p for p in [number, label, *beta_part, f"split{split_seed}"] if p])
 
 

@@ -21,21 +21,21 @@ from transfer_lab.transfer.surgery import copy_stages
 from transfer_lab.transfer.treatments import Plan
 
 
-def stage_names(cfg: DictConfig, images: ImageSet) -> list[str]:
+def stage_names(backbone_cfg: DictConfig, images: ImageSet) -> list[str]:
     """The backbone's stages for these images, from the checks' one meta-device build (no
     memory, no init), shared with the pre-flight and made once per backbone and image shape in
     a process (a sweep's plan asks it of every job)."""
     channels, height, _ = images.shape
-    backbone = json.dumps(OmegaConf.to_container(cfg.backbone, resolve=True), sort_keys=True)
+    backbone = json.dumps(OmegaConf.to_container(backbone_cfg, resolve=True), sort_keys=True)
     return list(meta_stage_names(backbone, channels, height))
 
 
-def target_schedule(cfg: DictConfig, plan: Plan) -> DictConfig:
+def target_schedule(target_cfg: DictConfig, plan: Plan) -> DictConfig:
     """The target phase's schedule; networks without a source may have their own (target.scratch)."""
-    scratch = cfg.target.get("scratch")
+    scratch = target_cfg.get("scratch")
     if plan.source_task is None and scratch:
-        return OmegaConf.merge(cfg.target, scratch)
-    return cfg.target
+        return OmegaConf.merge(target_cfg, scratch)
+    return target_cfg
 
 
 def optimizer_parts(phase_cfg: DictConfig) -> tuple[Any, Any]:

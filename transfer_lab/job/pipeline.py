@@ -17,7 +17,7 @@ from transfer_lab.data import tasks as data_tasks
 from transfer_lab.data.splits import Task
 from transfer_lab.errors import UserError
 from transfer_lab.job.context import JobContext
-from transfer_lab.job.measures import backbone_from_state, source_measures, stage_cka
+from transfer_lab.job.measure_step import backbone_from_state, source_measures, stage_cka
 from transfer_lab.job.networks import stage_names
 from transfer_lab.job.source import run_source, source_definition_for
 from transfer_lab.job.target import baseb_definition, baseb_network, train_on_b
@@ -45,7 +45,7 @@ def source_needed(cfg: DictConfig) -> dict | None:
     """
     validate(cfg)
     job = data_tasks.build_job_data(cfg)
-    plan = plan_from_config(cfg.transfer, stage_names(cfg, job.source_images))
+    plan = plan_from_config(cfg.transfer, stage_names(cfg.backbone, job.source_images))
     if plan.source_task == "A":
         return source_definition_for(cfg, job.source_images, job.task_a)
     if plan.source_task == "B":
@@ -63,7 +63,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     # 2. Split: both datasets, tasks A and B with their budgets, and the plan of the arm.
     job = data_tasks.build_job_data(cfg)
     split, task_a, task_b = job.split, job.task_a, job.task_b
-    stages = stage_names(cfg, job.source_images)
+    stages = stage_names(cfg.backbone, job.source_images)
     plan = plan_from_config(cfg.transfer, stages)
     ctx.name_run(plan.label, plan.source_task, float(cfg.model.beta), int(cfg.data.split_seed))
     if cfg.measures.only and plan.source_task != "A":
@@ -113,7 +113,11 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     elif plan.source_task == "B":
         source_state, results.source, _ = baseb_network(cfg, job, ctx, phase="source")
     if cfg.get("only_source"):  # a sweep's first phase: the source network is all it needs
-        log_hparams(configured_loggers(cfg, ctx.folders(), "source"), results, phase="source")
+        log_hparams(
+            configured_loggers(cfg.get("logger"), ctx.folders(), "source"),
+            results,
+            source=arms.source_network(plan.source_task),
+        )
         return finish(results, ctx, started)
 
     # 3b. How transferable the source's features look on B, stage by stage (cached).
@@ -137,12 +141,14 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
         module, fitted = train_on_b(cfg, job, plan, ctx, source_state=source_state)
         results.target, loggers = fitted.results, fitted.loggers
         if source_state is not None and cfg.measures.enabled:  # how far B moved each stage
-            moved = stage_cka(cfg, job.target_images, task_b, module.backbone, source_state)
+            moved = stage_cka(
+                cfg.backbone, job.target_images, task_b, module.backbone, source_state
+            )
             results.target.cka = {"source": moved}
 
     # 5. Results: results.json (whole or absent) and the TensorBoard hparams session.
     log_hparams(
-        loggers or configured_loggers(cfg, ctx.folders(), "target"), results
+        loggers or configured_loggers(cfg.get("logger"), ctx.folders(), "target"), results
     )  # baseB: cached
     finish(results, ctx, started)
     log.info(
@@ -178,9 +184,9 @@ def finish_measures_only(
 ) -> JobResults:
     """Train (or reuse) baseB, record CKA between the source and baseB per stage, write results."""
     base_b_state, _, _ = baseb_network(cfg, job, ctx, phase="source")
-    first = backbone_from_state(cfg, job.target_images, source_state)
+    first = backbone_from_state(cfg.backbone, job.target_images, source_state)
     results.source.cka = {
-        arms.BASE_B: stage_cka(cfg, job.target_images, job.task_b, first, base_b_state)
+        arms.BASE_B: stage_cka(cfg.backbone, job.target_images, job.task_b, first, base_b_state)
     }
     results.label = results.family = "sources"  # no arm was trained: no depth, no target
     results.depth, results.freeze, results.freeze_depth = None, None, None

@@ -61,7 +61,7 @@ def run_source(
             cfg,
             ctx.folders(),
             save_checkpoint=False,
-            test_epochs=epochs_to_test(cfg, cfg.source, on_b=False),
+            test_epochs=epochs_to_test(cfg.get("paper"), cfg.source, on_b=False),
         )
         metrics = fitted.results.metrics()
         state = {k: v.detach().cpu().clone() for k, v in module.backbone.state_dict().items()}

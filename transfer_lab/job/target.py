@@ -53,9 +53,9 @@ def train_on_b(
     Data order always follows the target stream; a network cut from baseB (BnB) draws its fresh
     layers from its own stream. `keep_last` also returns the last epoch's weights.
     """
-    stream = "selffer" if plan.source_task == "B" else "target"
+    stream = arms.SELFFER if plan.source_task == "B" else "target"
     pl.seed_everything(derived_seed(cfg.seed, stream), verbose=False)
-    schedule = target_schedule(cfg, plan)
+    schedule = target_schedule(cfg.target, plan)
     module = build_module(
         cfg, schedule, job.target_images, job.task_b, beta=0.0, plan=plan, source_state=source_state
     )
@@ -70,7 +70,7 @@ def train_on_b(
         cfg,
         ctx.folders(),
         save_checkpoint=save_checkpoint,
-        test_epochs=epochs_to_test(cfg, schedule, on_b=True),
+        test_epochs=epochs_to_test(cfg.get("paper"), schedule, on_b=True),
         keep_last=keep_last,
     )
 
@@ -85,22 +85,22 @@ def baseb_definition(cfg: DictConfig, job: JobData) -> dict[str, Any]:
     """
     definition = source_definition(cfg, job.target_images, job.task_b)
     settings = dataclasses.asdict(job.target_images.settings)
-    schedule = target_schedule(cfg, BASEB)
+    schedule = target_schedule(cfg.target, BASEB)
     definition.update(
         network=arms.BASE_B,
         beta=0.0,
         binary_heads=0,
         schedule=OmegaConf.to_container(schedule, resolve=True),
-        test_epochs=epochs_to_test(cfg, schedule, on_b=True),
+        test_epochs=epochs_to_test(cfg.get("paper"), schedule, on_b=True),
         serving={k: settings[k] for k in SERVING_KEYS},
-        kept=source_select(cfg),
+        kept=source_select(cfg.source),
     )
     return definition
 
 
-def source_select(cfg: DictConfig) -> str:
+def source_select(source_cfg: DictConfig) -> str:
     """Which weights a source network keeps: best (on validation) or last (the final epoch)."""
-    return str(cfg.source.get("select") or "best")
+    return str(source_cfg.get("select") or "best")
 
 
 def baseb_network(
@@ -116,7 +116,7 @@ def baseb_network(
     which weights it copied.
     """
     fitted: list[Fitted] = []
-    kept = source_select(cfg)
+    kept = source_select(cfg.source)
 
     def train() -> dict[str, Any]:
         log.info("%s · %s: train baseB on B (%d images)", ctx.banner, phase, len(job.task_b.train))

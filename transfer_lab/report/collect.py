@@ -17,12 +17,15 @@ import pandas as pd
 import yaml
 
 from transfer_lab.report.curves import CURVE_METRICS, curve_columns
-from transfer_lab.report.statistic import paper_value, paper_words
-from transfer_lab.store.results import RESULTS_FILE, JobResults, PhaseResults
+from transfer_lab.report.ours_or_paper import paper_value, paper_words
+from transfer_lab.store.results import AXES, RESULTS_FILE, JobResults, PhaseResults, configured
+from transfer_lab.transfer.arms import SELFFER
 
-REPLICATE_KEYS = ("split_seed", "seed")  # what a configuration is averaged over
+REPLICATE_KEYS = tuple(
+    a.column for a in AXES if a.replicate
+)  # what a configuration is averaged over
 # ours (test_acc: the selected checkpoint, tested once) and the paper's (paper_acc, from the
-# per-epoch tests; report/statistic.py), then validation
+# per-epoch tests; report/ours_or_paper.py), then validation
 METRICS = (
     "target_test_acc",
     "target_val_acc",
@@ -37,24 +40,16 @@ PER_STAGE = (
     "measures",
     "output_measures",
     "cka",
-)  # per-stage values: report/measures.py reads them
+)  # per-stage values: report/measures_section.py reads them
 
-# Override keys with a design column of their own (read back from results.json).
-OVERRIDE_COLUMNS = {
-    "transfer.arm": "label",
-    "transfer.treatment": "treatment",
-    "transfer.depth": "depth",
-    "transfer.freeze": "freeze",
-    "transfer.lr_scale": "lr_scale",
-    "model.beta": "beta",
-    "model.binary_heads": "binary_heads",
-    "data.fraction": "fraction",
-    "data.per_class": "per_class",
-    "data.split_seed": "split_seed",
-    "seed": "seed",
-}
-TREATMENT_COLUMNS = ("label", "treatment", "family", "depth", "freeze")
-BASE_COLUMNS = (*TREATMENT_COLUMNS, "beta", "binary_heads", "lr_scale", "fraction", "per_class")
+# The design columns, from the study axes declared in store/results.py: an override key with
+# a column of its own (read back from results.json), the arm's columns (label first), the
+# columns that define a configuration, and the settings that only matter when a network is
+# copied from a trained source.
+OVERRIDE_COLUMNS = {axis.key: axis.column for axis in AXES if axis.key}
+TREATMENT_COLUMNS = tuple(axis.column for axis in AXES if axis.arm)
+BASE_COLUMNS = tuple(axis.column for axis in AXES if not axis.replicate)
+SOURCE_ONLY = tuple(axis.column for axis in AXES if axis.copied)
 # Overrides that say where or how a sweep ran, never what it measured.
 IGNORED_PREFIXES = (
     "hydra.",
@@ -67,20 +62,7 @@ IGNORED_PREFIXES = (
 )
 IGNORED_KEYS = {"experiment"}
 # JobResults fields a finished job reports as columns of its own.
-RESULT_COLUMNS = (
-    "treatment",
-    "label",
-    "family",
-    "depth",
-    "freeze",
-    "lr_scale",
-    "beta",
-    "binary_heads",
-    "dataset",
-    "seconds",
-)
-# Settings that only matter when a network is copied from a trained source.
-SOURCE_ONLY = ("beta", "binary_heads", "lr_scale")
+RESULT_COLUMNS = (*(a.column for a in AXES if a.recorded and not a.replicate), "dataset", "seconds")
 
 
 def parse_override(text: str) -> tuple[str, str]:
@@ -171,17 +153,16 @@ def job_row(job_dir: Path, experiment: str | None = None) -> dict[str, Any]:
     row["status"] = results.status
     row["reason"] = results.reason
     row["experiment"] = results.experiment
-    if results.split_seed is not None:
-        row["split_seed"] = results.split_seed
-    if results.seed is not None:
-        row["seed"] = results.seed
+    for column in REPLICATE_KEYS:
+        if getattr(results, column) is not None:
+            row[column] = getattr(results, column)
     if not results.ok:
         return {**row, **extra}
     for key in RESULT_COLUMNS:
         row[key] = getattr(results, key)
-    data = (results.config or {}).get("data") or {}
-    row["fraction"] = data.get("fraction", row.get("fraction"))
-    row["per_class"] = data.get("per_class", row.get("per_class"))
+    for axis in AXES:  # the axes read back from the job's saved config
+        if not axis.recorded:
+            row[axis.column] = configured(results.config, axis.key, row.get(axis.column))
     row["target_labelled"] = (results.sizes or {}).get("target_labelled")  # train + val
     if (results.sizes or {}).get("target_train") and results.target_classes:  # budget figures
         row["target_train_per_class"] = results.sizes["target_train"] / len(results.target_classes)
@@ -193,7 +174,7 @@ def job_row(job_dir: Path, experiment: str | None = None) -> dict[str, Any]:
     for phase in ("source", "target"):
         found = getattr(results, phase)
         if found is not None:
-            on_b = phase == "target" or results.treatment == "selffer"  # BnB's source is baseB
+            on_b = phase == "target" or results.treatment == SELFFER  # BnB's source is baseB
             row[f"{phase}_paper_acc"] = paper_value(found.test_history, paper, found.epochs, on_b)
     depth = results.depth
     if results.source.measures and isinstance(depth, int) and depth >= 1:

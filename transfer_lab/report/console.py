@@ -10,8 +10,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from transfer_lab.report.ours_or_paper import OURS, OURS_WORDS, PAPER, metric
 from transfer_lab.report.pairing import KINDS
-from transfer_lab.report.statistic import OURS, OURS_WORDS, PAPER, metric
 from transfer_lab.report.tables import SweepTables, few_pairs_warning, paired_rows, summary_rows
 
 PAIRED_COLUMNS = ["config", "baseline", "n", "Δ", "95% CI", "detect", "p (t)", "Holm p", "p (W)"]

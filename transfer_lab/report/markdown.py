@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from transfer_lab.report.ours_or_paper import OURS_WORDS
 from transfer_lab.report.pairing import KINDS
-from transfer_lab.report.statistic import OURS_WORDS
 from transfer_lab.report.tables import (
     HOLM_WORDS,
     KIND_WORDS,

@@ -24,16 +24,10 @@ from transfer_lab.report.collect import (
     distinct,
 )
 from transfer_lab.report.statistics import t_interval
+from transfer_lab.store.results import AXES
 from transfer_lab.transfer.arms import FAMILIES
 
-SHORT_NAMES = {
-    "beta": "β",
-    "binary_heads": "K",
-    "depth": "n",
-    "lr_scale": "lr scale",
-    "per_class": "per class",
-    "fraction": "fraction",
-}
+SHORT_NAMES = {axis.column: axis.name for axis in AXES}  # β=0.4 · K=1 · n=3
 
 
 def missing(value: Any) -> bool:

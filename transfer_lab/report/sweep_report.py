@@ -8,7 +8,7 @@ Writes into the sweep folder:
   summary.md    the tables above for reading, the figures, and the jobs that did not finish
   figures/      PNG and SVG of each figure the sweep has data for
   measures.csv, agreement.csv   the sources' transferability measures beside the measured
-                curve, when the jobs recorded them (report/measures.py)
+                curve, when the jobs recorded them (report/measures_section.py)
   convergence.csv   per job and phase: how it stopped, whether it was still improving
                 (report/convergence.py); summary.md also gets the sweep's provenance
 """
@@ -20,12 +20,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from transfer_lab.report import convergence, measures, provenance
+from transfer_lab.report import convergence, measures_section, provenance
 from transfer_lab.report.collect import collect, design_columns, distinct
 from transfer_lab.report.console import print_report
 from transfer_lab.report.markdown import write_markdown
+from transfer_lab.report.ours_or_paper import OURS, PAPER
 from transfer_lab.report.pairing import comparisons, paired_table
-from transfer_lab.report.statistic import OURS, PAPER
 from transfer_lab.report.summary import configurations, display_columns, summarise
 from transfer_lab.report.tables import SweepTables, sweep_title
 from transfer_lab.store.atomic import write_atomically
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 def tables_of(sweep_dir: Path, statistic: str = OURS) -> SweepTables:
     """Every table of the report, computed from the sweep's job folders; `statistic` (ours or
-    paper, report/statistic.py) is what the console tables and the figures show."""
+    paper, report/ours_or_paper.py) is what the console tables and the figures show."""
     frame = collect(sweep_dir)
     columns = design_columns(frame)
     configs = configurations(frame, columns)
@@ -103,7 +103,7 @@ def report_sweep(
             drawn, figure_errors = drawn + found, figure_errors + errors
     sections: list[str] = []
     try:  # transferability measures beside the measured curve, when the jobs recorded them
-        sections, measure_figures = measures.report(sweep_dir, tables.jobs, draw)
+        sections, measure_figures = measures_section.report(sweep_dir, tables.jobs, draw)
         drawn += measure_figures
     except Exception as error:  # like a figure: never at the cost of the tables
         log.warning("measures section not written: %s", error, exc_info=True)

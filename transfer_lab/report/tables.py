@@ -10,10 +10,11 @@ from pathlib import Path
 import pandas as pd
 
 from transfer_lab.report.collect import METRICS, TREATMENT_COLUMNS, distinct
+from transfer_lab.report.ours_or_paper import OURS, OURS_WORDS
 from transfer_lab.report.pairing import BETA, Comparison
-from transfer_lab.report.statistic import OURS, OURS_WORDS
 from transfer_lab.report.statistics import FEW_PAIRS, wilcoxon_floor
 from transfer_lab.report.summary import Configuration, format_value, mean_std, missing
+from transfer_lab.store.results import AXES
 
 METRIC_TITLES = {
     "target_test_acc": "target test acc % (ours)",
@@ -23,17 +24,7 @@ METRIC_TITLES = {
     "target_paper_acc": "target test acc % (paper's)",
     "source_paper_acc": "source test acc % (paper's)",
 }
-COLUMN_TITLES = {
-    "label": "network",
-    "beta": "β",
-    "binary_heads": "K",
-    "depth": "n",
-    "fraction": "B fraction",
-    "per_class": "B per class",
-    "lr_scale": "lr scale",
-    "treatment": "treatment",
-    "freeze": "frozen",
-}
+COLUMN_TITLES = {axis.column: axis.header for axis in AXES}  # store/results.py declares them
 PAIRED_HEADER = [
     "comparison",
     "configuration",
@@ -70,7 +61,7 @@ class SweepTables:
 
     @property
     def paper_words(self) -> str | None:
-        """How the sweep's paper scored a network (report/statistic.py), or None."""
+        """How the sweep's paper scored a network (report/ours_or_paper.py), or None."""
         found = distinct(self.jobs.get("paper_statistic", pd.Series(dtype=object)))
         return "; ".join(map(str, found)) or None
 

@@ -138,7 +138,9 @@ def source_definition(cfg: DictConfig, images: ImageSet, task: Task) -> dict[str
         "beta": float(cfg.model.beta),
         "binary_heads": int(cfg.model.binary_heads),
         "schedule": OmegaConf.to_container(cfg.source, resolve=True),
-        "test_epochs": epochs_to_test(cfg, cfg.source, on_b=False),  # what its record holds
+        "test_epochs": epochs_to_test(
+            cfg.get("paper"), cfg.source, on_b=False
+        ),  # what its record holds
         "seed": int(cfg.seed),
         "trainer": trainer,
         "cpu_threads": job_threads(),  # the order of sums on the CPU, so the numbers

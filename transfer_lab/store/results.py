@@ -17,6 +17,67 @@ from transfer_lab.store.atomic import write_json_atomically
 RESULTS_FILE = "results.json"
 
 
+@dataclass(frozen=True)
+class Axis:
+    """A study axis: a design value the report shows as a column of its own, declared here once;
+    report/collect.py, report/summary.py and train/tensorboard.py derive their columns from it.
+
+    `key` is the config key a sweep sets (None: derived from others, as the family is);
+    `column` the report's column and, when `recorded`, the `JobResults` field that holds what
+    the job really ran with (else the value is read back from the job's saved config at `key`,
+    and TensorBoard names it by its key); `short` its name in a configuration's words (β=0.4) and `title` its table
+    header (both default to the column);
+    `arm` whether the arm's label says it; `copied` whether it only means something when a
+    network is copied from a trained source (blank for scratch and for a source trained on B);
+    `of_source` whether a sweep's source job has it (its TensorBoard session shows it);
+    `replicate` whether a configuration is averaged over it rather than defined by it.
+    """
+
+    key: str | None
+    column: str
+    short: str = ""
+    title: str = ""
+    recorded: bool = True
+    arm: bool = False
+    copied: bool = False
+    of_source: bool = False
+    replicate: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.short or self.column
+
+    @property
+    def header(self) -> str:
+        return self.title or self.name
+
+
+AXES: tuple[Axis, ...] = (
+    Axis("transfer.arm", "label", title="network", arm=True),  # the label first: it names the arm
+    Axis("transfer.treatment", "treatment", arm=True),
+    Axis(None, "family", arm=True),
+    Axis("transfer.depth", "depth", "n", arm=True),
+    Axis("transfer.freeze", "freeze", title="frozen", arm=True),
+    Axis("model.beta", "beta", "β", copied=True, of_source=True),
+    Axis("model.binary_heads", "binary_heads", "K", copied=True, of_source=True),
+    Axis("transfer.lr_scale", "lr_scale", "lr scale", copied=True),
+    Axis("data.fraction", "fraction", title="B fraction", recorded=False, of_source=True),
+    Axis("data.per_class", "per_class", "per class", "B per class", recorded=False, of_source=True),
+    Axis("data.split_seed", "split_seed", of_source=True, replicate=True),
+    Axis("seed", "seed", of_source=True, replicate=True),
+)
+
+
+def configured(config: dict[str, Any] | None, key: str, default: Any = None) -> Any:
+    """The value at a dotted key of a job's saved config (`default` when it has none)."""
+    value: Any = config or {}
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return default
+        value = value[part]
+    return value
+
+
 @dataclass
 class PhaseResults:
     """One training phase (source or target): how it went and what it selected.

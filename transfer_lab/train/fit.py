@@ -176,7 +176,7 @@ def fit_and_test(
     select = str(phase_cfg.get("select") or "best")
     selection = BestWeights(monitor.metric, monitor.mode, select)
     tests = EpochTests(test_epochs)
-    distributed = is_distributed(cfg)
+    distributed = is_distributed(cfg.trainer)
     every = 1 if distributed else int(cfg.get("checkpoint_every", 1))
     # no last checkpoint at all with checkpoint_every: 0 (its idle hooks cost more than a
     # digits epoch)
@@ -232,7 +232,7 @@ def fit_and_test(
             logger=False,
             callbacks=[],
             default_root_dir=str(folders.job_dir),
-            **one_device_settings(cfg),
+            **one_device_settings(cfg.trainer),
         )
     else:
         tester = trainer

@@ -30,7 +30,7 @@ from pytorch_lightning.loggers import TensorBoardLogger as LightningTensorBoardL
 from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard.summary import hparams, scalar
 
-from transfer_lab.store.results import JobResults
+from transfer_lab.store.results import AXES, JobResults, configured
 
 TRIAL = "trial/"  # the hparams session's final metrics: after source/ and target/ by name
 
@@ -79,55 +79,43 @@ class TensorBoardLogger(LightningTensorBoardLogger):
         super().finalize(status)
 
 
-# Override keys already shown under their design name.
-COVERED = {
-    "model.beta",
-    "model.binary_heads",
-    "transfer.treatment",
-    "transfer.depth",
-    "transfer.freeze",
-    "transfer.lr_scale",
-    "data.split_seed",
-    "seed",
-    "experiment",
-    "transfer.arm",  # the label
-    "only_source",  # a sweep's first round: the session's label says "source …"
-}
-DESIGN = ("experiment", "dataset", "treatment", "label", "family", "depth", "freeze")
+# Override keys already shown under their design name (a sweep's first round: the source
+# session's label says "source …").
+COVERED = {*(axis.key for axis in AXES if axis.key), "experiment", "only_source"}
+TEXT_AXES = ("beta",)  # text, so the HPARAMS tab filters each value with a checkbox
 
 
-def hparams_of(results: JobResults, phase: str = "target") -> dict[str, Any]:
-    """The job's settings: the design values, then every other override.
+def hparams_of(results: JobResults, source: str | None = None) -> dict[str, Any]:
+    """The job's settings: the design values (store/results.AXES), then every other override.
 
     Settings that do not apply (β for scratch, say) are left out rather than given a dummy
     value, so each column keeps one type across the sweep. β is written as text ("0.4"):
     TensorBoard gives a text setting a discrete domain, so the HPARAMS tab filters by each β
-    with a checkbox instead of a range. A source's session names the task it learnt
-    (`source A`, `source baseB`) instead of the first job's arm that needed it.
+    with a checkbox instead of a range. A source's session (`source`: the network it trained,
+    A or baseB) names the task it learnt (`source A`, `source baseB`) instead of the first
+    job's arm that needed it, and shows only the axes a source has.
     """
-    params: dict[str, Any] = {k: getattr(results, k) for k in DESIGN}
-    params.update(split_seed=results.split_seed, seed=results.seed)
-    if results.has_source:
-        params.update(
-            beta=f"{results.beta:g}" if results.beta is not None else None,
-            binary_heads=results.binary_heads,
-            lr_scale=results.lr_scale,
-        )
-    if phase == "source":
-        learnt = "A" if results.treatment == "transfer" else "baseB"
-        params.update(label=f"source {learnt}", family="source", treatment=None, depth=None)
-        params.update(freeze=None, lr_scale=None)
-        if learnt == "baseB":
-            params.update(beta=None, binary_heads=None)
-    data = results.config.get("data") or {}
-    params["data.fraction"] = data.get("fraction")
-    params["data.per_class"] = data.get("per_class")
+    params: dict[str, Any] = {"experiment": results.experiment, "dataset": results.dataset}
+    for axis in AXES:
+        if source is not None and not axis.of_source:
+            continue
+        if axis.copied and (not results.has_source or source not in (None, "A")):
+            continue  # no network copied, or a source trained on B: A's settings mean nothing
+        if axis.recorded:
+            value = getattr(results, axis.column)
+            params[axis.column] = (
+                f"{value:g}" if axis.column in TEXT_AXES and value is not None else value
+            )
+        else:
+            params[axis.key] = configured(results.config, axis.key)
+    if source is not None:
+        params.update(label=f"source {source}", family="source")
     for text in results.overrides:
         key, _, value = str(text).partition("=")
         key = key.lstrip("+~")
         if key in COVERED or key in params or key.startswith("hydra") or "enable_" in key:
             continue
-        if phase == "source" and key.startswith(("transfer.", "target.")):
+        if source is not None and key.startswith(("transfer.", "target.")):
             continue  # the first job's arm that needed this source, not the source's
         try:
             params[key] = float(value)
@@ -136,32 +124,32 @@ def hparams_of(results: JobResults, phase: str = "target") -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
 
 
-def log_hparams(loggers: list[Logger], results: JobResults, phase: str = "target") -> None:
+def log_hparams(loggers: list[Logger], results: JobResults, source: str | None = None) -> None:
     """Write the session and the final metrics (trial/*) into the phase's TensorBoard run.
 
     Every arm gets one in its target run, baseB too when its network came from the cache (the
     caller then passes loggers made for the run, with no curves in it), and a sweep's source
-    job gets one in its source run. No job writes an experiment summary of its own:
+    job gets one in its source run (`source`: the network it trained, A or baseB). No job writes an experiment summary of its own:
     TensorBoard then builds the HPARAMS table from every session under the log directory, so
     all jobs (and sweeps with different swept keys) show side by side instead of one job's
     columns winning.
     """
     logger = next((lg for lg in loggers if isinstance(lg, LightningTensorBoardLogger)), None)
-    finished = results.target if phase == "target" else results.source
+    finished = results.target if source is None else results.source
     if logger is None or finished is None:
         return
-    source, target = results.source, results.target
-    metrics = {TRIAL + "source_val_acc": source.val_acc, TRIAL + "source_test_acc": source.test_acc}
-    if phase == "target":
+    learnt, tested = results.source, results.target
+    metrics = {TRIAL + "source_val_acc": learnt.val_acc, TRIAL + "source_test_acc": learnt.test_acc}
+    if source is None:
         metrics.update(
             {
-                TRIAL + "target_test_acc": target.test_acc,
-                TRIAL + "target_test_loss": target.test_loss,
-                TRIAL + "target_val_acc": target.val_acc,
+                TRIAL + "target_test_acc": tested.test_acc,
+                TRIAL + "target_test_loss": tested.test_loss,
+                TRIAL + "target_val_acc": tested.val_acc,
             }
         )
     logger.log_metrics({k: v for k, v in metrics.items() if v is not None}, step=0)
-    _experiment, session_start, session_end = hparams(hparams_of(results, phase), {})
+    _experiment, session_start, session_end = hparams(hparams_of(results, source), {})
     writer = logger.experiment._get_file_writer()  # as Lightning's own log_hyperparams does
     writer.add_summary(session_start)
     writer.add_summary(session_end)

@@ -32,13 +32,13 @@ def precision_for(setting: Any) -> Any:
     return "32-true"
 
 
-def show_progress(cfg: DictConfig) -> bool:
+def show_progress(trainer_cfg: DictConfig) -> bool:
     """`trainer.enable_progress_bar`, where null means: in a single run, not in a sweep.
 
     A sweep's console already says which job runs; redrawing a bar every epoch cost a third of
     a digits job's time (its epochs are one batch).
     """
-    setting = cfg.trainer.get("enable_progress_bar")
+    setting = trainer_cfg.get("enable_progress_bar")
     if setting is not None:
         return bool(setting)
     from hydra.core.hydra_config import HydraConfig
@@ -61,7 +61,7 @@ def configured_callbacks(
             entry = OmegaConf.merge(entry, {"monitor": monitor.metric, "mode": monitor.mode})
         if entry:
             callbacks.append(instantiate(entry))
-    if not show_progress(cfg):
+    if not show_progress(cfg.trainer):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     if phase_cfg.get("early_stopping"):
         patience = int(phase_cfg.early_stopping)
@@ -69,11 +69,13 @@ def configured_callbacks(
     return callbacks
 
 
-def configured_loggers(cfg: DictConfig, folders: RunFolders, phase: str) -> list[Logger]:
+def configured_loggers(
+    logger_cfg: DictConfig | None, folders: RunFolders, phase: str
+) -> list[Logger]:
     """The `logger` group's entries, each writing under the job's log folder as <job>/<phase>."""
     where = {"save_dir": str(folders.tensorboard_dir), "name": folders.run, "version": phase}
     loggers = []
-    for entry in (cfg.get("logger") or {}).values():
+    for entry in (logger_cfg or {}).values():
         if entry:
             given = OmegaConf.to_container(entry, resolve=True)
             loggers.append(instantiate({**where, **given}))
@@ -90,8 +92,8 @@ def build_trainer(
 ) -> pl.Trainer:
     """A Trainer for one phase: the `always` callbacks (selection, rate history, a stop on a
     non-finite loss), then config's; any checkpoint is written whole or not at all."""
-    settings = trainer_settings(cfg)
-    settings["enable_progress_bar"] = show_progress(cfg)
+    settings = trainer_settings(cfg.trainer)
+    settings["enable_progress_bar"] = show_progress(cfg.trainer)
     # validation runs as a callback in one pass (validation.py), which reads the limit itself
     settings["limit_val_batches"] = 0
     settings["plugins"] = [*settings.get("plugins", []), AtomicCheckpointIO()]
@@ -108,16 +110,16 @@ def build_trainer(
     return pl.Trainer(
         max_epochs=int(phase_cfg.epochs),
         callbacks=callbacks,
-        logger=configured_loggers(cfg, folders, phase) or False,
+        logger=configured_loggers(cfg.get("logger"), folders, phase) or False,
         default_root_dir=str(folders.job_dir),
         **settings,
     )
 
 
-def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
+def trainer_settings(trainer_cfg: DictConfig) -> dict[str, Any]:
     """The `trainer` config as Trainer keywords: precision resolved, our own keys left out, and
     several devices as ranks spawned for the fit."""
-    settings = OmegaConf.to_container(cfg.trainer, resolve=True)
+    settings = OmegaConf.to_container(trainer_cfg, resolve=True)
     settings.pop("channels_last", None)
     settings["precision"] = precision_for(settings.get("precision", "auto"))
     settings["strategy"] = strategy_for(settings)
@@ -132,14 +134,14 @@ def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
     return settings
 
 
-def is_distributed(cfg: DictConfig) -> bool:
-    return "ddp" in strategy_for(OmegaConf.to_container(cfg.trainer, resolve=True))
+def is_distributed(trainer_cfg: DictConfig) -> bool:
+    return "ddp" in strategy_for(OmegaConf.to_container(trainer_cfg, resolve=True))
 
 
-def one_device_settings(cfg: DictConfig) -> dict[str, Any]:
+def one_device_settings(trainer_cfg: DictConfig) -> dict[str, Any]:
     """Trainer keywords for a check or the test after the fit: one device, no ranks to spawn."""
-    settings = trainer_settings(cfg)
-    if is_distributed(cfg):
+    settings = trainer_settings(trainer_cfg)
+    if is_distributed(trainer_cfg):
         for key in ("strategy", "plugins", "sync_batchnorm"):
             settings.pop(key, None)
         settings["devices"] = 1

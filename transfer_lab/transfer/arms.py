@@ -20,6 +20,7 @@ TREATMENTS = (SCRATCH, SELFFER, TRANSFER, RANDOM_FROZEN)
 SOURCE_TASK = {SELFFER: "B", TRANSFER: "A"}  # the task a copied network was trained on
 
 BASE_B = "baseB"
+
 ARM = re.compile(
     r"^(?:(?P<base>baseB)|(?P<letter>[AB])(?P<n>\d+)B(?P<plus>\+?)|random(?P<rn>\d+)B)$"
 )
@@ -97,3 +98,8 @@ def arm_examples(depths: int = 9) -> list[str]:
     names += [f"{x}{n}B+" for x in "AB" for n in range(1, depths + 1)]
     names += [f"{x}{n}B" for x in "AB" for n in range(1, depths + 1)]
     return names + [f"random{n}B" for n in range(1, depths + 1)]
+
+
+def source_network(task: str) -> str:
+    """A source network's name by the task it learnt: A, or baseB (B's own, which BnB copies)."""
+    return "A" if task == "A" else BASE_B

@@ -1,2 +1,2 @@
 """How transferable a network's features are, measured without training the arms.
-Runs in the job's measure step; each estimator declares its Measure, `measures.py` lists them."""
+Runs in the job's measure step; each estimator declares its Measure, `registry.py` lists them."""

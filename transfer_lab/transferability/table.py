@@ -19,7 +19,7 @@ from transfer_lab.models.backbone import Backbone
 from transfer_lab.transferability.cka import layerwise_cka
 from transfer_lab.transferability.features import Features, extract
 from transfer_lab.transferability.measure import PROBE
-from transfer_lab.transferability.measures import OUTPUT, PER_STAGE
+from transfer_lab.transferability.registry import OUTPUT, PER_STAGE
 
 
 @dataclass

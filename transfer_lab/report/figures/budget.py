@@ -21,11 +21,11 @@ from transfer_lab.report.figures.plotting import (
     style_for,
     values_of,
 )
+from transfer_lab.report.ours_or_paper import OURS
 from transfer_lab.report.pairing import BASEB
-from transfer_lab.report.statistic import OURS
 from transfer_lab.report.statistics import paired
 from transfer_lab.report.summary import Configuration, missing
-from transfer_lab.transfer.arms import FAMILY_WORDS
+from transfer_lab.transfer.arms import BASE_B, FAMILY_WORDS
 
 BUDGET_COLUMNS = ("fraction", "per_class")
 
@@ -128,7 +128,6 @@ def budget_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
     return save(figure, out_dir, "budget" + sweep.suffix)
 
 
-SCRATCH = "baseB"  # the family the losses are compared with
 LOSS_PANELS = (
     ("target_train_loss", "training loss, last epoch"),
     ("target_val_loss", "validation loss, last epoch"),
@@ -147,7 +146,7 @@ def budget_loss_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
         return []
     budgeted = [c for c in sweep.configs if not missing(c.values.get(column))]
     groups = series(budgeted, [c for c in sweep.display if c not in BUDGET_COLUMNS])
-    scratch = {float(c.values[column]): c for c in budgeted if c.values.get("family") == SCRATCH}
+    scratch = {float(c.values[column]): c for c in budgeted if c.values.get("family") == BASE_B}
     figure, axes = new_figure(3)
     banded: list[int] = []
     for index, members in enumerate(groups.values()):
@@ -160,7 +159,7 @@ def budget_loss_figure(sweep: SweepData, out_dir: Path) -> list[Path]:
             banded += draw_series(
                 ax, xs, [values_of(c, metric) for c in members], style, label, as_percent=False
             )
-        if family == SCRATCH:
+        if family == BASE_B:
             continue
         diffs = []
         for x, config in zip(xs, members, strict=True):

@@ -1,7 +1,7 @@
 """The measures figure: per group of the sweep, the measured curves against the cut depth, then
 one panel per transferability measure against the source's stage.
 
-It draws `report/measures.py`'s table (one row per split seed, training seed and depth), not
+It draws `report/measures_section.py`'s table (one row per split seed, training seed and depth), not
 the sweep's configurations, so it is called from there rather than listed in FIGURES; that
 module also says which measures to draw and their titles, so this one imports nothing back.
 """

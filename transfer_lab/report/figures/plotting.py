@@ -16,14 +16,15 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
+from transfer_lab.report.ours_or_paper import OURS, OURS_WORDS, metric
 from transfer_lab.report.pairing import BASEB, Comparison, find
-from transfer_lab.report.statistic import OURS, OURS_WORDS, metric
 from transfer_lab.report.statistics import Paired, t_interval
 from transfer_lab.report.summary import Configuration, format_value, missing
 from transfer_lab.store.atomic import own_folder, write_atomically
+from transfer_lab.transfer.arms import BASE_B
 
 FAMILY_STYLE: dict[str, dict[str, Any]] = {
-    "baseB": {"color": "black", "marker": "o", "facecolor": "white"},
+    BASE_B: {"color": "black", "marker": "o", "facecolor": "white"},
     "BnB": {"color": "#1f4e9c", "marker": "s"},
     "BnB+": {"color": "#6fa8dc", "marker": "s", "facecolor": "white"},
     "AnB": {"color": "#c62828", "marker": "^"},
@@ -80,7 +81,7 @@ class SweepData:
     date, tables.sweep_title), the data its jobs trained on (`data`, so a study on another
     dataset is not taken for the experiment's default), whether to add the published numbers'
     panel, and which statistic to plot (`statistic`, with `words` for the titles;
-    report/statistic.py).
+    report/ours_or_paper.py).
     Figures in the paper's statistic are saved as <name>_paper, so both kinds can sit side by
     side. `per_class` maps each data.fraction to B's mean training images per class, for the
     budget axis."""

@@ -29,9 +29,11 @@ from transfer_lab.transferability.table import StageMeasures, measure_source, ne
 log = logging.getLogger(__name__)
 
 
-def backbone_from_state(cfg: DictConfig, images: Any, state: dict[str, torch.Tensor]) -> Backbone:
+def backbone_from_state(
+    backbone_cfg: DictConfig, images: Any, state: dict[str, torch.Tensor]
+) -> Backbone:
     channels, height, _ = images.shape
-    backbone = backbone_from_config(cfg.backbone, channels, height)
+    backbone = backbone_from_config(backbone_cfg, channels, height)
     backbone.load_state_dict(state)
     return backbone
 
@@ -46,7 +48,7 @@ def head_from_state(state: dict[str, torch.Tensor] | None) -> nn.Linear | None:
     return head
 
 
-def measures_path(cfg: DictConfig, source_key: str, images: Any, task_b: Task, head: bool) -> Path:
+def measures_path(cache_dir: str, source_key: str, images: Any, task_b: Task, head: bool) -> Path:
     settings = getattr(images, "settings", None)
     definition = {
         "source": source_key,  # holds the code hash: a changed estimator measures anew
@@ -56,7 +58,7 @@ def measures_path(cfg: DictConfig, source_key: str, images: Any, task_b: Task, h
         "head": head,
     }
     key = cache_key(definition)
-    return Path(cfg.paths.cache_dir) / "measures" / key[:2] / f"{key}.json"
+    return Path(cache_dir) / "measures" / key[:2] / f"{key}.json"
 
 
 def source_measures(
@@ -68,14 +70,14 @@ def source_measures(
     task_b: Task,
 ) -> StageMeasures:
     """The source's measures at every stage on B, read from beside the cache or computed once."""
-    path = measures_path(cfg, source_key, images, task_b, head_state is not None)
+    path = measures_path(cfg.paths.cache_dir, source_key, images, task_b, head_state is not None)
     if path.exists():
         try:
             stored = json.loads(path.read_text())
             return StageMeasures(stored["stages"], stored["per_stage"], stored["output"])
         except (OSError, ValueError, KeyError):
             log.warning("stored measures %s cannot be read; computing them again", path.name)
-    backbone = backbone_from_state(cfg, images, state)
+    backbone = backbone_from_state(cfg.backbone, images, state)
     measured = measure_source(backbone, images, task_b, head=head_from_state(head_state))
     try:
         write_json_atomically(path, measured.as_dict())
@@ -87,9 +89,13 @@ def source_measures(
 
 
 def stage_cka(
-    cfg: DictConfig, images: Any, task_b: Task, first: Backbone, second: dict[str, torch.Tensor]
+    backbone_cfg: DictConfig,
+    images: Any,
+    task_b: Task,
+    first: Backbone,
+    second: dict[str, torch.Tensor],
 ) -> list[float]:
     """Linear CKA between a network and a stored backbone state, per stage, on B's val images."""
-    other = backbone_from_state(cfg, images, second)
+    other = backbone_from_state(backbone_cfg, images, second)
     by_stage = network_cka(first, other, images, task_b, part="val")
     return [by_stage[name] for name in first.stage_names]

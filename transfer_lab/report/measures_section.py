@@ -36,7 +36,7 @@ from transfer_lab.transferability.agreement import (
     rank_agreement,
     with_depth_baselines,
 )
-from transfer_lab.transferability.measures import CKA_BASEB, PER_STAGE
+from transfer_lab.transferability.registry import CKA_BASEB, PER_STAGE
 
 # The per-stage measures' columns and titles, and CKA with baseB where the jobs measured it.
 MEASURE_TITLES = {m.name: m.title for m in (*PER_STAGE, CKA_BASEB)}
