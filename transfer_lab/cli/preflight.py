@@ -81,9 +81,11 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
         # What the data and backbone checks read (${hydra:runtime.cwd}) is the sweep's own
         HydraConfig.instance().set_config(master)
         check_data(jobs)
+        here = not runs_elsewhere(OmegaConf.to_container(master.hydra.launcher, resolve=False))
+        check_runs(jobs, here)  # torch: only once everything torch-free has passed
         check_folders(master, multirun)
-        if not runs_elsewhere(OmegaConf.to_container(master.hydra.launcher, resolve=False)):
-            check_backbones(jobs)  # torch: only once everything torch-free has passed
+        if here:
+            check_backbones(jobs)
     return master
 
 
@@ -158,6 +160,26 @@ def check_data(configs: Iterable[DictConfig]) -> None:
     missing = [m for spec in datasets.values() if (m := missing_sentence(*spec))]
     if missing:
         raise UserError("\n".join(dict.fromkeys(missing)))
+
+
+# What the optimisers, schedulers, callbacks, loggers and Trainer are built from.
+RUN_KEYS = ("source", "target", "transfer", "model", "callbacks", "logger", "trainer")
+
+
+def check_runs(jobs: Iterable[DictConfig], here: bool) -> None:
+    """Build each distinct job's optimisers, schedulers, callbacks, loggers (and, when this
+    machine runs it, its Trainer) once, without data (config/runs.py)."""
+    from transfer_lab.config.runs import run_problems
+
+    seen, found = set(), []
+    for cfg in jobs:
+        parts = {k: OmegaConf.to_container(cfg.get(k), resolve=True) for k in RUN_KEYS}
+        key = json.dumps(parts, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            found += [s for s in run_problems(cfg, here) if s not in found]
+    if found:
+        raise UserError("\n".join(found))
 
 
 def check_backbones(jobs: Iterable[DictConfig]) -> None:
