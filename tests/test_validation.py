@@ -141,6 +141,70 @@ REFUSED = [
 ]
 
 
+# Issue 30's settings that passed the checks and then crashed or misled inside the job: each
+# refused before a folder is made. (arguments, words the sentence must hold)
+RUNS = [
+    (["trainer.accelerator=mps"], ["trainer.accelerator=mps is not available on this machine"]),
+    (["+trainer.max_time=abc"], ["trainer.max_time='abc' does not run", "DD:HH:MM:SS"]),
+    (["+trainer.profiler=nonsense"], ["trainer.profiler='nonsense' does not run", "simple"]),
+    (
+        ["optim@target.optim=adam", "+target.optim.momentum=0.9"],
+        ["target.optim.momentum is not an argument of torch.optim.Adam"],
+    ),
+    (
+        ["optim@target.optim=adam", "+target.optim.betas=[0.9]"],
+        ["target.optim (torch.optim.Adam) does not build"],
+    ),
+    (["+callbacks.early_stopping.patience=3"], ["callbacks.early_stopping has no _target_"]),
+    (["+callbacks.lr_monitor.foo=1"], ["callbacks.lr_monitor.foo is not an argument of"]),
+    (["hydra.run.dir=outputs/" + "a" * 256], ["hydra.run.dir holds a name of 256 bytes"]),
+    (["paths.cache_dir=" + "c" * 300], ["paths.cache_dir holds a name of 300 bytes"]),
+    (["+trainer.max_steps=0"], ["trainer.max_steps=0 trains nothing"]),
+    (
+        ["scheduler@target.scheduler=cosine", "+target.scheduler.eta_min=1"],
+        ["target.scheduler.eta_min=1.0 is above the rate", "target.optim.lr=0.05"],
+    ),
+    (
+        ["paper.statistic=mean_best", "target.test_epochs=none"],
+        ["paper.statistic=mean_best averages", "target.test_epochs=none tests none"],
+    ),
+    (["paper.epoch=61"], ["paper.epoch=61 is past target.epochs=60"]),
+    (
+        ["transfer.treatment=random_frozen", "transfer.freeze=false"],
+        ["transfer.treatment=random_frozen freezes its random stages"],
+    ),
+    (["+data.target.classes=3"], ["data.target lacks name, root, reader"]),
+    (["trainer.deterministic=maybe"], ["trainer.deterministic='maybe' is not known", "warn"]),
+]
+
+
+@pytest.mark.parametrize(("args", "words"), RUNS, ids=[" ".join(a)[:40] for a, _ in RUNS])
+def test_what_the_checks_pass_also_runs(cli, args, words):
+    if "trainer.accelerator=mps" in args and torch.backends.mps.is_available():
+        pytest.skip("this machine has an MPS device")
+    done = cli([*args, QUIET], check=False)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: ")
+    for word in words:
+        assert word in lines[0]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert_nothing_ran(cli.cwd)
+    assert not (cli.cwd / "multirun").exists() and not (cli.cwd / "outputs").exists()
+
+
+def test_a_logger_that_is_not_installed_is_refused(cli, monkeypatch):
+    """logger=wandb without wandb: WandbLogger itself says so, before a folder is made."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "wandb", None)  # as if not installed
+    done = cli(["logger=wandb", QUIET], check=False)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: logger.wandb (pytorch_lightning.loggers.WandbLogger)")
+    assert_nothing_ran(cli.cwd)
+
+
 def assert_nothing_ran(cwd) -> None:
     assert not list(cwd.rglob("results.json"))
     assert not list(cwd.rglob("*.pt")) and not list(cwd.rglob("*.ckpt"))

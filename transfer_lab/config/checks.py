@@ -10,6 +10,7 @@ imported only for what needs the backbone's stages or this machine's GPUs.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import json
@@ -51,6 +52,7 @@ class Checks:
 def problems(cfg: DictConfig) -> list[str]:
     """Every problem of one job's composed config, one sentence each (empty: fine)."""
     checks = Checks(cfg)
+    check_names(checks, cfg)
     check_backbone(checks, cfg)
     check_classes_of(checks, cfg)
     check_budget(checks, cfg)
@@ -66,6 +68,38 @@ def validate(cfg: DictConfig) -> None:
     found = problems(cfg)
     if found:
         raise UserError("\n".join(found))
+
+
+NAME_MAX = 255  # bytes in one file or folder name (Linux, macOS, Windows)
+# Hydra's settings that name folders (the others are Hydra's own, checked by Hydra)
+HYDRA_FOLDERS = ("hydra.run.dir", "hydra.sweep.dir", "hydra.sweep.subdir")
+
+
+def check_names(checks: Checks, cfg: DictConfig) -> None:
+    """No setting names a file or folder longer than a file system allows (every one would
+    fail to be made, after the job had started)."""
+    from transfer_lab.config.schema import plain
+
+    texts = [(k, v) for k, v in _texts(plain(cfg), "")]
+    for key in HYDRA_FOLDERS:
+        with contextlib.suppress(Exception):  # no Hydra section (inside a job), or unresolved
+            texts.append((key, str(OmegaConf.select(cfg, key, throw_on_missing=True))))
+    for key, text in texts:
+        longest = max(text.split("/"), key=lambda part: len(part.encode()))
+        if len(longest.encode()) > NAME_MAX:
+            checks.add(
+                f"{key} holds a name of {len(longest.encode())} bytes ({longest[:20]}…), but a "
+                f"file or folder name can have at most {NAME_MAX}; shorten it."
+            )
+
+
+def _texts(node: Any, prefix: str) -> list[tuple[str, str]]:
+    """(dotted key, text) of every string in plain values."""
+    if isinstance(node, dict):
+        return [t for k, v in node.items() for t in _texts(v, f"{prefix}{k}.")]
+    if isinstance(node, list):
+        return [t for i, v in enumerate(node) for t in _texts(v, f"{prefix[:-1]}[{i}].")]
+    return [(prefix[:-1], node)] if isinstance(node, str) else []
 
 
 def check_transfer(checks: Checks, cfg: DictConfig) -> None:

@@ -55,11 +55,11 @@ def _quiet() -> Iterator[None]:
 
 def copies_stages(cfg: DictConfig) -> bool:
     """Whether the job's target network has copied stages (a 'copied' parameter group)."""
-    from transfer_lab.transfer.arms import parse_arm
+    from transfer_lab.transfer.arms import SELFFER, TRANSFER, parse_arm
 
     arm = cfg.transfer.get("arm")
-    treatment = parse_arm(arm).treatment if arm else cfg.transfer.get("treatment")
-    return treatment in ("transfer", "selffer")
+    treatment = parse_arm(arm)[0] if arm else cfg.transfer.get("treatment")
+    return treatment in (TRANSFER, SELFFER)
 
 
 def optimiser_problems(cfg: DictConfig) -> list[str]:

@@ -36,6 +36,7 @@ from pydantic_core import PydanticCustomError
 from transfer_lab.data.loading import STATS
 from transfer_lab.data.tasks import BINARY, SPLITS
 from transfer_lab.train.selection import SELECTABLE
+from transfer_lab.transfer.arms import RANDOM_FROZEN, SCRATCH
 
 SEED_MAX = 2**32 - 1
 # Trainer keyword arguments transfer_lab passes itself; checks.py says where to set them.
@@ -385,6 +386,9 @@ class Trainer(BaseModel):
     limit_test_batches: LIMIT = None
     accumulate_grad_batches: Whole(1, example=2) = 1
     max_steps: Whole(-1) = -1
+    min_steps: Whole(0) | None = None
+    gradient_clip_val: Real(0) | None = None
+    check_val_every_n_epoch: Whole(1) | None = None
 
     @model_validator(mode="after")
     def trains_something(self) -> Trainer:
@@ -450,11 +454,11 @@ class Config(Settings):
     @model_validator(mode="after")
     def random_stages_are_frozen(self) -> Config:
         transfer = self.transfer
-        if transfer.treatment == "random_frozen" and not transfer.arm and not transfer.freeze:
+        if transfer.treatment == RANDOM_FROZEN and not transfer.arm and not transfer.freeze:
             raise refuse(
-                "transfer.treatment=random_frozen with transfer.freeze=false would train the "
-                "random stages like a network from scratch; set transfer.freeze=true or use "
-                "transfer.treatment=scratch."
+                f"transfer.treatment={RANDOM_FROZEN} freezes its random stages, but "
+                f"transfer.freeze=false asks to train them; set transfer.freeze=true, or use "
+                f"transfer.treatment={SCRATCH} to train every stage."
             )
         return self
 
@@ -578,7 +582,7 @@ def sentence(error: dict, model: type[BaseModel] = None, prefix: str = "") -> st
     if kind == "unique":
         return f"{key}={value} lists a value twice; list each once."
     if kind == "literal_error" or "enum" in node:
-        names = node.get("enum", [])
+        names = node.get("enum", [node["const"]] if "const" in node else [])
         return (
             f"{key}={value!r} is not known{closest(value, names)}; use one of "
             f"{', '.join(str(n) for n in names)}."
@@ -673,7 +677,19 @@ def problems_of(values: Any, model: type[BaseModel], prefix: str = "") -> list[s
     try:
         model.model_validate(values)
     except ValidationError as error:
-        return list(dict.fromkeys(sentence(e, model, prefix) for e in _best(error.errors())))
+        errors, lacking = [], {}
+        for e in _best(error.errors()):
+            if e["type"] == "missing" and e["loc"][-1] != "_target_":
+                lacking.setdefault(e["loc"][:-1], []).append(str(e["loc"][-1]))
+            else:
+                errors.append(sentence(e, model, prefix))
+        for loc, names in lacking.items():  # a section given key by key, without its group
+            section = locate(loc, {}, model)[0] or "the config"
+            errors.append(
+                f"{section} lacks {', '.join(names)}; choose it by its config group (conf/), "
+                f"then change its keys."
+            )
+        return list(dict.fromkeys(errors))
     return []
 
 
