@@ -81,11 +81,11 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
         # What the data and backbone checks read (${hydra:runtime.cwd}) is the sweep's own
         HydraConfig.instance().set_config(master)
         check_data(jobs)
-        here = not runs_elsewhere(OmegaConf.to_container(master.hydra.launcher, resolve=False))
-        check_runs(jobs, here)  # torch: only once everything torch-free has passed
         check_folders(master, multirun)
-        if here:
+        here = not runs_elsewhere(OmegaConf.to_container(master.hydra.launcher, resolve=False))
+        if here:  # torch: only once everything torch-free has passed
             check_backbones(jobs)
+        check_runs(jobs, here)  # Lightning: last
     return master
 
 
