@@ -175,6 +175,11 @@ RUNS = [
     ),
     (["+data.target.classes=3"], ["data.target lacks name, root, reader"]),
     (["trainer.deterministic=maybe"], ["trainer.deterministic='maybe' is not known", "warn"]),
+    (["+trainer.detect_anomaly=maybe"], ["trainer.detect_anomaly='maybe' is not true or false"]),
+    (["+trainer.fast_dev_run=true"], ["trainer.fast_dev_run=true trains a batch or two"]),
+    (["+trainer.max_time=00:00:00:00"], ["trainer.max_time=00:00:00:00 trains nothing"]),
+    (["+trainer.plugins=foo"], ["trainer.plugins='foo' does not run"]),
+    (["+source.scheduler.gamma=0.5"], ["scheduler@source.scheduler=NAME, from conf/scheduler/"]),
 ]
 
 

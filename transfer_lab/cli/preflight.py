@@ -162,19 +162,20 @@ def check_data(configs: Iterable[DictConfig]) -> None:
         raise UserError("\n".join(dict.fromkeys(missing)))
 
 
-# What the optimisers, schedulers, callbacks, loggers and Trainer are built from.
-RUN_KEYS = ("source", "target", "transfer", "model", "callbacks", "logger", "trainer")
+# What the optimisers, schedulers, callbacks, loggers and Trainer are built from (and whether
+# the target has copied stages, config/runs.copies_stages).
+RUN_KEYS = ("source", "target", "model", "callbacks", "logger", "trainer")
 
 
 def check_runs(jobs: Iterable[DictConfig], here: bool) -> None:
     """Build each distinct job's optimisers, schedulers, callbacks, loggers (and, when this
     machine runs it, its Trainer) once, without data (config/runs.py)."""
-    from transfer_lab.config.runs import run_problems
+    from transfer_lab.config.runs import copies_stages, run_problems
 
     seen, found = set(), []
     for cfg in jobs:
         parts = {k: OmegaConf.to_container(cfg.get(k), resolve=True) for k in RUN_KEYS}
-        key = json.dumps(parts, sort_keys=True, default=str)
+        key = json.dumps([parts, copies_stages(cfg)], sort_keys=True, default=str)
         if key not in seen:
             seen.add(key)
             found += [s for s in run_problems(cfg, here) if s not in found]

@@ -390,12 +390,32 @@ class Trainer(BaseModel):
     gradient_clip_val: Real(0) | None = None
     check_val_every_n_epoch: Whole(1) | None = None
 
+    detect_anomaly: Flag = False
+    inference_mode: Flag = True
+    use_distributed_sampler: Flag = True
+    barebones: Flag = False
+    fast_dev_run: Flag | Whole(0) = False
+
     @model_validator(mode="after")
     def trains_something(self) -> Trainer:
-        if self.max_steps == 0:
+        """A phase that would stop before it trained would still be cached as a source."""
+        max_time = (self.model_extra or {}).get("max_time")
+        no_time = isinstance(max_time, str) and max_time.replace(":", "").strip("0") == ""
+        for key, value, stops in (
+            ("max_steps", self.max_steps, self.max_steps == 0),
+            ("max_time", max_time, no_time and max_time != ""),
+        ):
+            if stops:
+                raise refuse(
+                    f"trainer.{key}={value} trains nothing, and the untrained network would be "
+                    f"cached as a source; give a positive limit, or none."
+                )
+        if self.fast_dev_run:
+            given = str(self.fast_dev_run).lower()
             raise refuse(
-                "trainer.max_steps=0 trains nothing (and the untrained network would be cached "
-                "as a source); give a positive number of steps or -1 for no limit."
+                f"trainer.fast_dev_run={given} trains a batch or two and would cache that "
+                f"network as a source; for a quick run use source.epochs=1 target.epochs=1 "
+                f"trainer.limit_train_batches=2."
             )
         return self
 
@@ -570,11 +590,13 @@ def sentence(error: dict, model: type[BaseModel] = None, prefix: str = "") -> st
         return f"{key} is not a setting{known}; remove it or check its spelling."
     if kind == "missing" and key.endswith("._target_"):
         section = key.rsplit(".", 1)[0]
-        group, _, name = section.partition(".")
-        return (
-            f"{section} has no _target_, so nothing would build it; add {name} to the {group} "
-            f"first ({group}=[…,{name}]), then set its keys."
+        group, _, name = section.rpartition(".")
+        choose = (
+            f"add {name} to the {group} first ({group}=[…,{name}])"
+            if group in ("callbacks", "logger")
+            else f"choose one first ({name}@{section}=NAME, from conf/{name}/)"
         )
+        return f"{section} has no _target_, so nothing would build it; {choose}, then set its keys."
     if kind == "missing":
         return f"{key} is missing; the config needs it (conf/ sets it by default)."
     if value is None:
