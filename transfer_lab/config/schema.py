@@ -268,31 +268,29 @@ class Reader(Instantiated):
 AUGMENT = OneOf(owned("transfer_lab.data.augment", "RECIPES"))
 
 
-class SecondData(Settings):
-    """`data.target`: B from a second dataset (out of domain)."""
+class Dataset(Settings):
+    """What every dataset section has: which one, where, how it is read and normalised."""
 
     name: Text
     num_classes: Whole(2) | None = None
     root: Text
     download: Flag = False
     check_md5: Flag = True
-    classes: CLASSES = None
     augment: AUGMENT = "none"
-    stats: OneOf(STATS) = "own"
     mean: list[Real(0, 1)] | None = None
     std: list[POSITIVE] | None = None
     reader: Reader
 
 
-class Data(Settings):
-    name: Text
-    num_classes: Whole(2) | None = None
-    root: Text
-    download: Flag = False
-    check_md5: Flag = True
+class SecondData(Dataset):
+    """`data.target`: B from a second dataset (out of domain)."""
+
+    classes: CLASSES = None
+    stats: OneOf(STATS) = "own"
+
+
+class Data(Dataset):
     image_size: Whole(4, example=32) | None = None
-    mean: list[Real(0, 1)] | None = None
-    std: list[POSITIVE] | None = None
     num_workers: Whole(0, example=4) = 0
     split_seed: Whole(0, SEED_MAX, example=0)
     split: OneOf(SPLITS) = "random"
@@ -309,8 +307,6 @@ class Data(Settings):
     smallest_class: Whole(1) | None = None
     batch_size: Whole(1, example=64)
     eval_batch_size: Whole(1, example=64)
-    augment: AUGMENT = "none"
-    reader: Reader
     target: SecondData | None = None
 
 
