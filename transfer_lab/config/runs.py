@@ -27,7 +27,9 @@ def run_problems(cfg: DictConfig, here: bool = True) -> list[str]:
     """One sentence per part of the job that its settings would not build (`here`: this
     machine runs the job, so the Trainer is built for it too)."""
     with _quiet():
-        found = [*optimiser_problems(cfg), *component_problems(cfg), *trainer_names(cfg)]
+        found = optimiser_problems(cfg)
+        if not found:  # Lightning's import takes seconds: only once torch's parts are fine
+            found += component_problems(cfg) + trainer_names(cfg)
         if here and not found:
             found += trainer_problems(cfg)
     return found
@@ -63,11 +65,12 @@ def copies_stages(cfg: DictConfig) -> bool:
 
 
 def optimiser_problems(cfg: DictConfig) -> list[str]:
-    """Each phase's optimiser built on one parameter per group, and its scheduler on that."""
+    """Each phase's optimiser built on one parameter per group, as job/networks.py builds it,
+    and its scheduler on that (torch, no Lightning: these refusals come first)."""
     import torch
+    from hydra.utils import instantiate
 
     from transfer_lab.config.checks import phase_settings
-    from transfer_lab.job.networks import optimizer_parts
 
     found = []
     for phase in ("source", "target"):
@@ -78,21 +81,18 @@ def optimiser_problems(cfg: DictConfig) -> list[str]:
                 for r in roles
             ]
             try:
-                optimizer_factory, scheduler_factory = optimizer_parts(settings)
-                optimizer = optimizer_factory(groups)
-            except UserError as error:
-                found.append(f"{prefix}.optim: {error}")
-                continue
+                optimizer = instantiate(settings.optim)(groups)
             except Exception as error:  # noqa: BLE001 (what the class says is the answer)
                 found.append(_refused(f"{prefix}.optim", settings.optim, error))
                 continue
+            scheduler = settings.get("scheduler")
             try:
-                if scheduler_factory is not None:
-                    scheduler_factory(optimizer)
-            except UserError as error:
+                if scheduler:
+                    instantiate(scheduler)(optimizer)
+            except UserError as error:  # our schedules' own sentences
                 found.append(f"{prefix}.{error}")
             except Exception as error:  # noqa: BLE001
-                found.append(_refused(f"{prefix}.scheduler", settings.scheduler, error))
+                found.append(_refused(f"{prefix}.scheduler", scheduler, error))
     return found
 
 

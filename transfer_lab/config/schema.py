@@ -183,6 +183,15 @@ class Optim(Instantiated):
     weight_decay: Real(0, example=5e-4) = 0
     nesterov: Flag = False
 
+    @model_validator(mode="after")
+    def takes_parameter_groups(self) -> Optim:
+        if not self.partial:
+            raise refuse(
+                f"{AT}._partial_=false builds the optimiser before its parameters exist; keep "
+                f"{AT}._partial_=true, so the job can give it its parameter groups."
+            )
+        return self
+
 
 class Rates(Settings):
     epoch: Whole(1)
