@@ -104,10 +104,10 @@ def unswept_problems(master: DictConfig, overrides: list[str], loader: Any) -> l
         return []
     found = value_problems(master)
     keys = [sentence.split("=")[0].split(" ")[0] for sentence in found]
-    return [
+    return [  # a rule relating settings names each of them: none of those may be swept
         sentence
         for sentence, key in zip(found, keys, strict=True)
-        if not any(key == k or key.startswith(k + ".") for k in swept)
+        if not any(key == k or key.startswith(k + ".") or k in sentence for k in swept)
     ]
 
 

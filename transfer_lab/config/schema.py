@@ -235,7 +235,7 @@ class Phase(Settings):
             if epoch > self.epochs:
                 raise refuse(
                     f"{key}[{i}]={epoch} is out of range; it must be in 1..{self.epochs} "
-                    f"(the phase's epochs)."
+                    f"(the phase's epochs) at {AT}.epochs={self.epochs}."
                 )
 
     @model_validator(mode="after")
