@@ -180,6 +180,11 @@ RUNS = [
     (["+trainer.max_time=00:00:00:00"], ["trainer.max_time=00:00:00:00 trains nothing"]),
     (["+trainer.plugins=foo"], ["trainer.plugins='foo' does not run"]),
     (["+source.scheduler.gamma=0.5"], ["scheduler@source.scheduler=NAME, from conf/scheduler/"]),
+    (["+logger.tensorboard.foo=1"], ["logger.tensorboard.foo is not an argument of"]),
+    (
+        ["logger=[csv]", "+logger.csv.flush_logs_every_n_steps=0"],
+        ["logger.csv (pytorch_lightning.loggers.CSVLogger) does not build", "ZeroDivisionError"],
+    ),
 ]
 
 

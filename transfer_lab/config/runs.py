@@ -111,7 +111,10 @@ def _refused(key: str, section: Any, error: BaseException) -> str:
 
 
 def component_problems(cfg: DictConfig) -> list[str]:
-    """Each callback built as a phase builds it, each logger into a folder that is thrown away."""
+    """Each callback built as a phase builds it; each logger built, and one that writes files
+    written once, in a folder that is thrown away (its writer is made on first use)."""
+    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
     from transfer_lab.train.selection import monitor_for
     from transfer_lab.train.trainer import configured_callbacks, configured_loggers
 
@@ -127,7 +130,11 @@ def component_problems(cfg: DictConfig) -> list[str]:
         where = SimpleNamespace(tensorboard_dir=folder, name="check")
         for name, entry in (cfg.get("logger") or {}).items():
             try:
-                configured_loggers(OmegaConf.create({"logger": {name: entry}}), where, "source")
+                one = OmegaConf.create({"logger": {name: entry}})
+                for logger in configured_loggers(one, where, "source"):
+                    if isinstance(logger, (CSVLogger, TensorBoardLogger)):  # files: write once
+                        logger.log_metrics({"check": 0.0}, step=0)
+                        logger.finalize("success")
             except Exception as error:  # noqa: BLE001
                 found.append(_refused(f"logger.{name}", entry, error))
     return found
