@@ -391,8 +391,10 @@ def user_sweep(seeds: list[int], threads: int, epoch_tests: bool = True) -> dict
     """`python -m transfer_lab +experiment=digits_yosinski sweep data.split_seed=0,1,…` in a
     fresh process with a fresh cache, against the plain loop's same trainings in a fresh
     process of its own (imports included on both sides). `epoch_tests=False`: both sides
-    without the per-epoch tests of the paper's statistic (`*.test_epochs=none`)."""
-    untested = [] if epoch_tests else ["source.test_epochs=none", "target.test_epochs=none"]
+    without the per-epoch tests of the paper's statistic (`*.test_epochs=none`, and so no
+    paper statistic)."""
+    untested = ["source.test_epochs=none", "target.test_epochs=none", "paper.statistic=null"]
+    untested = [] if epoch_tests else untested  # (mean_best without its tests is refused)
     with tempfile.TemporaryDirectory() as tmp:
         where = Path(tmp)
         ours = fresh_process(

@@ -83,8 +83,10 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
         HydraConfig.instance().set_config(master)
         check_data(jobs)
         check_folders(master, multirun)
-        if not runs_elsewhere(OmegaConf.to_container(master.hydra.launcher, resolve=False)):
-            check_backbones(jobs)  # torch: only once everything torch-free has passed
+        here = not runs_elsewhere(OmegaConf.to_container(master.hydra.launcher, resolve=False))
+        if here:  # torch: only once everything torch-free has passed
+            check_backbones(jobs)
+        check_runs(jobs, here)  # Lightning: last
     return master
 
 
@@ -109,10 +111,10 @@ def unswept_problems(master: DictConfig, overrides: list[str], loader: Any) -> l
         return []
     found = value_problems(master)
     keys = [sentence.split("=")[0].split(" ")[0] for sentence in found]
-    return [
+    return [  # a rule relating settings names each of them: none of those may be swept
         sentence
         for sentence, key in zip(found, keys, strict=True)
-        if not any(key == k or key.startswith(k + ".") for k in swept)
+        if not any(key == k or key.startswith(k + ".") or k in sentence for k in swept)
     ]
 
 
@@ -159,6 +161,27 @@ def check_data(configs: Iterable[DictConfig]) -> None:
     against the data's: a missing dataset or a class count it cannot meet is one sentence for
     the whole sweep, before anything starts. (HydraConfig holds the sweep's config.)"""
     found = data_problems(list(configs))
+    if found:
+        raise UserError("\n".join(found))
+
+
+# What the optimisers, schedulers, callbacks, loggers and Trainer are built from (and whether
+# the target has copied stages, config/runs.copies_stages).
+RUN_KEYS = ("source", "target", "model", "callbacks", "logger", "trainer")
+
+
+def check_runs(jobs: Iterable[DictConfig], here: bool) -> None:
+    """Build each distinct job's optimisers, schedulers, callbacks, loggers (and, when this
+    machine runs it, its Trainer) once, without data (config/runs.py)."""
+    from transfer_lab.config.runs import copies_stages, run_problems
+
+    seen, found = set(), []
+    for cfg in jobs:
+        parts = {k: OmegaConf.to_container(cfg.get(k), resolve=True) for k in RUN_KEYS}
+        key = json.dumps([parts, copies_stages(cfg)], sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            found += [s for s in run_problems(cfg, here) if s not in found]
     if found:
         raise UserError("\n".join(found))
 

@@ -1,8 +1,8 @@
 """Refuse a composed config that cannot mean anything, before any work is done or written.
 
-Each value is checked against its key's declared type and range (`config/schema.py`); the rules
-here relate several settings (heads and classes, arms and the backbone's stages, devices and
-the machine). `problems(cfg)` lists every problem of one job's config, one sentence each;
+Each value is checked against its key's declared type and range, and the rules relating
+settings beside them (`config/schema.py`); the rules here need more than the settings: the
+dataset's classes, the arm against the backbone's stages, the devices of the machine. `problems(cfg)` lists every problem of one job's config, one sentence each;
 `validate(cfg)` raises them as one UserError. `cli/preflight.py` applies them to every job of a
 run or sweep before anything runs; each job applies them again to its own config. Torch is
 imported only for what needs the backbone's stages or this machine's GPUs.
@@ -10,6 +10,7 @@ imported only for what needs the backbone's stages or this machine's GPUs.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import json
@@ -51,7 +52,7 @@ class Checks:
 def problems(cfg: DictConfig) -> list[str]:
     """Every problem of one job's composed config, one sentence each (empty: fine)."""
     checks = Checks(cfg)
-    check_model(checks, cfg)
+    check_names(checks, cfg)
     check_backbone(checks, cfg)
     check_classes_of(checks, cfg)
     check_budget(checks, cfg)
@@ -59,7 +60,6 @@ def problems(cfg: DictConfig) -> list[str]:
     for phase in ("source", "target"):
         check_phase(checks, cfg, phase)
     check_trainer(checks, cfg)
-    check_lr_scale(checks, cfg)
     return checks.problems
 
 
@@ -70,10 +70,36 @@ def validate(cfg: DictConfig) -> None:
         raise UserError("\n".join(found))
 
 
-def check_model(checks: Checks, cfg: DictConfig) -> None:
-    beta, heads = cfg.model.get("beta"), cfg.model.get("binary_heads")
-    if checks.ok("model.beta", "model.binary_heads") and beta > 0 and heads == 0:
-        checks.add("model.beta > 0 needs binary heads; set model.binary_heads to 1 or more.")
+NAME_MAX = 255  # bytes in one file or folder name (Linux, macOS, Windows)
+# Hydra's settings that name folders (the others are Hydra's own, checked by Hydra)
+HYDRA_FOLDERS = ("hydra.run.dir", "hydra.sweep.dir", "hydra.sweep.subdir")
+
+
+def check_names(checks: Checks, cfg: DictConfig) -> None:
+    """No setting names a file or folder longer than a file system allows (every one would
+    fail to be made, after the job had started)."""
+    from transfer_lab.config.schema import plain
+
+    texts = [(k, v) for k, v in _texts(plain(cfg), "")]
+    for key in HYDRA_FOLDERS:
+        with contextlib.suppress(Exception):  # no Hydra section (inside a job), or unresolved
+            texts.append((key, str(OmegaConf.select(cfg, key, throw_on_missing=True))))
+    for key, text in texts:
+        longest = max(text.split("/"), key=lambda part: len(part.encode()))
+        if len(longest.encode()) > NAME_MAX:
+            checks.add(
+                f"{key} holds a name of {len(longest.encode())} bytes ({longest[:20]}…), but a "
+                f"file or folder name can have at most {NAME_MAX}; shorten it."
+            )
+
+
+def _texts(node: Any, prefix: str) -> list[tuple[str, str]]:
+    """(dotted key, text) of every string in plain values."""
+    if isinstance(node, dict):
+        return [t for k, v in node.items() for t in _texts(v, f"{prefix}{k}.")]
+    if isinstance(node, list):
+        return [t for i, v in enumerate(node) for t in _texts(v, f"{prefix[:-1]}[{i}].")]
+    return [(prefix[:-1], node)] if isinstance(node, str) else []
 
 
 def check_transfer(checks: Checks, cfg: DictConfig) -> None:
@@ -305,7 +331,7 @@ def phase_settings(cfg: DictConfig, phase: str) -> list[tuple[str, DictConfig]]:
 
 
 def check_phase(checks: Checks, cfg: DictConfig, phase: str) -> None:
-    """The monitor the module logs, and an optimiser that accepts its settings."""
+    """The monitor the module logs, for the phase's β and heads."""
     on_source = phase == "source"
     beta = cfg.model.get("beta") if on_source else 0.0
     heads = cfg.model.get("binary_heads") if on_source else 0
@@ -325,29 +351,6 @@ def check_phase(checks: Checks, cfg: DictConfig, phase: str) -> None:
                         f"{closest(metric, sorted(SELECTABLE))}; use one of "
                         f"{', '.join(sorted(SELECTABLE))}."
                     )
-        optim = settings.get("optim") or {}
-        if optim.get("nesterov") and not (optim.get("momentum") or 0) > 0:
-            checks.add(
-                f"{prefix}.optim.nesterov=true needs momentum; set {prefix}.optim.momentum "
-                f"(e.g. 0.9) or {prefix}.optim.nesterov=false."
-            )
-        if optim.get("nesterov") and (optim.get("dampening") or 0) != 0:
-            checks.add(f"{prefix}.optim.nesterov=true needs {prefix}.optim.dampening=0.")
-
-
-def check_lr_scale(checks: Checks, cfg: DictConfig) -> None:
-    """transfer.lr_scale is not silently ignored under a phases schedule."""
-    scheduler = cfg.target.get("scheduler") or {}
-    lr_scale = cfg.transfer.get("lr_scale")
-    if (
-        checks.ok("transfer.lr_scale")
-        and lr_scale != 1
-        and "PhaseRates" in str(scheduler.get("_target_"))
-    ):
-        checks.add(
-            f"transfer.lr_scale={lr_scale} has no effect under a phases schedule, which sets the "
-            "copied stages' rate itself; set it in target.scheduler.phases or leave lr_scale at 1."
-        )
 
 
 def check_trainer(checks: Checks, cfg: DictConfig) -> None:
