@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,22 @@ class Done:
     returncode: int
     stdout: str
     stderr: str
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was():
+    """Every logger's handlers and level as before the test: an in-process Hydra run
+    configures logging onto the test's captured stream, which is closed once the test ends,
+    and a later test's log line there would print a "Logging error" into its output."""
+    loggers = [logging.getLogger()] + [
+        one for one in logging.root.manager.loggerDict.values() if isinstance(one, logging.Logger)
+    ]
+    before = {one: (list(one.handlers), one.level, one.propagate) for one in loggers}
+    yield
+    for one, (handlers, level, propagate) in before.items():
+        one.handlers[:] = handlers
+        one.setLevel(level)
+        one.propagate = propagate
 
 
 @pytest.fixture
