@@ -5,11 +5,14 @@ text of records as text and refuses numbers out of their range."""
 from __future__ import annotations
 
 import errno
+import io
 import json
 import math
 import os
+import pickle
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -125,6 +128,106 @@ def test_a_planted_pickle_as_a_cache_entry_runs_no_code_and_is_retrained(tmp_pat
     (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warning.startswith(f"cached source {key[:12]} does not load (")
     assert cache.load(key) is not None  # stored again, whole
+
+
+def plant_cifar_batch(path: Path, marker: Path) -> None:
+    """A CIFAR batch whose pickle runs code (makes `marker`) as soon as it is unpickled."""
+    entry = {"batch_label": "planted", "labels": [0], "data": Planted(marker)}
+    path.write_bytes(pickle.dumps(entry, protocol=2))
+    pickle.loads(path.read_bytes())  # live: an unrestricted load runs it
+    assert marker.is_dir()
+    marker.rmdir()
+
+
+class Python2Pickler(pickle._Pickler):
+    """Pickles as python 2 did: bytes as a str (BINSTRING), numpy's rebuilder in numpy.core."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_bytes_as_str(self, obj: bytes) -> None:
+        self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_bytes_as_str
+
+
+def python2_pickle(entry: dict) -> bytes:
+    buffer = io.BytesIO()
+    Python2Pickler(buffer, protocol=2).dump(entry)
+    return buffer.getvalue().replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+@pytest.mark.parametrize("part", ["train", "meta"])
+def test_a_planted_cifar_pickle_runs_no_code_and_is_refused_in_one_sentence(tmp_path, name, part):
+    from tests import formats
+    from transfer_lab.data.datasets.cifar10 import load_cifar10
+    from transfer_lab.data.datasets.cifar100 import load_cifar100
+
+    write, load = {
+        "cifar10": (formats.write_cifar10, load_cifar10),
+        "cifar100": (formats.write_cifar100, load_cifar100),
+    }[name]
+    folder, marker = write(tmp_path / "data"), tmp_path / "pwned"
+    file = {"cifar10": {"train": "data_batch_3", "meta": "batches.meta"}}.get(name, {})
+    planted = folder / file.get(part, part)
+    plant_cifar_batch(planted, marker)
+    with pytest.raises(UserError) as refused:
+        load(str(tmp_path / "data"), check_md5=False)
+    assert not marker.exists()
+    sentence = str(refused.value)
+    assert sentence.startswith(f"{planted} is not a CIFAR batch: its pickle calls posix.mkdir,")
+    assert sentence.count(". ") == 0 and sentence.endswith("planted it).")
+
+
+def test_cifar_pickles_of_python_2_and_of_numpy_2_both_load(tmp_path):
+    """The originals were pickled by python 2's numpy (`numpy.core.multiarray`, the pixels a
+    latin-1 str); tests/formats.py's copies by numpy 2 (`numpy._core`, the pixels bytes)."""
+    import pickletools
+
+    from tests import formats
+    from transfer_lab.data.datasets.cifar10 import CIFAR_GLOBALS, load_cifar10
+
+    folder = formats.write_cifar10(tmp_path / "now")
+    new = load_cifar10(str(tmp_path / "now"), check_md5=False)
+    named = set()
+    for file in folder.iterdir():
+        for op, arg, _ in pickletools.genops(file.read_bytes()):
+            if op.name == "GLOBAL":
+                named.add(tuple(arg.split(" ")))
+    assert named and named <= set(CIFAR_GLOBALS)
+
+    old = tmp_path / "old" / folder.name
+    old.mkdir(parents=True)
+    for file in folder.iterdir():
+        (old / file.name).write_bytes(python2_pickle(pickle.loads(file.read_bytes())))
+    pixels = (old / "data_batch_1").read_bytes()
+    assert b"numpy.core.multiarray" in pixels and b"_codecs" not in pixels
+    former = load_cifar10(str(tmp_path / "old"), check_md5=False)
+    assert torch.equal(former.train_images, new.train_images)
+    assert torch.equal(former.test_labels, new.test_labels)
+    assert former.class_names == new.class_names
+
+
+def test_a_cifar_download_fetches_with_torchvision_and_never_runs_its_reader(tmp_path, monkeypatch):
+    """torchvision's CIFAR10 unpickles what it finds; a download uses only its fetch."""
+    import torchvision.datasets.utils as utils
+    from torchvision import datasets
+
+    from tests import formats
+    from transfer_lab.data.datasets.cifar10 import load_cifar10
+
+    fetched = []
+
+    def fetch(url, root, filename, md5):
+        fetched.append((url, filename, md5))
+        formats.write_cifar10(Path(root))
+
+    monkeypatch.setattr(utils, "download_and_extract_archive", fetch)
+    monkeypatch.setattr(datasets.CIFAR10, "__init__", lambda *a, **k: pytest.fail("unpickled"))
+    images = load_cifar10(str(tmp_path), download=True, check_md5=False)
+    assert fetched == [(datasets.CIFAR10.url, "cifar-10-python.tar.gz", datasets.CIFAR10.tgz_md5)]
+    assert images.train_images.shape == (100, 3, 32, 32)
 
 
 # --- no write follows a link -----------------------------------------------------------------
