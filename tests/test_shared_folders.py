@@ -349,6 +349,92 @@ def test_a_sweep_job_folder_that_is_a_link_is_refused_before_any_job_runs(tmp_pa
     assert list(elsewhere.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "planted",
+    [".hydra", ".hydra/config.yaml", ".hydra/overrides.yaml", "job.log", "../tensorboard"],
+)
+def test_links_where_hydra_writes_in_a_sweep_job_are_refused_before_any_job_runs(tmp_path, planted):
+    """Hydra opens job.log and writes .hydra/*.yaml itself, following a link: the plan refuses."""
+    from transfer_lab.sweep.plan import make_plan
+
+    victim = outside_file(tmp_path, "victim")
+    target = victim.parent if planted in (".hydra", "../tensorboard") else victim
+    link = tmp_path / "sweep" / "1" / planted
+    plant_link(link.parent.resolve() / link.name, target)
+    with pytest.raises(UserError) as refused:
+        make_plan(tmp_path / "sweep", [["model.beta=0"], ["model.beta=0.4"]], lambda job: None)
+    sentence = str(refused.value)
+    assert sentence.startswith(f"{link.parent.resolve() / link.name} is a symbolic link")
+    assert sentence.count(". ") == 0
+    assert [p.name for p in victim.parent.iterdir()] == ["victim"]
+    assert victim.read_text() == "the victim's file\n"
+
+
+def test_links_where_hydra_writes_in_a_run_folder_are_refused_before_it_runs(cli):
+    victim = outside_file(cli.cwd, "job.log")
+    plant_link(cli.cwd / "job" / "job.log", victim)
+    done = cli(["transfer.arm=baseB", *TINY, "hydra.run.dir=job"], check=False)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: job/job.log is a symbolic link")
+    assert victim.read_text() == "the victim's file\n"
+    assert not (cli.cwd / "job" / ".hydra").exists()
+
+
+def test_a_link_planted_as_error_txt_is_replaced_not_written_through(cli, monkeypatch):
+    def crash(cfg, ctx):
+        raise RuntimeError("a bug in the job")
+
+    monkeypatch.setattr("transfer_lab.job.task.run_job_saying_write_faults", crash)
+    sweep = cli.cwd / "multirun" / "s"
+    victim = outside_file(cli.cwd, "error.txt")
+    plant_link(sweep / "0" / "error.txt", victim)
+    args = ["sweep", "transfer.arm=baseB", "data.split_seed=0,1", *TINY]
+    done = cli([*args, "hydra.sweep.dir=multirun/s"], check=False)
+    assert "a bug in the job" in done.stderr
+    assert victim.read_text() == "the victim's file\n"
+    written = sweep / "0" / "error.txt"
+    assert not written.is_symlink() and "RuntimeError: a bug in the job" in written.read_text()
+
+
+def test_a_tensorboard_run_folder_that_is_a_link_is_refused(tmp_path):
+    from omegaconf import OmegaConf
+
+    from transfer_lab.train.folders import RunFolders
+    from transfer_lab.train.trainer import configured_loggers
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    plant_link(tmp_path / "tensorboard" / "run" / "source", elsewhere)
+    folders = RunFolders(tmp_path, tmp_path / "tensorboard", "run")
+    with pytest.raises(UserError, match=r"run/source is a symbolic link"):
+        configured_loggers(OmegaConf.create({"logger": {}}), folders, "source")
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("planted", ["measures", "measures/shard"])
+def test_a_measures_folder_or_shard_that_is_a_link_is_refused(tmp_path, monkeypatch, planted):
+    from omegaconf import OmegaConf
+
+    from transfer_lab.job import measures
+
+    class Measured:
+        def as_dict(self):
+            return {"stages": [], "per_stage": {}, "output": {}}
+
+    stored = tmp_path / "cache" / "measures" / "shard" / "key.json"
+    monkeypatch.setattr(measures, "measures_path", lambda *args: stored)
+    monkeypatch.setattr(measures, "backbone_from_state", lambda *args: None)
+    monkeypatch.setattr(measures, "measure_source", lambda *args, **kwargs: Measured())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "cache" / planted).parent.mkdir(parents=True, exist_ok=True)
+    plant_link(tmp_path / "cache" / planted, elsewhere)
+    cfg = OmegaConf.create({"paths": {"cache_dir": str(tmp_path / "cache")}})
+    with pytest.raises(UserError, match=f"{planted} is a symbolic link"):
+        measures.source_measures(cfg, "key", {}, None, None, None)
+    assert list(elsewhere.rglob("*")) == []
+
+
 def test_links_planted_as_progress_files_are_not_written_through(tmp_path):
     from transfer_lab.sweep.progress import FOLDER, record, start_round
 

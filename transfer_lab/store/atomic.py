@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,25 @@ def link_sentence(path: Path) -> str:
         f"{path} is a symbolic link, and transfer_lab never writes through one; remove the "
         "link (someone who can write this folder may have planted it) and run again."
     )
+
+
+# What Hydra writes in a job's folder itself, with a plain open() that follows a link; checked
+# before it runs (sweep/plan.py for a sweep's jobs, config/folders.py for a run's own folder).
+HYDRA_WRITES = (
+    ".hydra",
+    ".hydra/config.yaml",
+    ".hydra/hydra.yaml",
+    ".hydra/overrides.yaml",
+    "job.log",
+)
+
+
+def refuse_links(paths: Iterable[Path]) -> None:
+    """The first of `paths` that is a link, refused in one sentence (for files a library
+    writes with a plain open, which follows one)."""
+    for path in paths:
+        if Path(path).is_symlink():
+            raise UserError(link_sentence(Path(path)))
 
 
 def own_folder(folder: Path) -> Path:
