@@ -446,6 +446,30 @@ def test_links_planted_as_progress_files_are_not_written_through(tmp_path):
     assert record(tmp_path, "jobs", "0", True).done == 1
 
 
+def test_submitits_folder_is_made_private_and_one_others_may_write_is_refused(tmp_path):
+    """submitit hands each job its code as a pickle in `.submitit/` (and we read its result
+    there), so only this user may write that folder."""
+    import stat
+
+    from transfer_lab.slurm.launch import private_submitit_folder
+
+    root = private_submitit_folder(f"{tmp_path}/sweep/.submitit/%j")
+    assert root == tmp_path / "sweep" / ".submitit"
+    assert stat.S_IMODE(root.stat().st_mode) & 0o077 == 0
+    assert private_submitit_folder(f"{tmp_path}/sweep/.submitit/%j") == root  # again: fine
+    root.chmod(0o775)  # a group drive's umask
+    with pytest.raises(UserError) as refused:
+        private_submitit_folder(f"{tmp_path}/sweep/.submitit/%j")
+    sentence = str(refused.value)
+    assert sentence.startswith(f"{root} can be written by other users, and submitit keeps")
+    assert f"chmod go-w {root}" in sentence and sentence.count(". ") == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    plant_link(tmp_path / "other" / ".submitit", elsewhere)
+    with pytest.raises(UserError, match=r"other/\.submitit is a symbolic link"):
+        private_submitit_folder(f"{tmp_path}/other/.submitit/%j")
+
+
 # --- a read-only cache is read ---------------------------------------------------------------
 
 
