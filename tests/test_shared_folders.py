@@ -5,11 +5,14 @@ text of records as text and refuses numbers out of their range."""
 from __future__ import annotations
 
 import errno
+import io
 import json
 import math
 import os
+import pickle
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -125,6 +128,106 @@ def test_a_planted_pickle_as_a_cache_entry_runs_no_code_and_is_retrained(tmp_pat
     (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warning.startswith(f"cached source {key[:12]} does not load (")
     assert cache.load(key) is not None  # stored again, whole
+
+
+def plant_cifar_batch(path: Path, marker: Path) -> None:
+    """A CIFAR batch whose pickle runs code (makes `marker`) as soon as it is unpickled."""
+    entry = {"batch_label": "planted", "labels": [0], "data": Planted(marker)}
+    path.write_bytes(pickle.dumps(entry, protocol=2))
+    pickle.loads(path.read_bytes())  # live: an unrestricted load runs it
+    assert marker.is_dir()
+    marker.rmdir()
+
+
+class Python2Pickler(pickle._Pickler):
+    """Pickles as python 2 did: bytes as a str (BINSTRING), numpy's rebuilder in numpy.core."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_bytes_as_str(self, obj: bytes) -> None:
+        self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_bytes_as_str
+
+
+def python2_pickle(entry: dict) -> bytes:
+    buffer = io.BytesIO()
+    Python2Pickler(buffer, protocol=2).dump(entry)
+    return buffer.getvalue().replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+@pytest.mark.parametrize("part", ["train", "meta"])
+def test_a_planted_cifar_pickle_runs_no_code_and_is_refused_in_one_sentence(tmp_path, name, part):
+    from tests import formats
+    from transfer_lab.data.datasets.cifar10 import load_cifar10
+    from transfer_lab.data.datasets.cifar100 import load_cifar100
+
+    write, load = {
+        "cifar10": (formats.write_cifar10, load_cifar10),
+        "cifar100": (formats.write_cifar100, load_cifar100),
+    }[name]
+    folder, marker = write(tmp_path / "data"), tmp_path / "pwned"
+    file = {"cifar10": {"train": "data_batch_3", "meta": "batches.meta"}}.get(name, {})
+    planted = folder / file.get(part, part)
+    plant_cifar_batch(planted, marker)
+    with pytest.raises(UserError) as refused:
+        load(str(tmp_path / "data"), check_md5=False)
+    assert not marker.exists()
+    sentence = str(refused.value)
+    assert sentence.startswith(f"{planted} is not a CIFAR batch: its pickle calls posix.mkdir,")
+    assert sentence.count(". ") == 0 and sentence.endswith("planted it).")
+
+
+def test_cifar_pickles_of_python_2_and_of_numpy_2_both_load(tmp_path):
+    """The originals were pickled by python 2's numpy (`numpy.core.multiarray`, the pixels a
+    latin-1 str); tests/formats.py's copies by numpy 2 (`numpy._core`, the pixels bytes)."""
+    import pickletools
+
+    from tests import formats
+    from transfer_lab.data.datasets.cifar10 import CIFAR_GLOBALS, load_cifar10
+
+    folder = formats.write_cifar10(tmp_path / "now")
+    new = load_cifar10(str(tmp_path / "now"), check_md5=False)
+    named = set()
+    for file in folder.iterdir():
+        for op, arg, _ in pickletools.genops(file.read_bytes()):
+            if op.name == "GLOBAL":
+                named.add(tuple(arg.split(" ")))
+    assert named and named <= set(CIFAR_GLOBALS)
+
+    old = tmp_path / "old" / folder.name
+    old.mkdir(parents=True)
+    for file in folder.iterdir():
+        (old / file.name).write_bytes(python2_pickle(pickle.loads(file.read_bytes())))
+    pixels = (old / "data_batch_1").read_bytes()
+    assert b"numpy.core.multiarray" in pixels and b"_codecs" not in pixels
+    former = load_cifar10(str(tmp_path / "old"), check_md5=False)
+    assert torch.equal(former.train_images, new.train_images)
+    assert torch.equal(former.test_labels, new.test_labels)
+    assert former.class_names == new.class_names
+
+
+def test_a_cifar_download_fetches_with_torchvision_and_never_runs_its_reader(tmp_path, monkeypatch):
+    """torchvision's CIFAR10 unpickles what it finds; a download uses only its fetch."""
+    import torchvision.datasets.utils as utils
+    from torchvision import datasets
+
+    from tests import formats
+    from transfer_lab.data.datasets.cifar10 import load_cifar10
+
+    fetched = []
+
+    def fetch(url, root, filename, md5):
+        fetched.append((url, filename, md5))
+        formats.write_cifar10(Path(root))
+
+    monkeypatch.setattr(utils, "download_and_extract_archive", fetch)
+    monkeypatch.setattr(datasets.CIFAR10, "__init__", lambda *a, **k: pytest.fail("unpickled"))
+    images = load_cifar10(str(tmp_path), download=True, check_md5=False)
+    assert fetched == [(datasets.CIFAR10.url, "cifar-10-python.tar.gz", datasets.CIFAR10.tgz_md5)]
+    assert images.train_images.shape == (100, 3, 32, 32)
 
 
 # --- no write follows a link -----------------------------------------------------------------
@@ -246,6 +349,92 @@ def test_a_sweep_job_folder_that_is_a_link_is_refused_before_any_job_runs(tmp_pa
     assert list(elsewhere.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "planted",
+    [".hydra", ".hydra/config.yaml", ".hydra/overrides.yaml", "job.log", "../tensorboard"],
+)
+def test_links_where_hydra_writes_in_a_sweep_job_are_refused_before_any_job_runs(tmp_path, planted):
+    """Hydra opens job.log and writes .hydra/*.yaml itself, following a link: the plan refuses."""
+    from transfer_lab.sweep.plan import make_plan
+
+    victim = outside_file(tmp_path, "victim")
+    target = victim.parent if planted in (".hydra", "../tensorboard") else victim
+    link = tmp_path / "sweep" / "1" / planted
+    plant_link(link.parent.resolve() / link.name, target)
+    with pytest.raises(UserError) as refused:
+        make_plan(tmp_path / "sweep", [["model.beta=0"], ["model.beta=0.4"]], lambda job: None)
+    sentence = str(refused.value)
+    assert sentence.startswith(f"{link.parent.resolve() / link.name} is a symbolic link")
+    assert sentence.count(". ") == 0
+    assert [p.name for p in victim.parent.iterdir()] == ["victim"]
+    assert victim.read_text() == "the victim's file\n"
+
+
+def test_links_where_hydra_writes_in_a_run_folder_are_refused_before_it_runs(cli):
+    victim = outside_file(cli.cwd, "job.log")
+    plant_link(cli.cwd / "job" / "job.log", victim)
+    done = cli(["transfer.arm=baseB", *TINY, "hydra.run.dir=job"], check=False)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: job/job.log is a symbolic link")
+    assert victim.read_text() == "the victim's file\n"
+    assert not (cli.cwd / "job" / ".hydra").exists()
+
+
+def test_a_link_planted_as_error_txt_is_replaced_not_written_through(cli, monkeypatch):
+    def crash(cfg, ctx):
+        raise RuntimeError("a bug in the job")
+
+    monkeypatch.setattr("transfer_lab.job.task.run_job_saying_write_faults", crash)
+    sweep = cli.cwd / "multirun" / "s"
+    victim = outside_file(cli.cwd, "error.txt")
+    plant_link(sweep / "0" / "error.txt", victim)
+    args = ["sweep", "transfer.arm=baseB", "data.split_seed=0,1", *TINY]
+    done = cli([*args, "hydra.sweep.dir=multirun/s"], check=False)
+    assert "a bug in the job" in done.stderr
+    assert victim.read_text() == "the victim's file\n"
+    written = sweep / "0" / "error.txt"
+    assert not written.is_symlink() and "RuntimeError: a bug in the job" in written.read_text()
+
+
+def test_a_tensorboard_run_folder_that_is_a_link_is_refused(tmp_path):
+    from omegaconf import OmegaConf
+
+    from transfer_lab.train.folders import RunFolders
+    from transfer_lab.train.trainer import configured_loggers
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    plant_link(tmp_path / "tensorboard" / "run" / "source", elsewhere)
+    folders = RunFolders(tmp_path, tmp_path / "tensorboard", "run")
+    with pytest.raises(UserError, match=r"run/source is a symbolic link"):
+        configured_loggers(OmegaConf.create({"logger": {}}), folders, "source")
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("planted", ["measures", "measures/shard"])
+def test_a_measures_folder_or_shard_that_is_a_link_is_refused(tmp_path, monkeypatch, planted):
+    from omegaconf import OmegaConf
+
+    from transfer_lab.job import measures
+
+    class Measured:
+        def as_dict(self):
+            return {"stages": [], "per_stage": {}, "output": {}}
+
+    stored = tmp_path / "cache" / "measures" / "shard" / "key.json"
+    monkeypatch.setattr(measures, "measures_path", lambda *args: stored)
+    monkeypatch.setattr(measures, "backbone_from_state", lambda *args: None)
+    monkeypatch.setattr(measures, "measure_source", lambda *args, **kwargs: Measured())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "cache" / planted).parent.mkdir(parents=True, exist_ok=True)
+    plant_link(tmp_path / "cache" / planted, elsewhere)
+    cfg = OmegaConf.create({"paths": {"cache_dir": str(tmp_path / "cache")}})
+    with pytest.raises(UserError, match=f"{planted} is a symbolic link"):
+        measures.source_measures(cfg, "key", {}, None, None, None)
+    assert list(elsewhere.rglob("*")) == []
+
+
 def test_links_planted_as_progress_files_are_not_written_through(tmp_path):
     from transfer_lab.sweep.progress import FOLDER, record, start_round
 
@@ -255,6 +444,30 @@ def test_links_planted_as_progress_files_are_not_written_through(tmp_path):
     start_round(tmp_path, "jobs", 3)  # replaces the link
     assert victim.read_text() == "the victim's file\n"
     assert record(tmp_path, "jobs", "0", True).done == 1
+
+
+def test_submitits_folder_is_made_private_and_one_others_may_write_is_refused(tmp_path):
+    """submitit hands each job its code as a pickle in `.submitit/` (and we read its result
+    there), so only this user may write that folder."""
+    import stat
+
+    from transfer_lab.slurm.launch import private_submitit_folder
+
+    root = private_submitit_folder(f"{tmp_path}/sweep/.submitit/%j")
+    assert root == tmp_path / "sweep" / ".submitit"
+    assert stat.S_IMODE(root.stat().st_mode) & 0o077 == 0
+    assert private_submitit_folder(f"{tmp_path}/sweep/.submitit/%j") == root  # again: fine
+    root.chmod(0o775)  # a group drive's umask
+    with pytest.raises(UserError) as refused:
+        private_submitit_folder(f"{tmp_path}/sweep/.submitit/%j")
+    sentence = str(refused.value)
+    assert sentence.startswith(f"{root} can be written by other users, and submitit keeps")
+    assert f"chmod go-w {root}" in sentence and sentence.count(". ") == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    plant_link(tmp_path / "other" / ".submitit", elsewhere)
+    with pytest.raises(UserError, match=r"other/\.submitit is a symbolic link"):
+        private_submitit_folder(f"{tmp_path}/other/.submitit/%j")
 
 
 # --- a read-only cache is read ---------------------------------------------------------------

@@ -112,6 +112,11 @@ class SourcesFirstSweeper(BasicSweeper):
         finally:
             HydraConfig.instance().cfg = master
         write_text_atomically(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
+        submitit = self.config.hydra.launcher.get("submitit_folder")
+        if submitit:  # slurm, submitit_local: submitit passes each job its code as a pickle
+            from transfer_lab.slurm.launch import private_submitit_folder
+
+            private_submitit_folder(str(submitit))
         print(plan.summary(), flush=True)
         returns = []
         if plan.sources:

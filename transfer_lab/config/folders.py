@@ -21,6 +21,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from transfer_lab.errors import UserError
+from transfer_lab.store.atomic import HYDRA_WRITES, refuse_links
 
 # Why a write fails that the user can fix: a full disk, no permission, a file in the way.
 WRITE_ERRNOS = {
@@ -158,7 +159,9 @@ def check_sweep_folder(folder: Path, overrides: list[str]) -> None:
 
 def check_run_folder(folder: Path, overrides: list[str]) -> None:
     """A job folder whose finished results.json records other settings is another job's (a
-    failed or stopped job's folder may be run again, e.g. to resume it)."""
+    failed or stopped job's folder may be run again, e.g. to resume it); one where Hydra's own
+    files (`.hydra/`, `job.log`) or the TensorBoard folder are links would be written through."""
+    refuse_links(Path(folder) / name for name in (*HYDRA_WRITES, "tensorboard"))
     saved = Path(folder) / "results.json"
     if not saved.is_file():
         return

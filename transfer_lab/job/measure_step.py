@@ -21,7 +21,7 @@ from torch import nn
 from transfer_lab.data.splits import Task
 from transfer_lab.models.backbone import Backbone
 from transfer_lab.models.registry import backbone_from_config
-from transfer_lab.store.atomic import write_json_atomically
+from transfer_lab.store.atomic import own_folder, write_json_atomically
 from transfer_lab.store.cache import READ_ONLY, cache_key
 from transfer_lab.store.keys import index_digest
 from transfer_lab.transferability.table import StageMeasures, measure_source, network_cka
@@ -80,6 +80,8 @@ def source_measures(
     backbone = backbone_from_state(cfg.backbone, images, state)
     measured = measure_source(backbone, images, task_b, head=head_from_state(head_state))
     try:
+        own_folder(path.parent.parent)  # measures/ and its shard: a link there is refused
+        own_folder(path.parent)
         write_json_atomically(path, measured.as_dict())
     except OSError as error:  # a colleague's cache, read-only to this user: measured, not kept
         if error.errno not in READ_ONLY:

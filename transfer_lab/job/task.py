@@ -55,6 +55,7 @@ def task(cfg) -> float:
     from transfer_lab.config.folders import quiet_write_errors_in_threads
     from transfer_lab.job.context import JobContext
     from transfer_lab.job.pipeline import write_failure
+    from transfer_lab.store.atomic import write_text_atomically
 
     quiet_libraries()
     quiet_write_errors_in_threads()
@@ -77,7 +78,7 @@ def task(cfg) -> float:
     except Exception as error:  # a sweep goes on; the report names the failure
         reason = f"{type(error).__name__}: {error}"
         write_failure(job_dir, cfg, ctx, reason)
-        (job_dir / "error.txt").write_text(traceback.format_exc())
+        write_text_atomically(job_dir / "error.txt", traceback.format_exc())
         if sweep_dir is None:
             raise
         log.error("%s failed: %s (traceback in %s)", ctx.banner, reason, job_dir / "error.txt")

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from transfer_lab.slurm import claims, queue
-from transfer_lab.store.atomic import write_atomically
+from transfer_lab.store.atomic import private_folder, write_atomically
 from transfer_lab.store.results import RESULTS_FILE, JobResults
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,16 @@ def make_executor(launcher: Any, experiment: str | None, phase: str):
     params["name"] = f"{experiment or 'transfer_lab'}-{phase}"
     executor.update_parameters(**{k if k in base else f"slurm_{k}": v for k, v in params.items()})
     return executor
+
+
+def private_submitit_folder(template: str) -> Path:
+    """The folder above submitit's per-job folders (`<sweep>/.submitit` of `.../.submitit/%j`),
+    writable by this user alone: submitit hands each job its code there as a pickle, which the
+    job unpickles on its node, and the sweep unpickles the result beside it."""
+    parts = Path(template).parts
+    root = Path(*parts[: next((i for i, p in enumerate(parts) if "%" in p), len(parts))])
+    why = "submitit keeps there the pickles your jobs and this sweep unpickle, which can run code"
+    return private_folder(root, why)
 
 
 def launch(launcher: Any, job_overrides: list[list[str]], initial_job_idx: int) -> list[Any]:

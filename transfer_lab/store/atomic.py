@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -83,13 +83,45 @@ def link_sentence(path: Path) -> str:
     )
 
 
-def own_folder(folder: Path) -> Path:
-    """`folder`, made if missing; a link in its place is refused in one sentence."""
+# What Hydra writes in a job's folder itself, with a plain open() that follows a link; checked
+# before it runs (sweep/plan.py for a sweep's jobs, config/folders.py for a run's own folder).
+HYDRA_WRITES = (
+    ".hydra",
+    ".hydra/config.yaml",
+    ".hydra/hydra.yaml",
+    ".hydra/overrides.yaml",
+    "job.log",
+)
+
+
+def refuse_links(paths: Iterable[Path]) -> None:
+    """The first of `paths` that is a link, refused in one sentence (for files a library
+    writes with a plain open, which follows one)."""
+    for path in paths:
+        if Path(path).is_symlink():
+            raise UserError(link_sentence(Path(path)))
+
+
+def own_folder(folder: Path, mode: int = 0o777) -> Path:
+    """`folder`, made if missing (with `mode`, less the umask); a link in its place is refused
+    in one sentence."""
     folder = Path(folder)
     if folder.is_symlink():
         raise UserError(link_sentence(folder))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=mode, parents=True, exist_ok=True)
     return folder
+
+
+def private_folder(folder: Path, why: str) -> Path:
+    """`folder`, made writable by this user alone if missing; a link, or one another user owns
+    or may write, is refused in one sentence that says `why` it matters."""
+    folder = own_folder(folder, mode=0o700)
+    if not folder.stat().st_mode & 0o022 and folder.stat().st_uid == os.getuid():
+        return folder
+    raise UserError(
+        f"{folder} can be written by other users, and {why}; make it yours alone "
+        f"(chmod go-w {folder}, or remove it if another user owns it) and run again."
+    )
 
 
 def open_lock(path: Path, flags: int = os.O_RDWR | os.O_CREAT) -> int:

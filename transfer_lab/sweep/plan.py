@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from transfer_lab.errors import UserError
-from transfer_lab.store.atomic import link_sentence, write_json_atomically
+from transfer_lab.store.atomic import (
+    HYDRA_WRITES,
+    link_sentence,
+    refuse_links,
+    write_json_atomically,
+)
 from transfer_lab.store.results import JobResults
 
 log = logging.getLogger(__name__)
@@ -129,12 +134,20 @@ def make_plan(
         key = source_to_train(launch_overrides(overrides, number))
         if key is not None and key not in plan.sources:
             plan.sources[key] = list(overrides)
-    sources = sweep_dir / SOURCES_DIR
-    folders = [sources, *(sources / k[:16] for k in plan.sources)]
-    for folder in [*folders, *(sweep_dir / str(n) for n in plan.todo)]:
-        if folder.is_symlink():  # the jobs would write where it points
-            raise UserError(link_sentence(folder))
+    refuse_planted_links(sweep_dir, plan)
     return plan
+
+
+def refuse_planted_links(sweep_dir: Path, plan: SweepPlan) -> None:
+    """The folders the jobs will write in, and what Hydra writes there itself before a job
+    starts (`.hydra/`, `job.log`, with plain writes that follow a link), refused in one
+    sentence if any is a link: the jobs would write where it points."""
+    sources = sweep_dir / SOURCES_DIR
+    jobs = [*(sources / k[:16] for k in plan.sources), *(sweep_dir / str(n) for n in plan.todo)]
+    for folder in [sources, sweep_dir / "tensorboard", *jobs]:
+        if folder.is_symlink():
+            raise UserError(link_sentence(folder))
+    refuse_links(folder / name for folder in jobs for name in HYDRA_WRITES)
 
 
 def source_jobs(plan: SweepPlan) -> list[list[str]]:

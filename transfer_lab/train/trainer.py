@@ -7,6 +7,7 @@ spawned ranks; the job's other steps (split, cache, test, results) stay in this 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -17,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar
 from pytorch_lightning.loggers import Logger
 
+from transfer_lab.store.atomic import refuse_links
 from transfer_lab.train.callbacks import AtomicCheckpointIO, StopOnNonFiniteLoss
 from transfer_lab.train.folders import RunFolders
 from transfer_lab.train.selection import Monitor
@@ -74,6 +76,9 @@ def configured_loggers(
 ) -> list[Logger]:
     """The `logger` group's entries, each writing under the job's log folder as <job>/<phase>."""
     where = {"save_dir": str(folders.tensorboard_dir), "name": folders.run, "version": phase}
+    run = Path(folders.tensorboard_dir) / folders.run
+    # the loggers write there with plain opens (event files, Lightning's hparams.yaml)
+    refuse_links([run.parent, run, run / phase, run / phase / "hparams.yaml"])
     loggers = []
     for entry in (logger_cfg or {}).values():
         if entry:
