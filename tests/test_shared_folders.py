@@ -415,7 +415,7 @@ def test_a_tensorboard_run_folder_that_is_a_link_is_refused(tmp_path):
 def test_a_measures_folder_or_shard_that_is_a_link_is_refused(tmp_path, monkeypatch, planted):
     from omegaconf import OmegaConf
 
-    from transfer_lab.job import measures
+    from transfer_lab.job import measure_step as measures
 
     class Measured:
         def as_dict(self):
@@ -429,7 +429,7 @@ def test_a_measures_folder_or_shard_that_is_a_link_is_refused(tmp_path, monkeypa
     elsewhere.mkdir()
     (tmp_path / "cache" / planted).parent.mkdir(parents=True, exist_ok=True)
     plant_link(tmp_path / "cache" / planted, elsewhere)
-    cfg = OmegaConf.create({"paths": {"cache_dir": str(tmp_path / "cache")}})
+    cfg = OmegaConf.create({"paths": {"cache_dir": str(tmp_path / "cache")}, "backbone": {}})
     with pytest.raises(UserError, match=f"{planted} is a symbolic link"):
         measures.source_measures(cfg, "key", {}, None, None, None)
     assert list(elsewhere.rglob("*")) == []
