@@ -42,7 +42,9 @@ def save_weights(run_dir: Path, out: Path) -> None:
     if grey.shape[1] == 1:
         state[FIRST_CONV] = grey.repeat(1, 3, 1, 1) / 3
     torch.save(state, out)
-    print(f"{out}: {len(state)} tensors of the source {key[:12]} (A = classes {record['source_classes']})")
+    print(
+        f"{out}: {len(state)} tensors of the source {key[:12]} (A = classes {record['source_classes']})"
+    )
 
 
 def export_pngs(root: Path, run_dir: Path, out: Path, train: int, test: int) -> None:

@@ -74,7 +74,7 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
                     f"the composed config lacks or misshapes a setting transfer_lab needs "
                     f"({composition_sentence(error).rstrip('.')}); keep the defaults' sections."
                 ]
-            for sentence in sentences:
+            for sentence in [*sentences, *source_problems(cfg)]:
                 if sentence not in found:
                     found.append(sentence)
         if found:
@@ -86,6 +86,25 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
         if not runs_elsewhere(OmegaConf.to_container(master.hydra.launcher, resolve=False)):
             check_backbones(jobs)  # torch: only once everything torch-free has passed
     return master
+
+
+def source_problems(cfg: DictConfig) -> list[str]:
+    """data.source_classes=0 leaves A empty: a job that needs A's source (a transfer arm, or the
+    measures, which measure A's source) must be given its weights instead (torch-free)."""
+    from transfer_lab.transfer.arms import TRANSFER, parse_arm
+
+    if cfg.data.get("source_classes") != 0:
+        return []
+    if cfg.source.get("pretrained") is not None or cfg.source.get("weights") is not None:
+        return []
+    arm = cfg.transfer.get("arm")
+    treatment = parse_arm(arm)[0] if arm is not None else cfg.transfer.get("treatment")
+    if treatment != TRANSFER and not cfg.measures.get("enabled"):
+        return []
+    return [
+        "data.source_classes=0 leaves A no classes to train a source on; give the source's "
+        "weights (source.weights=PATH, or source.pretrained=torchvision|timm) or classes to A."
+    ]
 
 
 def say_checking(jobs: int) -> None:
