@@ -189,10 +189,12 @@ def check_backbones(jobs: Iterable[DictConfig]) -> None:
     each dataset is read (once per process: the jobs reuse it), so bad data is refused too."""
     from transfer_lab.config.checks import meta_stage_names
     from transfer_lab.data.loading import load_images
+    from transfer_lab.job.source import serve_as_trained
     from transfer_lab.models.pretrained import load_pretrained, pretrained_kind
 
     jobs, seen = list(jobs), set()
     for cfg in jobs:
+        serve_as_trained(cfg)  # an image folder at its defaults: the weights' input size
         backbone = OmegaConf.to_container(cfg.backbone, resolve=True)
         weights = [cfg.source.get("pretrained"), cfg.source.get("weights")]
         key = json.dumps([backbone, weights, *datasets_of(cfg)], sort_keys=True, default=str)
