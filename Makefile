@@ -7,6 +7,7 @@ RUN := $(PY) -m transfer_lab
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-fast lint format tensorboard clean bench gpu-check fashion-data \
+	example-own-images \
 	slurm-sweep $(EXPERIMENTS)
 
 help:  ## list the targets
@@ -56,6 +57,19 @@ fashion-data:  ## get the real Fashion-MNIST: Debian's dataset-fashion-mnist, el
 	  && echo "Fashion-MNIST downloaded into data/FashionMNIST/raw/"; \
 	fi
 
+# The worked example of "Your network, your data" (README): a LeNet trained on Fashion-MNIST's A
+# half (fashion_fraction_cpu's source) saved as a plain state_dict, B's classes as PNGs, then the
+# layer curve and the measures from that file on that folder, all in own_images/.
+OWN := own_images
+example-own-images: $(STAMP)  ## the README's worked example: your weights file + a folder of PNGs → the layer curve (~15 min on 2 cores)
+	$(RUN) +experiment=fashion_fraction_cpu data.root=$(FASHION_DEBIAN) only_source=true \
+	  transfer.arm=A4B+ data.fraction=0.05 data.split_seed=0 hydra.run.dir=$(OWN)/source
+	$(PY) examples/own_images.py weights $(OWN)/source $(OWN)/model.pt
+	$(PY) examples/own_images.py export $(FASHION_DEBIAN) $(OWN)/source $(OWN)/pngs
+	$(RUN) backbone=lenet source.weights=$(OWN)/model.pt data=image_folder data.root=$(OWN)/pngs \
+	  data.source_classes=0 measures.enabled=true target.epochs=30 \
+	  transfer.arm=baseB,A1B,A2B,A3B,A4B,A1B+,A2B+,A3B+,A4B+ hydra.sweep.dir=$(OWN)/sweep sweep
+
 # A study on SLURM with its driver a small job of its own (it prints how to follow it), e.g.
 #   make slurm-sweep EXPERIMENT=wrn_beta ARGS="trainer=gpu hydra.launcher.gpus_per_node=1"
 EXPERIMENT ?= digits_beta
@@ -95,5 +109,5 @@ tensorboard: $(STAMP)  ## serve TensorBoard over every sweep and run (LOGDIR=mul
 	$(VENV)/bin/tensorboard $(if $(LOGDIR),--logdir $(TENSORBOARD_DIR),$(TENSORBOARD_ALL)) --host 127.0.0.1 --port 6006
 
 clean:  ## remove sweeps, runs, the source cache and build leftovers (keeps .venv)
-	rm -rf multirun/2* outputs .cache build dist .pytest_cache .ruff_cache
+	rm -rf multirun/2* outputs .cache build dist .pytest_cache .ruff_cache $(OWN)
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

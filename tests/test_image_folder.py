@@ -108,6 +108,52 @@ def test_more_classes_than_the_folder_has_are_refused_by_the_command_before_any_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pngs"]
 
 
+def test_no_a_with_a_source_to_train_is_refused_by_the_command_before_any_folder(cli, tmp_path):
+    """data.source_classes=0 and no weights: AnB has no source; baseB alone needs none."""
+    root = formats.write_png_tree(tmp_path / "pngs", classes=4)
+    common = ["data=image_folder", f"data.root={root}", "data.source_classes=0"]
+    done = cli([*common, "transfer.arm=baseB,A1B", "sweep"], check=False)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: data.source_classes=0 leaves A no classes to train a source")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pngs"]
+    from transfer_lab.cli.preflight import source_problems
+
+    assert source_problems(tree_config(root, "data.source_classes=0", "transfer.arm=baseB")) == []
+    with_weights = tree_config(root, "data.source_classes=0", "source.weights=model.pt")
+    assert source_problems(with_weights) == []
+    assert len(source_problems(tree_config(root, "data.source_classes=0"))) == 1
+
+
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        ("empty", "holds no image"),
+        ("one_class", "1 class folder"),
+        ("not_an_image", "not an image"),
+    ],
+)
+def test_a_damaged_tree_is_refused_by_the_command_before_any_folder(cli, tmp_path, damage, words):
+    root = formats.write_png_tree(tmp_path / "pngs", classes=3, test_per_class=None)
+    if damage == "empty":
+        for image in (root / "train" / "class_1").iterdir():
+            image.unlink()
+    elif damage == "one_class":
+        for c in (1, 2):
+            for image in (root / "train" / f"class_{c}").iterdir():
+                image.unlink()
+            (root / "train" / f"class_{c}").rmdir()
+    else:
+        (root / "train" / "class_2" / "3.png").write_text("not a picture")
+    done = cli(
+        ["data=image_folder", f"data.root={root}", "data.source_classes=0", "source.weights=x.pt"],
+        check=False,
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and words in lines[0], done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pngs"]
+
+
 @pytest.mark.slow
 def test_a_job_on_a_png_tree_runs_end_to_end_and_names_what_it_read(cli, tmp_path):
     import json

@@ -318,3 +318,34 @@ def test_images_served_otherwise_than_the_weights_were_trained_on_are_named(capl
     served = SimpleNamespace(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
     warn_if_served_otherwise(cfg, SimpleNamespace(shape=(3, 224, 224), settings=served))
     assert caplog.text == ""
+
+
+def test_an_image_folder_at_its_defaults_is_served_as_the_weights_were_trained(tmp_path):
+    """torchvision's ImageNet weights say 224×224 and ImageNet's statistics: an image folder
+    left at its defaults takes them (handed down in the config), a value given stays, and a
+    file (which says nothing) keeps the reader's own defaults."""
+    from tests import formats
+    from tests.conftest import compose
+    from transfer_lab.data.loading import load_images
+    from transfer_lab.job.source import serve_as_trained
+
+    root = formats.write_png_tree(tmp_path, classes=3)
+    tree = ["data=image_folder", f"data.root={root}", "data.source_classes=0"]
+    imagenet = [
+        "backbone=resnet18",
+        "source.pretrained=torchvision",
+        "source.weights=IMAGENET1K_V1",
+    ]
+    cfg = compose([*tree, *imagenet])
+    serve_as_trained(cfg)
+    assert cfg.data.image_size == 224 and cfg.data.reader.crop_size == 224
+    assert list(cfg.data.mean) == pytest.approx([0.485, 0.456, 0.406])
+    assert list(cfg.data.std) == pytest.approx([0.229, 0.224, 0.225])
+    images = load_images(cfg.data)
+    assert images.shape == (3, 224, 224) and images.settings.mean == pytest.approx(cfg.data.mean)
+    given = compose([*tree, *imagenet, "data.image_size=64"])
+    serve_as_trained(given)
+    assert given.data.image_size == 64 and given.data.mean is not None
+    own = compose([*tree, "backbone=lenet", "source.weights=model.pt"])
+    serve_as_trained(own)
+    assert own.data.image_size is None and own.data.mean is None and own.data.std is None

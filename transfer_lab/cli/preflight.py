@@ -74,7 +74,7 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
                     f"the composed config lacks or misshapes a setting transfer_lab needs "
                     f"({composition_sentence(error).rstrip('.')}); keep the defaults' sections."
                 ]
-            for sentence in sentences:
+            for sentence in [*sentences, *source_problems(cfg)]:
                 if sentence not in found:
                     found.append(sentence)
         if found:
@@ -88,6 +88,25 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
             check_backbones(jobs)
         check_runs(jobs, here)  # Lightning: last
     return master
+
+
+def source_problems(cfg: DictConfig) -> list[str]:
+    """data.source_classes=0 leaves A empty: a job that needs A's source (a transfer arm, or the
+    measures, which measure A's source) must be given its weights instead (torch-free)."""
+    from transfer_lab.transfer.arms import TRANSFER, parse_arm
+
+    if cfg.data.get("source_classes") != 0:
+        return []
+    if cfg.source.get("pretrained") is not None or cfg.source.get("weights") is not None:
+        return []
+    arm = cfg.transfer.get("arm")
+    treatment = parse_arm(arm)[0] if arm is not None else cfg.transfer.get("treatment")
+    if treatment != TRANSFER and not cfg.measures.get("enabled"):
+        return []
+    return [
+        "data.source_classes=0 leaves A no classes to train a source on; give the source's "
+        "weights (source.weights=PATH, or source.pretrained=torchvision|timm) or classes to A."
+    ]
 
 
 def say_checking(jobs: int) -> None:
@@ -193,10 +212,12 @@ def check_backbones(jobs: Iterable[DictConfig]) -> None:
     each dataset is read (once per process: the jobs reuse it), so bad data is refused too."""
     from transfer_lab.config.checks import meta_stage_names
     from transfer_lab.data.loading import load_images
+    from transfer_lab.job.source import serve_as_trained
     from transfer_lab.models.pretrained import load_pretrained, pretrained_kind
 
     jobs, seen = list(jobs), set()
     for cfg in jobs:
+        serve_as_trained(cfg)  # an image folder at its defaults: the weights' input size
         backbone = OmegaConf.to_container(cfg.backbone, resolve=True)
         weights = [cfg.source.get("pretrained"), cfg.source.get("weights")]
         key = json.dumps([backbone, weights, *datasets_of(cfg)], sort_keys=True, default=str)

@@ -19,7 +19,7 @@ from transfer_lab.errors import UserError
 from transfer_lab.job.context import JobContext
 from transfer_lab.job.measure_step import backbone_from_state, source_measures, stage_cka
 from transfer_lab.job.networks import stage_names
-from transfer_lab.job.source import run_source, source_definition_for
+from transfer_lab.job.source import run_source, serve_as_trained, source_definition_for
 from transfer_lab.job.target import baseb_definition, baseb_network, train_on_b
 from transfer_lab.machine import threads_line
 from transfer_lab.store.keys import code_sha256
@@ -44,6 +44,7 @@ def source_needed(cfg: DictConfig) -> dict | None:
     A sweep asks this of every job before it runs any, to train each distinct source once first.
     """
     validate(cfg)
+    serve_as_trained(cfg)
     job = data_tasks.build_job_data(cfg)
     plan = plan_from_config(cfg.transfer, stage_names(cfg.backbone, job.source_images))
     if plan.source_task == "A":
@@ -61,6 +62,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> JobResults:
     log.info("%s · %s", ctx.banner, threads_line())  # they move the last bits of the numbers
 
     # 2. Split: both datasets, tasks A and B with their budgets, and the plan of the arm.
+    serve_as_trained(cfg)  # an image folder at its defaults: the pretrained weights' input
     job = data_tasks.build_job_data(cfg)
     split, task_a, task_b = job.split, job.task_a, job.task_b
     stages = stage_names(cfg.backbone, job.source_images)
