@@ -127,9 +127,9 @@ def epoch_case(
 
     from transfer_lab.data.loading import datamodule_for
     from transfer_lab.data.tasks import build_job_data
-    from transfer_lab.job.context import JobContext
     from transfer_lab.job.networks import build_module
     from transfer_lab.train.fit import derived_seed, fit_and_test
+    from transfer_lab.train.folders import RunFolders
     from transfer_lab.train.trainer import precision_for
 
     clock = [
@@ -155,7 +155,7 @@ def epoch_case(
     for _ in range(repeats):
         for side, side_cfg in sides.items():
             with tempfile.TemporaryDirectory() as tmp:
-                ctx = JobContext(Path(tmp), Path(tmp) / "tensorboard", "bench", "bench")
+                folders = RunFolders(Path(tmp), Path(tmp) / "tensorboard", "bench")
                 pl.seed_everything(seed, verbose=False)
                 module = build_module(side_cfg, side_cfg.source, images, task, beta=0.0)
                 fitted = fit_and_test(
@@ -164,7 +164,7 @@ def epoch_case(
                     "source",
                     side_cfg.source,
                     side_cfg,
-                    ctx,
+                    folders,
                 )
             starts[side].append(clocks.EPOCH_STARTS[-1])
             val[side], test[side] = fitted.results.val_acc, fitted.results.test_acc

@@ -79,14 +79,16 @@ def test_list_datasets_as_the_readme_says(cli):
 
 
 @pytest.mark.slow
-def test_errors_inside_jobs_go_to_stderr(cli):
+def test_errors_inside_jobs_go_to_stderr(cli, monkeypatch):
+    # a callback that builds (the checks before the run pass it) and fails once training starts
+    monkeypatch.setenv("STOP_AT", "0")
     done = cli(
-        ["sweep", "data.split_seed=0,1", "+callbacks.bad._target_=no_such_module.Callback"]
+        ["sweep", "data.split_seed=0,1", "+callbacks.bad._target_=tests.distributed_helpers.StopAt"]
         + ["source.epochs=1", "target.epochs=1", "trainer.enable_progress_bar=false"],
         check=False,
     )
     assert done.returncode == 1
-    assert "failed: " in done.stderr and "no_such_module" in done.stderr
+    assert "failed: " in done.stderr and "stopped at epoch 0" in done.stderr
     assert "failed: " not in done.stdout
 
 

@@ -327,7 +327,7 @@ def test_an_image_folder_at_its_defaults_is_served_as_the_weights_were_trained(t
     from tests import formats
     from tests.conftest import compose
     from transfer_lab.data.loading import load_images
-    from transfer_lab.job.source import serve_as_trained
+    from transfer_lab.models.pretrained import serve_as_trained
 
     root = formats.write_png_tree(tmp_path, classes=3)
     tree = ["data=image_folder", f"data.root={root}", "data.source_classes=0"]

@@ -86,7 +86,7 @@ def check_command_line(args: list[str], multirun: bool) -> DictConfig:
         here = not runs_elsewhere(OmegaConf.to_container(master.hydra.launcher, resolve=False))
         if here:  # torch: only once everything torch-free has passed
             check_backbones(jobs)
-        check_runs(jobs, here)  # Lightning: last
+        check_runs(jobs, here, builds_lightning(overrides))  # Lightning: last, if given
     return master
 
 
@@ -187,11 +187,20 @@ def check_data(configs: Iterable[DictConfig]) -> None:
 # What the optimisers, schedulers, callbacks, loggers and Trainer are built from (and whether
 # the target has copied stages, config/runs.copies_stages).
 RUN_KEYS = ("source", "target", "model", "callbacks", "logger", "trainer")
+LIGHTNING_SECTIONS = ("trainer", "callbacks", "logger")
 
 
-def check_runs(jobs: Iterable[DictConfig], here: bool) -> None:
-    """Build each distinct job's optimisers, schedulers, callbacks, loggers (and, when this
-    machine runs it, its Trainer) once, without data (config/runs.py)."""
+def builds_lightning(overrides: list[str]) -> bool:
+    """Whether the command sets a Trainer, callback or logger setting (a key or a group): only
+    then are those built dry before the run. The shipped groups and experiments are built by the
+    tests, and importing Lightning costs seconds a check that needs no more should not pay."""
+    keys = [o.lstrip("+~").split("=", 1)[0] for o in overrides]
+    return any(k.split(".")[0].split("@")[0] in LIGHTNING_SECTIONS for k in keys)
+
+
+def check_runs(jobs: Iterable[DictConfig], here: bool, lightning: bool = True) -> None:
+    """Build each distinct job's optimisers and schedulers, and where `lightning` its callbacks,
+    loggers (and, when this machine runs it, its Trainer) once, without data (config/runs.py)."""
     from transfer_lab.config.runs import copies_stages, run_problems
 
     seen, found = set(), []
@@ -200,7 +209,7 @@ def check_runs(jobs: Iterable[DictConfig], here: bool) -> None:
         key = json.dumps([parts, copies_stages(cfg)], sort_keys=True, default=str)
         if key not in seen:
             seen.add(key)
-            found += [s for s in run_problems(cfg, here) if s not in found]
+            found += [s for s in run_problems(cfg, here, lightning) if s not in found]
     if found:
         raise UserError("\n".join(found))
 
@@ -212,8 +221,7 @@ def check_backbones(jobs: Iterable[DictConfig]) -> None:
     each dataset is read (once per process: the jobs reuse it), so bad data is refused too."""
     from transfer_lab.config.checks import meta_stage_names
     from transfer_lab.data.loading import load_images
-    from transfer_lab.job.source import serve_as_trained
-    from transfer_lab.models.pretrained import load_pretrained, pretrained_kind
+    from transfer_lab.models.pretrained import load_pretrained, pretrained_kind, serve_as_trained
 
     jobs, seen = list(jobs), set()
     for cfg in jobs:

@@ -23,11 +23,14 @@ from transfer_lab.config.schema import closest
 from transfer_lab.errors import UserError
 
 
-def run_problems(cfg: DictConfig, here: bool = True) -> list[str]:
+def run_problems(cfg: DictConfig, here: bool = True, lightning: bool = True) -> list[str]:
     """One sentence per part of the job that its settings would not build (`here`: this
-    machine runs the job, so the Trainer is built for it too)."""
+    machine runs the job, so the Trainer is built for it too; `lightning`: the callbacks,
+    loggers and Trainer are built at all, which imports Lightning)."""
     with _quiet():
         found = optimiser_problems(cfg)
+        if not lightning:
+            return found
         if not found:  # Lightning's import takes seconds: only once torch's parts are fine
             found += component_problems(cfg) + trainer_names(cfg)
         if here and not found:

@@ -19,9 +19,10 @@ from transfer_lab.errors import UserError
 from transfer_lab.job.context import JobContext
 from transfer_lab.job.measure_step import backbone_from_state, source_measures, stage_cka
 from transfer_lab.job.networks import stage_names
-from transfer_lab.job.source import run_source, serve_as_trained, source_definition_for
+from transfer_lab.job.source import run_source, source_definition_for
 from transfer_lab.job.target import baseb_definition, baseb_network, train_on_b
 from transfer_lab.machine import threads_line
+from transfer_lab.models.pretrained import serve_as_trained
 from transfer_lab.store.keys import code_sha256
 from transfer_lab.store.results import JobResults, PhaseResults
 from transfer_lab.train.provenance import Started, cpu_time, provenance

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 from transfer_lab.data.images import ImageSet
 from transfer_lab.data.loading import datamodule_for
@@ -113,23 +113,6 @@ def pretrained_source(cfg: DictConfig, images: ImageSet, ctx: JobContext) -> Sou
     results.trained, results.cache_key, results.checkpoint_sha256 = False, key, stored["sha256"]
     results.origin = weights.origin
     return Source(stored["state_dict"], stored.get("head"), results)
-
-
-def serve_as_trained(cfg: DictConfig) -> None:
-    """An image folder left at its defaults (data.image_size, data.mean, data.std null) gets the
-    input side and normalisation the pretrained weights were trained on, where they say
-    (models/pretrained.expected_input); else the reader's defaults stay (the first image's
-    shorter side, statistics measured on the training split). The values are handed down in the
-    config, so data/ never asks models/; the pre-flight and the job call this before reading."""
-    if cfg.data.get("name") != "image_folder" or pretrained_kind(cfg.source) is None:
-        return
-    expected = expected_input(cfg)
-    if expected is None:
-        return
-    with open_dict(cfg.data):
-        for key in ("image_size", "mean", "std"):
-            if cfg.data.get(key) is None:
-                cfg.data[key] = expected[key]
 
 
 def warn_if_served_otherwise(cfg: DictConfig, images: ImageSet) -> None:

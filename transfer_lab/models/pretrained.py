@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import torch
+from omegaconf import DictConfig, open_dict
 
 from transfer_lab.errors import UserError
 from transfer_lab.models.backbone import Backbone
@@ -290,3 +291,20 @@ def check_keys(state: dict[str, torch.Tensor], backbone: Backbone, what: str) ->
         )
     if sentences:
         raise UserError("\n".join(sentences))
+
+
+def serve_as_trained(cfg: DictConfig) -> None:
+    """An image folder left at its defaults (data.image_size, data.mean, data.std null) gets the
+    input side and normalisation the pretrained weights were trained on, where they say
+    (models/pretrained.expected_input); else the reader's defaults stay (the first image's
+    shorter side, statistics measured on the training split). The values are handed down in the
+    config, so data/ never asks models/; the pre-flight and the job call this before reading."""
+    if cfg.data.get("name") != "image_folder" or pretrained_kind(cfg.source) is None:
+        return
+    expected = expected_input(cfg)
+    if expected is None:
+        return
+    with open_dict(cfg.data):
+        for key in ("image_size", "mean", "std"):
+            if cfg.data.get(key) is None:
+                cfg.data[key] = expected[key]
