@@ -128,13 +128,39 @@ def test_list_datasets_reads_only_the_configs(tmp_path):
     assert "fashion_mnist" in out and "digits_beta" not in out
 
 
-def test_list_backbones_builds_them_once_without_lightning_then_reads_them(tmp_path, monkeypatch):
+def test_list_backbones_reads_the_shipped_table_without_torch(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    built = run_without_torch(["list", "backbones"], tmp_path, unwanted=LIGHTNING)
-    assert "lenet" in built and "densenet_bc_layers" in built and "block1_layer01" in built
-    assert run_without_torch(["list", "backbones"], tmp_path) == built  # no torch the second time
+    listed = run_without_torch(["list", "backbones"], tmp_path)  # a first call: no torch either
+    assert "lenet" in listed and "densenet_bc_layers" in listed and "block1_layer01" in listed
     resnets = run_without_torch(["list", "backbones", "--pattern", "resnet*"], tmp_path)
     assert "resnet56" in resnets and "lenet" not in resnets
+
+
+def test_code_the_shipped_table_was_not_built_from_is_built_once_then_read(tmp_path, monkeypatch):
+    from transfer_lab.cli import listing
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(listing, "PACKAGED", tmp_path / "none.json")  # as if the code changed
+    calls = []
+    monkeypatch.setattr(
+        listing, "built_rows", lambda: calls.append(1) or [("lenet", "lenet", 1, 2, ["a"])]
+    )
+    assert listing.backbone_rows("*") == [("lenet", 1, 2, ["a"])]
+    assert listing.backbone_rows("*") == [("lenet", 1, 2, ["a"])] and calls == [1]
+
+
+def test_the_shipped_backbone_table_is_what_this_code_builds():
+    import json
+
+    from transfer_lab.cli.listing import PACKAGED, built_rows, code_digest
+
+    renew = (
+        "renew it: .venv/bin/python -c 'from transfer_lab.cli.listing import "
+        "write_packaged_table as w; w()'"
+    )
+    packaged = json.loads(PACKAGED.read_text())
+    assert packaged["code"] == code_digest(), renew
+    assert packaged["rows"] == json.loads(json.dumps(built_rows())), renew
 
 
 FIRST_LINE = """

@@ -81,16 +81,53 @@ def backbone_rows(pattern: str) -> list[tuple[str, int, int, list[str]]]:
     """(backbone=CHOICE, parameters, feature width, stages) for each registered backbone whose
     name matches `pattern` and each config file that selects one with other settings (e.g.
     densenet_bc_layers). Building them needs torch and torchvision (seconds to import), so the
-    table is kept in the user's cache, keyed by the code and config files it comes from."""
+    table ships with the package for its own code (PACKAGED) and is kept in the user's cache
+    for any other, keyed by the code and config files it comes from."""
     saved = rows_cache()
     try:
         rows = json.loads(saved.read_text())
     except (OSError, ValueError):
-        rows = built_rows()
-        with contextlib.suppress(OSError):  # a read-only cache only costs the next call time
-            saved.parent.mkdir(parents=True, exist_ok=True)
-            write_json_atomically(saved, rows)
+        rows = packaged_rows()
+        if rows is None:
+            rows = built_rows()
+            with contextlib.suppress(OSError):  # a read-only cache only costs the next call time
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                write_json_atomically(saved, rows)
     return [(c, p, w, stages) for name, c, p, w, stages in rows if fnmatch.fnmatch(name, pattern)]
+
+
+# The table as this package's own code builds it, so a first `list backbones` imports no torch;
+# tests/test_startup.py holds it to what built_rows() gives (write_packaged_table() renews it).
+PACKAGED = Path(__file__).with_name("backbone_table.json")
+OPTIONAL = {"timm": "timm"}  # a backbone whose library may be missing: listed only where it is
+
+
+def code_digest() -> str:
+    """A hash of what the table is built from: the models' code and conf/backbone/."""
+    digest = hashlib.sha256()
+    models = Path(__file__).resolve().parents[1] / "models"  # not imported: that is torch
+    for path in [*sorted(models.glob("*.py")), *sorted((config_dir() / "backbone").glob("*"))]:
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def packaged_rows() -> list | None:
+    """The shipped table, if it was built from this code (else None: build it)."""
+    from importlib.util import find_spec
+
+    try:
+        packaged = json.loads(PACKAGED.read_text())
+    except (OSError, ValueError):
+        return None
+    if packaged.get("code") != code_digest():
+        return None
+    missing = {name for name, module in OPTIONAL.items() if find_spec(module) is None}
+    return [row for row in packaged["rows"] if row[0] not in missing]
+
+
+def write_packaged_table() -> None:
+    """Renew the shipped table from this code (after changing a backbone or its config)."""
+    write_json_atomically(PACKAGED, {"code": code_digest(), "rows": built_rows()})
 
 
 def rows_cache() -> Path:
@@ -98,10 +135,8 @@ def rows_cache() -> Path:
     code, conf/backbone/, the torch and torchvision versions)."""
     from importlib.metadata import version
 
-    digest = hashlib.sha256(f"{version('torch')} {version('torchvision')}".encode())
-    models = Path(__file__).resolve().parents[1] / "models"  # not imported: that is torch
-    for path in [*sorted(models.glob("*.py")), *sorted((config_dir() / "backbone").glob("*"))]:
-        digest.update(path.name.encode() + path.read_bytes())
+    versions = f"{version('torch')} {version('torchvision')} {code_digest()}"
+    digest = hashlib.sha256(versions.encode())
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return root / "transfer_lab" / f"backbones-{digest.hexdigest()[:16]}.json"
 
