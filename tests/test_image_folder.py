@@ -57,16 +57,10 @@ def test_all_classes_go_to_b_with_no_a(tmp_path):
     assert len(job.task_a.train) == 0 and len(job.task_b.train) + len(job.task_b.val) == 24
 
 
-@pytest.mark.parametrize(
-    "damage, words",
-    [
-        ("empty", "class_1 holds no image"),
-        ("one_class", "holds 1 class folder; a study needs at least 2 classes"),
-        ("not_an_image", "is not an image its ending promises"),
-    ],
-)
-def test_a_tree_that_cannot_serve_is_refused_before_a_run_in_one_sentence(tmp_path, damage, words):
-    root = formats.write_png_tree(tmp_path, classes=3, test_per_class=None)
+def damaged_tree(folder, damage: str):
+    """A 3-class PNG tree with one thing wrong: an empty class, one class left, or a file that
+    is no image."""
+    root = formats.write_png_tree(folder, classes=3, test_per_class=None)
     if damage == "empty":
         for image in (root / "train" / "class_1").iterdir():
             image.unlink()
@@ -77,6 +71,19 @@ def test_a_tree_that_cannot_serve_is_refused_before_a_run_in_one_sentence(tmp_pa
             (root / "train" / f"class_{c}").rmdir()
     else:
         (root / "train" / "class_2" / "3.png").write_text("not a picture")
+    return root
+
+
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        ("empty", "class_1 holds no image"),
+        ("one_class", "holds 1 class folder; a study needs at least 2 classes"),
+        ("not_an_image", "is not an image its ending promises"),
+    ],
+)
+def test_a_tree_that_cannot_serve_is_refused_before_a_run_in_one_sentence(tmp_path, damage, words):
+    root = damaged_tree(tmp_path, damage)
     found = data_problems([tree_config(root, "data.source_classes=2", "data.target_classes=null")])
     assert len(found) == 1 and words in found[0], found
     with pytest.raises(UserError, match=words.split(";")[0]):
@@ -134,17 +141,7 @@ def test_no_a_with_a_source_to_train_is_refused_by_the_command_before_any_folder
     ],
 )
 def test_a_damaged_tree_is_refused_by_the_command_before_any_folder(cli, tmp_path, damage, words):
-    root = formats.write_png_tree(tmp_path / "pngs", classes=3, test_per_class=None)
-    if damage == "empty":
-        for image in (root / "train" / "class_1").iterdir():
-            image.unlink()
-    elif damage == "one_class":
-        for c in (1, 2):
-            for image in (root / "train" / f"class_{c}").iterdir():
-                image.unlink()
-            (root / "train" / f"class_{c}").rmdir()
-    else:
-        (root / "train" / "class_2" / "3.png").write_text("not a picture")
+    root = damaged_tree(tmp_path / "pngs", damage)
     done = cli(
         ["data=image_folder", f"data.root={root}", "data.source_classes=0", "source.weights=x.pt"],
         check=False,
