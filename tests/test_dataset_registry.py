@@ -202,3 +202,36 @@ def test_a_damaged_copy_is_refused_before_a_run_from_its_headers(tmp_path):
     found = data_problems([cfg])
     assert len(found) == 1 and str(labels) in found[0] and "truncated" in found[0]
     assert time.perf_counter() - started < 2
+
+
+@pytest.mark.slow  # two tiny jobs that each train a source
+def test_a_run_on_a_copy_with_other_pixels_trains_its_own_source_and_names_its_files(cli):
+    """The whole way (issue 30): the source trained on one copy is not reused for a copy whose
+    training images differ, and each job's results.json and job.log name the files it read."""
+    import json
+
+    from tests.conftest import TINY
+
+    real, other = cli.cwd / "real", cli.cwd / "other"
+    formats.write_idx_dataset(real, "FashionMNIST", seed=0)
+    formats.write_idx_dataset(other, "FashionMNIST", seed=0)
+    images = other / "FashionMNIST" / "raw" / "train-images-idx3-ubyte"
+    content = bytearray(images.read_bytes())
+    content[16:] = bytes(len(content) - 16)  # all-zero training images, same labels and sizes
+    images.write_bytes(bytes(content))
+
+    def run(root: Path, folder: str) -> dict:
+        cli(
+            ["data=fashion_mnist", f"data.root={root}", "data.check_md5=false"]
+            + ["data.reader.system_root=null", "transfer.arm=A1B", "trainer.limit_train_batches=2"]
+            + [*TINY, f"hydra.run.dir={folder}"]
+        )
+        log = (cli.cwd / folder / "job.log").read_text()
+        assert str(root / "FashionMNIST" / "raw" / "train-images-idx3-ubyte") in log
+        return json.loads((cli.cwd / folder / "results.json").read_text())
+
+    first, second = run(real, "first"), run(other, "second")
+    assert first["source"]["trained"] and second["source"]["trained"]  # not reused
+    assert first["source"]["cache_key"] != second["source"]["cache_key"]
+    assert any(str(other) in f for f in second["data_files"])
+    assert not any(str(real) in f for f in second["data_files"])
