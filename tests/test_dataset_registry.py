@@ -133,6 +133,18 @@ def fashion_data(root: Path, **extra):
     )
 
 
+def two_copies(folder: Path) -> tuple[Path, Path]:
+    """Two tiny Fashion-MNIST copies alike but for the training pixels (all zero in the second)."""
+    real, other = folder / "real", folder / "other"
+    formats.write_idx_dataset(real, "FashionMNIST", seed=0)
+    formats.write_idx_dataset(other, "FashionMNIST", seed=0)
+    images = other / "FashionMNIST" / "raw" / "train-images-idx3-ubyte"
+    content = bytearray(images.read_bytes())
+    content[16:] = bytes(len(content) - 16)  # same labels and sizes
+    images.write_bytes(bytes(content))
+    return real, other
+
+
 def test_a_copy_with_other_pixels_gets_another_source_key(tmp_path, monkeypatch):
     """A Fashion-MNIST copy with other pixels (data.check_md5=false) must not reuse the source
     trained on the real images: the key holds the bytes read."""
@@ -141,13 +153,7 @@ def test_a_copy_with_other_pixels_gets_another_source_key(tmp_path, monkeypatch)
     from transfer_lab.store.keys import source_definition
 
     monkeypatch.setattr(loading, "_READ", {})
-    real, other = tmp_path / "real", tmp_path / "other"
-    formats.write_idx_dataset(real, "FashionMNIST", seed=0)
-    formats.write_idx_dataset(other, "FashionMNIST", seed=0)
-    images = other / "FashionMNIST" / "raw" / "train-images-idx3-ubyte"
-    content = bytearray(images.read_bytes())
-    content[16:] = bytes(len(content) - 16)  # all-zero training images, same labels and sizes
-    images.write_bytes(bytes(content))
+    real, other = two_copies(tmp_path)
 
     def key(root: Path) -> dict:
         cfg = compose(
@@ -212,13 +218,7 @@ def test_a_run_on_a_copy_with_other_pixels_trains_its_own_source_and_names_its_f
 
     from tests.conftest import TINY
 
-    real, other = cli.cwd / "real", cli.cwd / "other"
-    formats.write_idx_dataset(real, "FashionMNIST", seed=0)
-    formats.write_idx_dataset(other, "FashionMNIST", seed=0)
-    images = other / "FashionMNIST" / "raw" / "train-images-idx3-ubyte"
-    content = bytearray(images.read_bytes())
-    content[16:] = bytes(len(content) - 16)  # all-zero training images, same labels and sizes
-    images.write_bytes(bytes(content))
+    real, other = two_copies(cli.cwd)
 
     def run(root: Path, folder: str) -> dict:
         cli(
