@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 
+from tests.test_backbones_end_to_end import TINY_JOB
 from tests.test_pretrained import needs_timm
 from transfer_lab.errors import UserError
 from transfer_lab.models import create_backbone
@@ -85,13 +86,7 @@ def test_a_tiny_digits_sweep_through_every_cut_depth_of_timm_resnet18(cli):
             "backbone.model_name=resnet18",
             f"transfer.arm={','.join(arms)}",
             "measures.enabled=true",
-            "trainer.limit_train_batches=1",
-            "trainer.limit_val_batches=1",
-            "trainer.limit_test_batches=1",
-            "source.epochs=1",
-            "target.epochs=1",
-            "data.batch_size=8",
-            "trainer.enable_progress_bar=false",
+            *TINY_JOB,
         ]
     )
     (sweep,) = (cli.cwd / "multirun").glob("*/*")
